@@ -1,0 +1,96 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { AdamW } from './adamw.js';
+import type { Params } from './params.js';
+
+/** Mean softmax cross-entropy of logits [n, classes] against integer labels. */
+export function crossEntropy(logits: tf.Tensor2D, labels: Int32Array): tf.Scalar {
+  const onehot = tf.oneHot(tf.tensor1d(labels, 'int32'), logits.shape[1]);
+  return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+}
+
+export type LossFn = () => tf.Scalar;
+
+/** One optimisation step on the given variables; returns the loss before the step. */
+export function trainStep(loss: LossFn, vars: ReadonlyMap<string, tf.Variable>, optimizer: AdamW, lr: number): number {
+  const value = tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(loss, [...vars.values()]);
+    const byName: tf.NamedTensorMap = {};
+    for (const [name, v] of vars) {
+      const g = grads[v.name];
+      if (g) byName[name] = g;
+    }
+    optimizer.step(byName, lr);
+    return value;
+  });
+  const out = (value.dataSync() as Float32Array)[0] as number;
+  value.dispose();
+  return out;
+}
+
+/** Turns the named tensors into trainable variables in place; returns them by name. */
+export function makeTrainable(params: Params, names: readonly string[]): Map<string, tf.Variable> {
+  const vars = new Map<string, tf.Variable>();
+  for (const name of names) {
+    const t = params.get(name);
+    if (!t) throw new Error(`missing parameter ${name}`);
+    const v = t instanceof tf.Variable ? t : tf.variable(t, true);
+    if (v !== t) t.dispose();
+    params.set(name, v);
+    vars.set(name, v);
+  }
+  return vars;
+}
+
+/** Copies `count` examples starting at `indices[start]` into one batch tensor. */
+export function gatherBatch(
+  images: Float32Array,
+  labels: Int32Array,
+  featureSize: number,
+  indices: ArrayLike<number>,
+  start: number,
+  count: number,
+): { x: tf.Tensor2D; y: Int32Array } {
+  const x = new Float32Array(count * featureSize);
+  const y = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    const idx = indices[start + i] as number;
+    x.set(images.subarray(idx * featureSize, (idx + 1) * featureSize), i * featureSize);
+    y[i] = labels[idx] as number;
+  }
+  return { x: tf.tensor2d(x, [count, featureSize]), y };
+}
+
+export interface EvalResult {
+  accuracy: number;
+  loss: number;
+  n: number;
+}
+
+/** Accuracy and mean loss over a dataset (in fixed-size batches, the last one smaller). */
+export function evaluate(
+  forward: (x: tf.Tensor2D) => tf.Tensor2D,
+  images: Float32Array,
+  labels: Int32Array,
+  featureSize: number,
+  batchSize = 256,
+): EvalResult {
+  const n = labels.length;
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  let correct = 0;
+  let lossSum = 0;
+  for (let start = 0; start < n; start += batchSize) {
+    const count = Math.min(batchSize, n - start);
+    const { x, y } = gatherBatch(images, labels, featureSize, order, start, count);
+    const [pred, loss] = tf.tidy(() => {
+      const logits = forward(x);
+      return [tf.argMax(logits, 1), tf.mul(crossEntropy(logits, y), count)];
+    });
+    x.dispose();
+    const p = pred.dataSync();
+    for (let i = 0; i < count; i++) if (p[i] === y[i]) correct++;
+    lossSum += (loss.dataSync() as Float32Array)[0] as number;
+    pred.dispose();
+    loss.dispose();
+  }
+  return { accuracy: correct / n, loss: lossSum / n, n };
+}

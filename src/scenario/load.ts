@@ -1,0 +1,104 @@
+/**
+ * Reads a scenario file into a typed Scenario. This is the edge: every problem becomes one
+ * UserError line naming the file, the dotted field and what was expected; no YAML or zod
+ * exception gets past it.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { UserError } from '../util/errors.js';
+import { scenarioSchema, type Scenario } from './schema.js';
+
+const MODEL_FILES = ['config.json', 'model.safetensors'];
+
+export function loadScenario(file: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UserError(file, '', 'file not found');
+    if (code === 'EISDIR') throw new UserError(file, '', 'is a directory, expected a YAML file');
+    throw new UserError(file, '', `cannot read: ${(err as Error).message}`);
+  }
+  return parseScenario(text, file);
+}
+
+export function parseScenario(text: string, file: string, opts: { checkFiles?: boolean } = {}): Scenario {
+  const raw = parseYaml(text, file);
+  const result = scenarioSchema.safeParse(raw);
+  if (!result.success) throw issueError(file, raw, result.error.issues);
+  const parsed = result.data;
+  const scenario: Scenario = {
+    ...parsed,
+    name: parsed.name ?? basename(file, extname(file)),
+    model: { ...parsed.model, dir: resolve(parsed.model.dir) },
+  };
+  if (opts.checkFiles ?? true) checkModelDir(file, scenario.model.dir);
+  return scenario;
+}
+
+function parseYaml(text: string, file: string): unknown {
+  try {
+    const doc = parseDocument(text);
+    const [error] = doc.errors;
+    if (error) {
+      // The library's message continues with a multi-line source excerpt; keep the first line.
+      const reason = error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+      const pos = error.linePos?.[0];
+      const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
+      throw new UserError(file, '', `invalid YAML${where}: ${reason}`);
+    }
+    return doc.toJS();
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    // toJS can still throw, e.g. on an alias bomb.
+    throw new UserError(file, '', `invalid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+function issueError(file: string, raw: unknown, issues: z.core.$ZodIssue[]): UserError {
+  // A misspelt key also shows up as the correct key "missing"; the unknown key is the cause.
+  const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0];
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    const [key] = issue.keys;
+    return new UserError(file, [...path, key].join('.'), `unknown field ${JSON.stringify(key)}`);
+  }
+  const field = path.join('.');
+  if (!issue.message.startsWith('expected')) return new UserError(file, field, issue.message);
+  const value = valueAt(raw, path);
+  if (value === undefined) return new UserError(file, field, `missing required field, ${issue.message}`);
+  return new UserError(file, field, `${issue.message}, got ${show(value)}`);
+}
+
+function valueAt(raw: unknown, path: string[]): unknown {
+  let value = raw;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+function show(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (value !== null && typeof value === 'object') return 'a mapping';
+  if (typeof value === 'number') return String(value); // JSON would print NaN and Infinity as null
+  const text = JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}..."` : text;
+}
+
+function checkModelDir(file: string, dir: string): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    throw new UserError(file, 'model.dir', `directory not found: ${dir}`);
+  }
+  if (!isDir) throw new UserError(file, 'model.dir', `not a directory: ${dir}`);
+  for (const name of MODEL_FILES) {
+    if (!existsSync(join(dir, name))) throw new UserError(file, 'model.dir', `missing ${name} in ${dir}`);
+  }
+}

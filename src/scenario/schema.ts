@@ -1,0 +1,164 @@
+/**
+ * The scenario file format. Every field's error message starts with "expected ..." so that
+ * load.ts can finish it with what the file actually holds ("..., got 0"); messages that do not
+ * start with "expected" are printed as they are.
+ */
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { DATASET_NAMES } from '../data/names.js';
+import type { BackendChoice } from '../tensor/backend.js';
+
+export function int(min: number) {
+  const error = `expected an integer >= ${min}`;
+  return z.int({ error }).min(min, { error });
+}
+
+export function positive() {
+  const error = 'expected a number > 0';
+  return z.number({ error }).positive({ error });
+}
+
+export function nonNegative() {
+  const error = 'expected a number >= 0';
+  return z.number({ error }).min(0, { error });
+}
+
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `expected one of ${values.join(' | ')}` });
+}
+
+/** Strict, so that a misspelt optional key is an error instead of a silently ignored default. */
+export function mapping<Shape extends z.ZodRawShape>(shape: Shape) {
+  return z.strictObject(shape, { error: 'expected a mapping' });
+}
+
+/** A key that one variant of a union must not have (rather than "unknown field", say why). */
+export function forbidden(reason: string) {
+  return z.never({ error: reason }).optional();
+}
+
+/** For z.discriminatedUnion: name the valid tags when the tag is wrong. */
+export function unionError(issue: z.core.$ZodRawIssue): string {
+  if (issue.code === 'invalid_union' && 'options' in issue && Array.isArray(issue.options)) {
+    return `expected one of ${issue.options.map(String).join(' | ')}`;
+  }
+  return 'expected a mapping';
+}
+
+const alpha = positive().describe('Dirichlet concentration; smaller is more skewed');
+
+export const partitionSchema = z.discriminatedUnion(
+  'family',
+  [
+    mapping({
+      family: z.literal('iid'),
+      alpha: forbidden('only allowed for family dirichlet or dirichlet-per-class'),
+      minSize: forbidden('only allowed for family dirichlet-per-class'),
+    }),
+    mapping({
+      family: z.literal('dirichlet'),
+      alpha,
+      minSize: forbidden('only allowed for family dirichlet-per-class'),
+    }),
+    mapping({
+      family: z.literal('dirichlet-per-class'),
+      alpha,
+      minSize: int(1).default(10).describe('redraw until every client has at least this many examples'),
+    }),
+  ],
+  { error: unionError },
+);
+
+export const federationSchema = mapping({
+  clients: int(1),
+  clientsPerRound: int(1),
+  rounds: int(1),
+  localEpochs: int(1).default(1),
+  batchSize: int(1).default(16),
+  learningRate: positive(),
+  schedule: oneOf(['linear', 'constant']).default('linear'),
+  weightDecay: nonNegative().default(0.01),
+  aggregation: oneOf(['weighted', 'uniform']).default('weighted').describe('weighted: by client data size'),
+  evalEvery: int(1).default(1).describe('the last round is always evaluated'),
+}).superRefine((f, ctx) => {
+  if (f.clientsPerRound > f.clients) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['clientsPerRound'],
+      message: `must be <= federation.clients (${f.clients}), got ${f.clientsPerRound}`,
+    });
+  }
+});
+
+const dropoutError = 'expected a number >= 0 and < 1';
+
+export const loraSchema = mapping({
+  rank: int(1).default(8),
+  alpha: positive().default(16),
+  dropout: z.number({ error: dropoutError }).min(0, { error: dropoutError }).lt(1, { error: dropoutError }).default(0.1),
+}).prefault({});
+
+export const fedpetuningSchema = mapping({
+  name: z.literal('fedpetuning'),
+  lora: loraSchema,
+});
+
+/** Add a method by appending its schema (a strict object with a literal `name`). */
+export const methodSchemas = [fedpetuningSchema] as const;
+
+export const methodSchema = z.discriminatedUnion('name', methodSchemas, { error: unionError });
+
+const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const satisfies readonly BackendChoice[];
+
+const deviceSlots = mapping({ slots: int(1) }).optional();
+
+/** Kept apart so the JSON Schema can drop its default, which is this machine's core count. */
+const workersSchema = int(1)
+  .default(() => availableParallelism())
+  .describe('worker threads; default: the number of CPU cores');
+
+export const runtimeSchema = mapping({
+  workers: workersSchema,
+  backend: oneOf(BACKENDS).default('auto'),
+  devices: mapping({ cpu: deviceSlots, gpu: deviceSlots }).optional(),
+}).prefault({});
+
+export const scenarioSchema = mapping({
+  name: z
+    .string({ error: 'expected a name made of letters, digits, ".", "_" and "-"' })
+    .regex(/^[A-Za-z0-9._-]+$/, { error: 'expected a name made of letters, digits, ".", "_" and "-"' })
+    .optional()
+    .describe('default: the file name without its extension'),
+  seed: int(0),
+  model: mapping({
+    dir: z.string({ error: 'expected a directory path' }).min(1, { error: 'expected a directory path' })
+      .describe('foundation model directory with config.json and model.safetensors'),
+  }),
+  task: mapping({
+    dataset: oneOf(DATASET_NAMES),
+    trainLimit: int(1).optional().describe('use only the first N training examples'),
+    evalLimit: int(1).optional().describe('evaluate on only the first N validation examples'),
+  }),
+  partition: partitionSchema,
+  federation: federationSchema,
+  method: methodSchema,
+  runtime: runtimeSchema,
+});
+
+/** A loaded scenario: defaults applied, `model.dir` absolute, `name` filled in. */
+export type Scenario = Omit<z.output<typeof scenarioSchema>, 'name'> & { name: string };
+export type MethodConfig = Scenario['method'];
+export type PartitionConfig = Scenario['partition'];
+export type FederationConfig = Scenario['federation'];
+export type RuntimeConfig = Scenario['runtime'];
+
+/** JSON Schema of the file as written (input side: defaults are optional), for editors. */
+export function scenarioJsonSchema(): object {
+  return z.toJSONSchema(scenarioSchema, {
+    target: 'draft-2020-12',
+    io: 'input',
+    override: (ctx) => {
+      if (ctx.zodSchema === workersSchema) delete ctx.jsonSchema.default;
+    },
+  });
+}

@@ -1,0 +1,85 @@
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's node bundle registers no gradients; the umbrella package registers them all.
+import '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-cpu';
+import { createRequire } from 'node:module';
+import { installWasmKernelFixes } from './wasm-kernels.js';
+
+export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+
+export interface BackendInfo {
+  /** What actually ran: tensorflow-gpu, tensorflow, wasm or cpu. */
+  name: string;
+  tfjsVersion: string;
+  /** Why faster backends were skipped under `auto`, one line each. */
+  skipped: string[];
+}
+
+const require = createRequire(import.meta.url);
+
+async function tryTensorflow(skipped: string[]): Promise<string | null> {
+  // Must be set before libtensorflow loads, or TF grabs all GPU memory in the first worker.
+  process.env['TF_FORCE_GPU_ALLOW_GROWTH'] ??= 'true';
+  for (const [pkg, name] of [
+    ['@tensorflow/tfjs-node-gpu', 'tensorflow-gpu'],
+    ['@tensorflow/tfjs-node', 'tensorflow'],
+  ] as const) {
+    try {
+      require(pkg);
+      if (await tf.setBackend('tensorflow')) return name;
+      skipped.push(`${pkg}: loaded but the tensorflow backend did not initialise`);
+    } catch (err) {
+      skipped.push(`${pkg}: ${firstLine(err)}`);
+    }
+  }
+  return null;
+}
+
+async function tryWasm(skipped: string[]): Promise<string | null> {
+  try {
+    await import('@tensorflow/tfjs-backend-wasm');
+    if (!(await tf.setBackend('wasm'))) {
+      skipped.push('wasm: backend did not initialise');
+      return null;
+    }
+    installWasmKernelFixes();
+    return 'wasm';
+  } catch (err) {
+    skipped.push(`wasm: ${firstLine(err)}`);
+    return null;
+  }
+}
+
+function firstLine(err: unknown): string {
+  return String(err instanceof Error ? err.message : err).split('\n')[0] ?? '';
+}
+
+let current: BackendInfo | null = null;
+
+/**
+ * Selects the tensor backend for this thread. `auto` tries tensorflow (GPU, then CPU), then
+ * wasm, then cpu; an explicit choice that cannot load is an error, not a silent fallback.
+ */
+export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
+  if (current && (choice === 'auto' || backendMatches(current.name, choice))) return current;
+  const skipped: string[] = [];
+  let name: string | null = null;
+  if (choice === 'auto' || choice === 'tensorflow') name = await tryTensorflow(skipped);
+  if (!name && (choice === 'auto' || choice === 'wasm')) name = await tryWasm(skipped);
+  if (!name && (choice === 'auto' || choice === 'cpu')) {
+    if (await tf.setBackend('cpu')) name = 'cpu';
+  }
+  if (!name) throw new Error(`backend "${choice}" is not available here: ${skipped.join('; ')}`);
+  await tf.ready();
+  current = { name, tfjsVersion: tf.version_core, skipped };
+  return current;
+}
+
+function backendMatches(name: string, choice: BackendChoice): boolean {
+  return choice === 'tensorflow' ? name.startsWith('tensorflow') : name === choice;
+}
+
+export function backendInfo(): BackendInfo {
+  if (!current) throw new Error('initBackend() has not been called in this thread');
+  return current;
+}

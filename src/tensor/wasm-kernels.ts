@@ -1,0 +1,121 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+
+/**
+ * Kernel fixes for the wasm backend, installed through tfjs's kernel registry.
+ *
+ * The wasm BatchMatMul only reaches XNNPACK when the (rank-3) batch is 1 and neither input is
+ * transposed; every other case runs a scalar loop about 10x slower. Every backward matMul is
+ * transposed, so training ran almost entirely on the slow path. The wrapper materialises the
+ * transposes (a cheap memory pass) and folds a batched left operand into rows when the right
+ * operand is shared, so those cases reach the fast path. When both operands are batched
+ * (attention scores) the original kernel still runs, now without transposes.
+ *
+ * wasm also lacks UnsortedSegmentSum, the gradient of gather (embedding lookups).
+ */
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: object): boolean;
+}
+
+let installed = false;
+
+export function installWasmKernelFixes(): void {
+  if (installed) return;
+  const original = tf.getKernel('BatchMatMul', 'wasm');
+  const transposeKernel = tf.getKernel('Transpose', 'wasm');
+  const reshapeKernel = tf.getKernel('Reshape', 'wasm');
+  if (!original || !transposeKernel || !reshapeKernel) {
+    throw new Error('wasm backend kernels are not registered; import @tensorflow/tfjs-backend-wasm first');
+  }
+  const originalFunc = original.kernelFunc;
+  const transposeFunc = transposeKernel.kernelFunc;
+  const reshapeFunc = reshapeKernel.kernelFunc;
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({
+    kernelName: 'BatchMatMul',
+    backendName: 'wasm',
+    setupFunc: original.setupFunc,
+    kernelFunc: fastBatchMatMul(originalFunc, transposeFunc, reshapeFunc),
+  } as KernelConfig);
+  if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
+    tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as KernelFunc });
+  }
+  installed = true;
+}
+
+function fastBatchMatMul(original: KernelFunc, transposeFunc: KernelFunc, reshapeFunc: KernelFunc): KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const wasm = backend as unknown as WasmBackendLike;
+    const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+    let a = inputs['a'] as TensorInfo;
+    let b = inputs['b'] as TensorInfo;
+    const temps: TensorInfo[] = [];
+    const swapLast = (x: TensorInfo): TensorInfo => {
+      const r = x.shape.length;
+      const perm = Array.from({ length: r }, (_, i) => i);
+      perm[r - 1] = r - 2;
+      perm[r - 2] = r - 1;
+      const out = transposeFunc({ inputs: { x }, backend, attrs: { perm } }) as TensorInfo;
+      temps.push(out);
+      return out;
+    };
+    const reshape = (x: TensorInfo, shape: number[]): TensorInfo => {
+      const out = reshapeFunc({ inputs: { x }, backend, attrs: { shape } }) as TensorInfo;
+      temps.push(out);
+      return out;
+    };
+    try {
+      if (transposeA) a = swapLast(a);
+      if (transposeB) b = swapLast(b);
+      const plain: NamedAttrMap = { transposeA: false, transposeB: false };
+      const batchA = a.shape.slice(0, -2).reduce((p, s) => p * s, 1);
+      const batchB = b.shape.slice(0, -2).reduce((p, s) => p * s, 1);
+      const m = a.shape[a.shape.length - 2] as number;
+      const k = a.shape[a.shape.length - 1] as number;
+      const n = b.shape[b.shape.length - 1] as number;
+      if (batchA > 1 && batchB === 1) {
+        const folded = original({
+          inputs: { a: reshape(a, [1, batchA * m, k]), b: reshape(b, [1, k, n]) },
+          backend,
+          attrs: plain,
+        }) as TensorInfo;
+        const batchShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+        const outShape = [...batchShape, m, n];
+        const out = reshapeFunc({ inputs: { x: folded }, backend, attrs: { shape: outShape } }) as TensorInfo;
+        temps.push(folded);
+        return out;
+      }
+      return original({ inputs: { a, b }, backend, attrs: plain });
+    } finally {
+      for (const t of temps) wasm.disposeData(t.dataId);
+    }
+  };
+}
+
+function unsortedSegmentSum(args: { inputs: { x: TensorInfo; segmentIds: TensorInfo }; backend: unknown; attrs: NamedAttrMap }): TensorInfo {
+  const { x, segmentIds } = args.inputs;
+  const backend = args.backend as WasmBackendLike;
+  const numSegments = args.attrs['numSegments'] as number;
+  if (x.dtype !== 'float32') throw new Error(`UnsortedSegmentSum (wasm) supports float32 only, got ${x.dtype}`);
+  const idsRank = segmentIds.shape.length;
+  const inner = x.shape.slice(idsRank).reduce((p, s) => p * s, 1);
+  const outShape = [numSegments, ...x.shape.slice(idsRank)];
+  const out = backend.makeOutput(outShape, 'float32');
+  const outVals = backend.typedArrayFromHeap(out) as Float32Array;
+  outVals.fill(0);
+  const xVals = backend.typedArrayFromHeap(x) as Float32Array;
+  const ids = backend.typedArrayFromHeap(segmentIds) as Int32Array;
+  for (let i = 0; i < ids.length; i++) {
+    const seg = ids[i] as number;
+    // TensorFlow drops out-of-range (e.g. negative) segment ids instead of failing.
+    if (seg < 0 || seg >= numSegments) continue;
+    const src = i * inner;
+    const dst = seg * inner;
+    for (let j = 0; j < inner; j++) outVals[dst + j] = (outVals[dst + j] as number) + (xVals[src + j] as number);
+  }
+  return out;
+}

@@ -1,0 +1,218 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { loadScenario, parseScenario } from '../src/scenario/load.js';
+import { SCHEMA_FILE, scenarioJsonSchemaText } from '../src/scenario/json-schema.js';
+import { scenarioJsonSchema } from '../src/scenario/schema.js';
+import { UserError } from '../src/util/errors.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'fedpft-scenario-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function modelDir(name: string, files = ['config.json', 'model.safetensors']): string {
+  const dir = join(tmp, name);
+  mkdirSync(dir, { recursive: true });
+  for (const f of files) writeFileSync(join(dir, f), '{}');
+  return dir;
+}
+
+const goodModel = modelDir('good-model');
+
+const full = `
+name: quickstart
+seed: 42
+model:
+  dir: ${goodModel}
+task:
+  dataset: mnist
+  trainLimit: 8000
+  evalLimit: 2000
+partition:
+  family: dirichlet-per-class
+  alpha: 0.5
+  minSize: 20
+federation:
+  clients: 100
+  clientsPerRound: 10
+  rounds: 20
+  localEpochs: 2
+  batchSize: 32
+  learningRate: 0.005
+  schedule: constant
+  weightDecay: 0
+  aggregation: uniform
+  evalEvery: 5
+method:
+  name: fedpetuning
+  lora: { rank: 4, alpha: 8, dropout: 0 }
+runtime:
+  workers: 2
+  backend: wasm
+  devices:
+    gpu: { slots: 2 }
+`;
+
+const minimal = `
+seed: 0
+model: { dir: ${goodModel} }
+task: { dataset: fashion-mnist }
+partition: { family: iid }
+federation: { clients: 4, clientsPerRound: 2, rounds: 1, learningRate: 0.01 }
+method: { name: fedpetuning }
+`;
+
+/** The minimal scenario with one dotted field replaced (undefined deletes it). */
+function withField(dotted: string, value: unknown): string {
+  const raw = parse(minimal) as Record<string, unknown>;
+  const keys = dotted.split('.');
+  let node = raw;
+  for (const key of keys.slice(0, -1)) node = node[key] as Record<string, unknown>;
+  const last = keys[keys.length - 1];
+  if (value === undefined) delete node[last];
+  else node[last] = value;
+  return stringify(raw);
+}
+
+function failure(text: string, file = 'bad.yaml', checkFiles = true): UserError {
+  try {
+    parseScenario(text, file, { checkFiles });
+  } catch (err) {
+    expect(err).toBeInstanceOf(UserError);
+    return err as UserError;
+  }
+  throw new Error('expected a UserError');
+}
+
+describe('parseScenario', () => {
+  it('parses a full file with the right types', () => {
+    const s = parseScenario(full, 'scenarios/full.yaml');
+    expect(s.name).toBe('quickstart');
+    expect(s.seed).toBe(42);
+    expect(s.model.dir).toBe(goodModel);
+    expect(s.task).toEqual({ dataset: 'mnist', trainLimit: 8000, evalLimit: 2000 });
+    expect(s.partition).toEqual({ family: 'dirichlet-per-class', alpha: 0.5, minSize: 20 });
+    expect(s.federation).toEqual({
+      clients: 100,
+      clientsPerRound: 10,
+      rounds: 20,
+      localEpochs: 2,
+      batchSize: 32,
+      learningRate: 0.005,
+      schedule: 'constant',
+      weightDecay: 0,
+      aggregation: 'uniform',
+      evalEvery: 5,
+    });
+    expect(s.method).toEqual({ name: 'fedpetuning', lora: { rank: 4, alpha: 8, dropout: 0 } });
+    expect(s.runtime).toEqual({ workers: 2, backend: 'wasm', devices: { gpu: { slots: 2 } } });
+  });
+
+  it('fills defaults into a minimal file', () => {
+    const s = parseScenario(minimal, '/some/where/mini.run.yaml');
+    expect(s.name).toBe('mini.run');
+    expect(s.partition).toEqual({ family: 'iid' });
+    expect(s.federation).toMatchObject({
+      localEpochs: 1,
+      batchSize: 16,
+      schedule: 'linear',
+      weightDecay: 0.01,
+      aggregation: 'weighted',
+      evalEvery: 1,
+    });
+    expect(s.method).toEqual({ name: 'fedpetuning', lora: { rank: 8, alpha: 16, dropout: 0.1 } });
+    expect(s.runtime).toEqual({ workers: availableParallelism(), backend: 'auto' });
+    expect(s.task.trainLimit).toBeUndefined();
+  });
+
+  it('gives dirichlet-per-class its default minSize', () => {
+    const s = parseScenario(withField('partition', { family: 'dirichlet-per-class', alpha: 1 }), 'x.yaml');
+    expect(s.partition).toEqual({ family: 'dirichlet-per-class', alpha: 1, minSize: 10 });
+  });
+
+  it('resolves a relative model dir against the working directory', () => {
+    const s = parseScenario(withField('model.dir', 'models/vit'), 'x.yaml', { checkFiles: false });
+    expect(s.model.dir).toBe(join(process.cwd(), 'models/vit'));
+  });
+
+  const bad: [string, string, string, RegExp][] = [
+    ['malformed YAML', 'seed: [1, 2\nmodel: {', '', /invalid YAML at line \d+, column \d+: /],
+    ['duplicate key', `${minimal}\nseed: 3\n`, '', /invalid YAML at line \d+, column \d+: .*unique/i],
+    ['empty file', '', '', /expected a mapping, got null/],
+    ['unknown top-level field', withField('foo', 1), 'foo', /unknown field "foo"/],
+    ['unknown nested field', withField('federation.clientPerRound', 2), 'federation.clientPerRound', /unknown field/],
+    ['unknown lora field', withField('method.lora', { rnak: 2 }), 'method.lora.rnak', /unknown field "rnak"/],
+    ['wrong type', withField('federation.rounds', 'ten'), 'federation.rounds', /expected an integer >= 1, got "ten"/],
+    ['not an integer', withField('seed', 1.5), 'seed', /expected an integer >= 0, got 1.5/],
+    ['out of range', withField('federation.clientsPerRound', 0), 'federation.clientsPerRound', /expected an integer >= 1, got 0/],
+    ['lora rank out of range', withField('method.lora', { rank: 0 }), 'method.lora.rank', /got 0/],
+    ['dropout out of range', withField('method.lora', { dropout: 1 }), 'method.lora.dropout', /< 1, got 1/],
+    ['clientsPerRound > clients', withField('federation.clientsPerRound', 200), 'federation.clientsPerRound', /must be <= federation.clients \(4\), got 200/],
+    ['missing required field', withField('federation.learningRate', undefined), 'federation.learningRate', /missing required field, expected a number > 0/],
+    ['missing section', withField('task', undefined), 'task', /missing required field, expected a mapping/],
+    ['section not a mapping', withField('federation', [1, 2]), 'federation', /expected a mapping, got a list/],
+    ['alpha given for iid', withField('partition.alpha', 1), 'partition.alpha', /only allowed for family dirichlet/],
+    ['alpha missing for dirichlet', withField('partition', { family: 'dirichlet' }), 'partition.alpha', /missing required field, expected a number > 0/],
+    ['unknown partition family', withField('partition', { family: 'dir', alpha: 1 }), 'partition.family', /expected one of iid \| dirichlet \| dirichlet-per-class, got "dir"/],
+    ['unknown method name', withField('method', { name: 'fedsgd' }), 'method.name', /expected one of fedpetuning, got "fedsgd"/],
+    ['unknown dataset', withField('task.dataset', 'cifar10'), 'task.dataset', /expected one of mnist \| fashion-mnist, got "cifar10"/],
+    ['unknown backend', withField('runtime', { backend: 'cuda' }), 'runtime.backend', /expected one of auto/],
+    ['unknown device kind', withField('runtime', { devices: { tpu: { slots: 1 } } }), 'runtime.devices.tpu', /unknown field "tpu"/],
+    ['bad name', withField('name', 'my run'), 'name', /expected a name/],
+    ['missing model dir', withField('model.dir', join(tmp, 'nope')), 'model.dir', /directory not found: .*nope/],
+    ['model dir without config.json', withField('model.dir', modelDir('no-config', ['model.safetensors'])), 'model.dir', /missing config.json in /],
+    ['model dir without weights', withField('model.dir', modelDir('no-weights', ['config.json'])), 'model.dir', /missing model.safetensors in /],
+  ];
+
+  it.each(bad)('rejects %s with one line naming the file and field', (_case, text, field, expected) => {
+    const err = failure(text, 'scenarios/bad.yaml');
+    expect(err.message).not.toContain('\n');
+    expect(err.file).toBe('scenarios/bad.yaml');
+    expect(err.field).toBe(field);
+    expect(err.message.startsWith(field ? `scenarios/bad.yaml: ${field}: ` : 'scenarios/bad.yaml: ')).toBe(true);
+    expect(err.expected).toMatch(expected);
+  });
+
+  it('skips the model dir check when asked', () => {
+    const s = parseScenario(withField('model.dir', join(tmp, 'nope')), 'x.yaml', { checkFiles: false });
+    expect(s.model.dir).toBe(join(tmp, 'nope'));
+  });
+});
+
+describe('loadScenario', () => {
+  it('reads a file and names the scenario after it', () => {
+    const file = join(tmp, 'from-disk.yaml');
+    writeFileSync(file, minimal);
+    expect(loadScenario(file).name).toBe('from-disk');
+  });
+
+  it('reports a missing file', () => {
+    const file = join(tmp, 'absent.yaml');
+    expect(() => loadScenario(file)).toThrow(new UserError(file, '', 'file not found'));
+  });
+});
+
+describe('scenarioJsonSchema', () => {
+  const schema = scenarioJsonSchema() as {
+    additionalProperties: boolean;
+    properties: Record<string, { properties: Record<string, unknown>; additionalProperties: boolean }>;
+  };
+
+  it('describes the federation section and rejects additional properties', () => {
+    expect(schema.additionalProperties).toBe(false);
+    const federation = schema.properties.federation;
+    expect(Object.keys(federation.properties)).toEqual(
+      expect.arrayContaining(['clients', 'clientsPerRound', 'rounds', 'learningRate', 'evalEvery']),
+    );
+    expect(federation.additionalProperties).toBe(false);
+  });
+
+  it('does not bake this machine into the file', () => {
+    expect(schema.properties.runtime.properties.workers).not.toHaveProperty('default');
+  });
+
+  it('matches the committed scenarios/scenario.schema.json', () => {
+    expect(readFileSync(SCHEMA_FILE, 'utf8')).toBe(scenarioJsonSchemaText());
+  });
+});
