@@ -50,6 +50,22 @@ export class AdamW {
     });
   }
 
+  /** Moments and step count, for a resumable checkpoint. */
+  exportState(): { step: number; tensors: Map<string, tf.Tensor> } {
+    const tensors = new Map<string, tf.Tensor>();
+    for (const [name, m] of this.m) tensors.set(`adamw.m.${name}`, m);
+    for (const [name, v] of this.v) tensors.set(`adamw.v.${name}`, v);
+    return { step: this.t, tensors };
+  }
+
+  importState(step: number, get: (name: string) => Float32Array): void {
+    this.t = step;
+    tf.tidy(() => {
+      for (const [name, m] of this.m) m.assign(tf.tensor(get(`adamw.m.${name}`), m.shape, 'float32'));
+      for (const [name, v] of this.v) v.assign(tf.tensor(get(`adamw.v.${name}`), v.shape, 'float32'));
+    });
+  }
+
   dispose(): void {
     for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
     this.m.clear();

@@ -1,0 +1,174 @@
+import * as Comlink from 'comlink';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { imageSize, toShared } from '../src/data/dataset.js';
+import { partition } from '../src/data/partition.js';
+import { loadTask } from '../src/data/registry.js';
+import { fedAvg } from '../src/fl/fedavg.js';
+import { sampleClients } from '../src/fl/sampling.js';
+import { roundLearningRate } from '../src/fl/schedule.js';
+import { createMethod } from '../src/methods/registry.js';
+import { loadVit } from '../src/model/vit-checkpoint.js';
+import { describeEnvironment } from '../src/results/environment.js';
+import { RunDir, weightsHash, type RoundRecord } from '../src/results/run-dir.js';
+import { formatRunTable, type RunSummary } from '../src/report/summary-table.js';
+import type { Scenario } from '../src/scenario/schema.js';
+import { initBackend } from '../src/tensor/backend.js';
+import { UserError } from '../src/util/errors.js';
+import type { ClientActor, ClientActorInit } from './client-actor.js';
+import { DeviceScheduler } from './device-scheduler.js';
+import { ActorPool } from './pool.js';
+
+export interface RunOptions {
+  scenario: Scenario;
+  resultsRoot: string;
+  /** Continue the named run, or the newest unfinished one when true. */
+  resume?: string | true;
+  runId?: string;
+  /** Stop after this round (checkpointed), as a crash would; for tests of resume. */
+  stopAfterRound?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunOutcome {
+  dir: string;
+  summary: RunSummary | null;
+  rounds: RoundRecord[];
+}
+
+// Under vitest this module runs from source, where only the compiled worker exists.
+const CLIENT_ACTOR = [new URL('./client-actor.js', import.meta.url), new URL('../dist/actors/client-actor.js', import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((f) => existsSync(f)) as string;
+
+function defaultRunId(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+}
+
+/**
+ * The server actor: owns the FM, the round loop, sampling, aggregation and evaluation.
+ * Every check of the user's input happens before the run directory is created.
+ */
+export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
+  const { scenario } = opts;
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const fed = scenario.federation;
+  const backend = await initBackend(scenario.runtime.backend);
+  const fm = loadVit(scenario.model.dir);
+  const data = loadTask(scenario.task.dataset, { trainLimit: scenario.task.trainLimit, evalLimit: scenario.task.evalLimit });
+  const { train } = data;
+  if (fm.cfg.imageSize !== train.height || fm.cfg.numChannels !== train.channels) {
+    throw new UserError(scenario.model.dir, 'config.json', `FM takes ${fm.cfg.numChannels}x${fm.cfg.imageSize}x${fm.cfg.imageSize} images, ${scenario.task.dataset} has ${train.channels}x${train.height}x${train.width}`);
+  }
+  const parts = partition(train.labels, train.numClasses, fed.clients, scenario.partition, scenario.seed);
+  const method = createMethod(scenario.method);
+  const setup = await method.setup({ scenario, fm, data, log });
+  for (const t of fm.params.values()) t.dispose();
+
+  const dir = opts.resume ? RunDir.open(opts.resultsRoot, scenario.name, opts.resume === true ? undefined : opts.resume) : RunDir.create(opts.resultsRoot, scenario.name, opts.runId ?? defaultRunId());
+  let global = setup.initial;
+  let startRound = 1;
+  let rounds: RoundRecord[] = [];
+  if (opts.resume) {
+    const saved = dir.readJson<Scenario>('scenario.json');
+    // The runtime section (workers, backend choice) does not change results, so it may differ.
+    if (JSON.stringify({ ...saved, runtime: null }) !== JSON.stringify({ ...scenario, runtime: null })) throw new UserError(dir.path, 'scenario.json', 'the scenario changed since this run started; start a new run instead');
+    const ckpt = dir.loadCheckpoint();
+    if (ckpt) {
+      global = ckpt.global;
+      startRound = ckpt.round + 1;
+    }
+    rounds = dir.rounds(startRound - 1);
+    log(`resuming ${dir.path} at round ${startRound}`);
+  } else {
+    dir.writeJson('scenario.json', scenario);
+    dir.writeJson('environment.json', describeEnvironment(backend, scenario.runtime.workers));
+    dir.writeJson('partition.json', { family: parts.family, alpha: parts.alpha, seed: parts.seed, classOrder: parts.classOrder, sizes: parts.clients.map((c) => c.length) });
+  }
+
+  const workerData: ClientActorInit = {
+    backend: scenario.runtime.backend,
+    data: (({ images, labels }) => ({ images, labels, featureSize: imageSize(train) }))(toShared(train)),
+  };
+  const deviceKind = backend.name === 'tensorflow-gpu' ? 'gpu' : 'cpu';
+  const slots = scenario.runtime.devices?.[deviceKind]?.slots ?? scenario.runtime.workers;
+  const pool = await ActorPool.open<ClientActor>({
+    workers: scenario.runtime.workers,
+    workerFile: CLIENT_ACTOR,
+    workerData,
+    deviceKind,
+    scheduler: new DeviceScheduler({ [deviceKind]: slots }),
+  });
+  const clientIndices = parts.clients.map((c) => Int32Array.from(c));
+  const runStart = performance.now();
+  try {
+    await pool.broadcast((actor) => actor.loadModel(setup.clientModel));
+    log(`${scenario.name}: ${method.name} on ${scenario.task.dataset}, ${fed.clients} clients (${parts.family}${parts.alpha === null ? '' : ` alpha=${parts.alpha}`}), ${fed.clientsPerRound}/round, ${fed.rounds} rounds, ${pool.size} workers, backend ${backend.name}`);
+    const lastRound = Math.min(fed.rounds, opts.stopAfterRound ?? fed.rounds);
+    for (let round = startRound; round <= lastRound; round++) {
+      const t0 = performance.now();
+      const lr = roundLearningRate(fed.learningRate, round, fed.rounds, fed.schedule);
+      const sampled = sampleClients(scenario.seed, round, fed.clients, fed.clientsPerRound);
+      const results = await Promise.all(
+        sampled.map((clientId) =>
+          pool.run((actor) => {
+            const weights = global.slice();
+            const indices = (clientIndices[clientId] as Int32Array).slice();
+            const task = { round, clientId, seed: scenario.seed, lr, weightDecay: fed.weightDecay, epochs: fed.localEpochs, batchSize: fed.batchSize, weights, indices };
+            return actor.train(Comlink.transfer(task, [weights.buffer, indices.buffer]));
+          }),
+        ),
+      );
+      results.sort((a, b) => a.clientId - b.clientId);
+      global = fedAvg(results, fed.aggregation);
+      const record: RoundRecord = {
+        round,
+        lr,
+        clients: sampled,
+        meanTrainLoss: results.reduce((s, r) => s + r.meanLoss, 0) / results.length,
+        wallSeconds: 0,
+        clientTrainSeconds: results.reduce((s, r) => s + r.trainMs, 0) / 1000,
+        bytesUp: results.reduce((s, r) => s + r.weights.byteLength, 0),
+        bytesDown: sampled.length * global.byteLength,
+      };
+      if (round % fed.evalEvery === 0 || round === fed.rounds) {
+        const ev = method.evaluate(global);
+        record.accuracy = ev.accuracy;
+        record.evalLoss = ev.loss;
+      }
+      record.wallSeconds = (performance.now() - t0) / 1000;
+      dir.appendRound(record);
+      dir.saveCheckpoint(round, global);
+      rounds.push(record);
+      const acc = record.accuracy === undefined ? '' : `  acc ${(100 * record.accuracy).toFixed(2)}%`;
+      log(`round ${round}/${fed.rounds}  lr ${lr.toExponential(2)}  loss ${record.meanTrainLoss.toFixed(4)}${acc}  ${record.wallSeconds.toFixed(1)}s`);
+    }
+    if (lastRound < fed.rounds) return { dir: dir.path, summary: null, rounds };
+
+    const evaluated = rounds.filter((r) => r.accuracy !== undefined);
+    const best = evaluated.reduce<RoundRecord | null>((b, r) => (b === null || (r.accuracy as number) > (b.accuracy as number) ? r : b), null);
+    const summary: RunSummary = {
+      scenario: scenario.name,
+      runId: dir.path.split('/').pop() as string,
+      method: method.name,
+      backend: backend.name,
+      rounds: fed.rounds,
+      finalAccuracy: rounds[rounds.length - 1]?.accuracy ?? null,
+      bestAccuracy: best?.accuracy ?? null,
+      bestRound: best?.round ?? null,
+      wallSeconds: rounds.reduce((s, r) => s + r.wallSeconds, 0),
+      bytesUpTotal: rounds.reduce((s, r) => s + r.bytesUp, 0),
+      bytesDownTotal: rounds.reduce((s, r) => s + r.bytesDown, 0),
+      finalWeightsSha256: weightsHash(global),
+      methodInfo: setup.info,
+      partition: { family: parts.family, alpha: parts.alpha, seed: parts.seed, classOrder: parts.classOrder },
+    };
+    dir.writeJson('summary.json', summary);
+    log(formatRunTable(rounds, summary));
+    log(`results in ${dir.path} (${((performance.now() - runStart) / 1000).toFixed(1)} s this session)`);
+    return { dir: dir.path, summary, rounds };
+  } finally {
+    await pool.close();
+    method.dispose();
+  }
+}

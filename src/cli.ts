@@ -1,0 +1,88 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { fileURLToPath } from 'node:url';
+import { UserError } from './util/errors.js';
+
+/** Runs a command body; user errors become one line on stderr and exit code 2. */
+function action<A extends unknown[]>(body: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await body(...args);
+    } catch (err) {
+      if (err instanceof UserError) {
+        console.error(`fedpft: ${err.message}`);
+        process.exit(2);
+      }
+      throw err;
+    }
+  };
+}
+
+const program = new Command('fedpft')
+  .description('Deterministic simulator for federated fine-tuning of foundation models through proxy models')
+  .showHelpAfterError();
+
+program
+  .command('pretrain')
+  .description('train a foundation model from a recipe (resumable: run it again to continue)')
+  .argument('<recipe>', 'recipe JSON file, e.g. models/recipes/vit-fmnist.json')
+  .option('--stop-after <steps>', 'checkpoint and stop after this many steps (to split a long run)', (v) => parseInt(v, 10))
+  .action(
+    action(async (recipe: string, opts: { stopAfter?: number }) => {
+      const { pretrain } = await import('./pretrain/pretrain.js');
+      const result = await pretrain(recipe, { stopAfterSteps: opts.stopAfter });
+      console.log(result.done ? `done: sha256 ${result.sha256}` : `stopped at step ${result.step}/${result.totalSteps}; run again to continue`);
+    }),
+  );
+
+const DEFAULT_SCENARIO = fileURLToPath(new URL('../../scenarios/quickstart.yaml', import.meta.url));
+
+const positiveInt = (flag: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UserError('command line', flag, `expected an integer >= 1, got "${v}"`);
+  return n;
+};
+
+program
+  .command('run')
+  .description('run a scenario (default: the quickstart) and write results/<scenario>/<run-id>/')
+  .argument('[scenario]', 'scenario YAML file', DEFAULT_SCENARIO)
+  .option('--resume [run-id]', 'continue an interrupted run (default: the newest unfinished one)')
+  .option('--run-id <id>', 'name of the run directory (default: a UTC timestamp)')
+  .option('--results <dir>', 'results root', 'results')
+  .option('--workers <n>', 'client actors (overrides runtime.workers)', positiveInt('--workers'))
+  .option('--backend <name>', 'auto | tensorflow | wasm | cpu (overrides runtime.backend)')
+  .option('--stop-after-round <n>', 'checkpoint and stop after this round', positiveInt('--stop-after-round'))
+  .action(
+    action(async (file: string, opts: { resume?: string | true; runId?: string; results: string; workers?: number; backend?: string; stopAfterRound?: number }) => {
+      const { loadScenario } = await import('./scenario/load.js');
+      const { runScenario } = await import('../actors/server.js');
+      const scenario = loadScenario(file);
+      if (opts.workers) scenario.runtime.workers = opts.workers;
+      if (opts.backend) {
+        if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(opts.backend)) throw new UserError('command line', '--backend', `expected auto | tensorflow | wasm | cpu, got "${opts.backend}"`);
+        scenario.runtime.backend = opts.backend as typeof scenario.runtime.backend;
+      }
+      await runScenario({ scenario, resultsRoot: opts.results, resume: opts.resume, runId: opts.runId, stopAfterRound: opts.stopAfterRound });
+    }),
+  );
+
+program
+  .command('partition')
+  .description("print each client's label counts for a scenario's partition")
+  .argument('[scenario]', 'scenario YAML file', DEFAULT_SCENARIO)
+  .option('--json', 'print JSON instead of a table')
+  .action(
+    action(async (file: string, opts: { json?: boolean }) => {
+      const { loadScenario } = await import('./scenario/load.js');
+      const { loadTask } = await import('./data/registry.js');
+      const { partition } = await import('./data/partition.js');
+      const { formatPartitionTable, partitionJson } = await import('./data/partition-table.js');
+      const scenario = loadScenario(file);
+      const { train } = loadTask(scenario.task.dataset, { trainLimit: scenario.task.trainLimit });
+      const p = partition(train.labels, train.numClasses, scenario.federation.clients, scenario.partition, scenario.seed);
+      console.log(opts.json ? JSON.stringify(partitionJson(p, train.labels, train.classNames), null, 2) : formatPartitionTable(p, train.labels, train.classNames));
+    }),
+  );
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,71 @@
+import { AdamW, DEFAULT_ADAMW } from '../model/adamw.js';
+import { crossEntropy, gatherBatch, trainStep } from '../model/train.js';
+import { stream } from '../util/rng.js';
+import type { ClientModel } from './client-model.js';
+
+/** One simulated client's work in a round: the inputs fully determine the output. */
+export interface TrainTask {
+  round: number;
+  clientId: number;
+  seed: number;
+  lr: number;
+  weightDecay: number;
+  epochs: number;
+  batchSize: number;
+  /** The global trainable vector (transferred, not copied). */
+  weights: Float32Array;
+  /** Indices of this client's examples in the shared training set. */
+  indices: Int32Array;
+}
+
+export interface TrainResult {
+  clientId: number;
+  weights: Float32Array;
+  numExamples: number;
+  meanLoss: number;
+  steps: number;
+  trainMs: number;
+}
+
+export interface SharedImages {
+  images: Float32Array;
+  labels: Int32Array;
+  featureSize: number;
+}
+
+/**
+ * Local AdamW epochs over the client's data. Optimizer state is fresh per task; shuffling and
+ * dropout come from the (seed, round, client) streams, so any actor computes the same result.
+ */
+export function localTrain(model: ClientModel, data: SharedImages, task: TrainTask): TrainResult {
+  const t0 = performance.now();
+  model.setTrainable(task.weights);
+  const optimizer = new AdamW(model.vars, { ...DEFAULT_ADAMW, weightDecay: task.weightDecay });
+  const rng = stream(task.seed, 'local', task.round, task.clientId);
+  const n = task.indices.length;
+  let lossSum = 0;
+  let steps = 0;
+  try {
+    for (let epoch = 0; epoch < task.epochs; epoch++) {
+      const order = Int32Array.from(rng.shuffle(Array.from(task.indices)));
+      for (let start = 0; start < n; start += task.batchSize) {
+        const count = Math.min(task.batchSize, n - start);
+        const { x, y } = gatherBatch(data.images, data.labels, data.featureSize, order, start, count);
+        const dropoutSeed = rng.seed();
+        lossSum += trainStep(() => crossEntropy(model.forward(x, { dropoutSeed }), y), model.vars, optimizer, task.lr);
+        x.dispose();
+        steps++;
+      }
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return {
+    clientId: task.clientId,
+    weights: model.getTrainable(),
+    numExamples: n,
+    meanLoss: steps > 0 ? lossSum / steps : NaN,
+    steps,
+    trainMs: performance.now() - t0,
+  };
+}

@@ -1,0 +1,109 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeSafetensors, encodeSafetensors } from '../model/safetensors.js';
+import { appendLineDurable, writeFileAtomic } from '../util/atomic-write.js';
+import { UserError } from '../util/errors.js';
+
+/** One line of rounds.jsonl. */
+export interface RoundRecord {
+  round: number;
+  lr: number;
+  clients: number[];
+  meanTrainLoss: number;
+  accuracy?: number;
+  evalLoss?: number;
+  /** Seconds of wall time for the round; the only field that differs between identical runs. */
+  wallSeconds: number;
+  /** Sum over the round's clients of their local training time. */
+  clientTrainSeconds: number;
+  bytesUp: number;
+  bytesDown: number;
+}
+
+const CHECKPOINT = 'checkpoint.safetensors';
+const ROUNDS = 'rounds.jsonl';
+
+/**
+ * A run's folder: results/<scenario>/<run-id>/ with scenario.json, environment.json,
+ * partition.json, rounds.jsonl, checkpoint.safetensors (while running) and summary.json.
+ * Every file is written atomically; rounds.jsonl is appended and fsynced per round, and on
+ * resume cut back to the checkpointed round, so a crash never leaves a half-line behind.
+ */
+export class RunDir {
+  private constructor(readonly path: string) {}
+
+  static create(root: string, scenarioName: string, runId: string): RunDir {
+    const path = join(root, scenarioName, runId);
+    if (existsSync(path)) throw new UserError(path, '', 'run directory already exists; pass --resume to continue it or another --run-id');
+    mkdirSync(path, { recursive: true });
+    return new RunDir(path);
+  }
+
+  /** The named run, or the newest one without summary.json. */
+  static open(root: string, scenarioName: string, runId?: string): RunDir {
+    const dir = join(root, scenarioName);
+    if (runId) {
+      if (!existsSync(join(dir, runId))) throw new UserError(join(dir, runId), '', 'no such run to resume');
+      return new RunDir(join(dir, runId));
+    }
+    const unfinished = existsSync(dir)
+      ? readdirSync(dir)
+          .filter((id) => existsSync(join(dir, id, 'scenario.json')) && !existsSync(join(dir, id, 'summary.json')))
+          .sort()
+      : [];
+    const newest = unfinished[unfinished.length - 1];
+    if (!newest) throw new UserError(dir, '', 'no unfinished run to resume');
+    return new RunDir(join(dir, newest));
+  }
+
+  writeJson(name: string, value: unknown): void {
+    writeFileAtomic(join(this.path, name), JSON.stringify(value, null, 2) + '\n');
+  }
+
+  readJson<T>(name: string): T {
+    return JSON.parse(readFileSync(join(this.path, name), 'utf8')) as T;
+  }
+
+  appendRound(record: RoundRecord): void {
+    appendLineDurable(join(this.path, ROUNDS), JSON.stringify(record));
+  }
+
+  /** The recorded rounds up to `lastRound`, rewriting the file without anything later. */
+  rounds(lastRound = Infinity): RoundRecord[] {
+    const file = join(this.path, ROUNDS);
+    if (!existsSync(file)) return [];
+    const kept: RoundRecord[] = [];
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      let rec: RoundRecord;
+      try {
+        rec = JSON.parse(line) as RoundRecord;
+      } catch {
+        break;
+      }
+      if (rec.round > lastRound) break;
+      kept.push(rec);
+    }
+    if (Number.isFinite(lastRound)) writeFileAtomic(file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
+    return kept;
+  }
+
+  saveCheckpoint(round: number, global: Float32Array): void {
+    const buf = encodeSafetensors([{ name: 'global', shape: [global.length], data: global }], { round: String(round) });
+    writeFileAtomic(join(this.path, CHECKPOINT), buf);
+  }
+
+  loadCheckpoint(): { round: number; global: Float32Array } | null {
+    const file = join(this.path, CHECKPOINT);
+    if (!existsSync(file)) return null;
+    const { tensors, metadata } = decodeSafetensors(readFileSync(file), file);
+    const global = tensors.get('global');
+    if (!global) throw new UserError(file, 'global', 'missing tensor');
+    return { round: Number(metadata['round']), global: global.data };
+  }
+}
+
+export function weightsHash(w: Float32Array): string {
+  return createHash('sha256').update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength)).digest('hex');
+}
