@@ -1,0 +1,54 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cli, makeTinyFm, REPO, roundMetrics, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
+
+const GOLDEN = join(REPO, 'test/golden/tiny-fedpetuning.json');
+
+describe('determinism contract (tiny FedPETuning scenario through the CLI)', () => {
+  let work: string;
+  let scenario: string;
+
+  beforeAll(async () => {
+    work = tempDir('determinism');
+    await makeTinyFm(join(work, 'fm'));
+    scenario = writeScenario(work, tinyScenario(join(work, 'fm')));
+  });
+
+  const runDir = (id: string) => join(work, 'results', 'tiny', id);
+  const summary = (id: string) => JSON.parse(readFileSync(join(runDir(id), 'summary.json'), 'utf8')) as Record<string, unknown>;
+
+  it('gives bit-identical metrics and final weights with 1 and with 2 workers', async () => {
+    const one = await cli(['run', scenario, '--results', join(work, 'results'), '--run-id', 'w1', '--workers', '1']);
+    expect(one.stderr).toBe('');
+    expect(one.code).toBe(0);
+    const two = await cli(['run', scenario, '--results', join(work, 'results'), '--run-id', 'w2', '--workers', '2']);
+    expect(two.code).toBe(0);
+    expect(roundMetrics(runDir('w1'))).toEqual(roundMetrics(runDir('w2')));
+    expect(summary('w1')['finalWeightsSha256']).toBe(summary('w2')['finalWeightsSha256']);
+    expect(one.stdout).toContain('final accuracy');
+  });
+
+  it('ends a stopped-and-resumed run bit-identical to an uninterrupted one', async () => {
+    const results = join(work, 'results');
+    const first = await cli(['run', scenario, '--results', results, '--run-id', 'resumed', '--workers', '2', '--stop-after-round', '2']);
+    expect(first.code).toBe(0);
+    expect(existsSync(join(runDir('resumed'), 'summary.json'))).toBe(false);
+    // A crash after the checkpoint but before the next round's line: a stray partial line must be cut.
+    writeFileSync(join(runDir('resumed'), 'rounds.jsonl'), readFileSync(join(runDir('resumed'), 'rounds.jsonl'), 'utf8') + '{"round": 3, "lr"');
+    const second = await cli(['run', scenario, '--results', results, '--resume', '--workers', '1']);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('resuming');
+    expect(roundMetrics(runDir('resumed'))).toEqual(roundMetrics(runDir('w2')));
+    expect(summary('resumed')['finalWeightsSha256']).toBe(summary('w2')['finalWeightsSha256']);
+  });
+
+  it('matches the golden metrics pinned in test/golden', () => {
+    const actual = { rounds: roundMetrics(runDir('w2')), finalWeightsSha256: summary('w2')['finalWeightsSha256'] };
+    if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(GOLDEN)) {
+      writeFileSync(GOLDEN, JSON.stringify(actual, null, 2) + '\n');
+      if (process.env['UPDATE_GOLDEN'] !== '1') throw new Error(`wrote missing golden file ${GOLDEN}; commit it`);
+    }
+    expect(actual).toEqual(JSON.parse(readFileSync(GOLDEN, 'utf8')));
+  });
+});

@@ -1,0 +1,87 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+export const CLI = join(REPO, 'dist/src/cli.js');
+
+const run = promisify(execFile);
+
+/** Runs the built CLI; resolves with exit code and output instead of throwing on failure. */
+export async function cli(args: string[], cwd = REPO): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd, maxBuffer: 64 * 1024 * 1024 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+/**
+ * A tiny randomly initialised ViT FM in HF layout, written by the project's own code in a
+ * child process (so this test file's process keeps no tfjs backend).
+ */
+export async function makeTinyFm(dir: string): Promise<void> {
+  const script = `
+    const { initBackend } = await import(${JSON.stringify(join(REPO, 'dist/src/tensor/backend.js'))});
+    await initBackend('cpu');
+    const { initVitParams } = await import(${JSON.stringify(join(REPO, 'dist/src/model/vit.js'))});
+    const { saveVit } = await import(${JSON.stringify(join(REPO, 'dist/src/model/vit-checkpoint.js'))});
+    const { Rng } = await import(${JSON.stringify(join(REPO, 'dist/src/util/rng.js'))});
+    const cfg = { modelType: 'vit', hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 32, imageSize: 28, patchSize: 7, numChannels: 1, numLabels: 10, layerNormEps: 1e-12, qkvBias: true };
+    saveVit(${JSON.stringify(dir)}, cfg, initVitParams(cfg, new Rng('tiny-fm')), Array.from({ length: 10 }, (_, i) => 'c' + i));
+  `;
+  await run(process.execPath, ['--input-type=module', '-e', script]);
+}
+
+export function tinyScenario(fmDir: string, overrides = ''): string {
+  return `name: tiny
+seed: 7
+model:
+  dir: ${fmDir}
+task:
+  dataset: mnist
+  trainLimit: 480
+  evalLimit: 200
+partition:
+  family: dirichlet
+  alpha: 0.5
+federation:
+  clients: 12
+  clientsPerRound: 4
+  rounds: 4
+  batchSize: 16
+  learningRate: 0.01
+  evalEvery: 2
+method:
+  name: fedpetuning
+  lora: { rank: 4, alpha: 8, dropout: 0.1 }
+runtime:
+  backend: wasm
+${overrides}`;
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `fedpft-${prefix}-`));
+}
+
+export function writeScenario(dir: string, text: string, name = 'tiny.yaml'): string {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** rounds.jsonl without the wall-clock fields, the part that must be bit-identical. */
+export function roundMetrics(runDir: string): unknown[] {
+  return readFileSync(join(runDir, 'rounds.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const { wallSeconds: _w, clientTrainSeconds: _c, ...rest } = JSON.parse(line) as Record<string, unknown>;
+      return rest;
+    });
+}
