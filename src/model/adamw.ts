@@ -25,8 +25,9 @@ export class AdamW {
     private readonly opts: AdamWOptions,
   ) {
     for (const [name, w] of vars) {
-      this.m.set(name, tf.variable(tf.zerosLike(w), false));
-      this.v.set(name, tf.variable(tf.zerosLike(w), false));
+      // tidy disposes the zeros the variables were made from; variables themselves survive it.
+      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(w), false)));
+      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(w), false)));
     }
   }
 

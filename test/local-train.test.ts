@@ -1,0 +1,85 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ClientModel } from '../src/client/client-model.js';
+import { localTrain, type SharedImages, type TrainTask } from '../src/client/local-train.js';
+import { toNamedArrays, trainableNames, withLoraAndHead } from '../src/methods/lora-setup.js';
+import type { ClientModelSpec } from '../src/methods/method.js';
+import { disposeParams, flattenParams } from '../src/model/params.js';
+import { evaluate } from '../src/model/train.js';
+import { initVitParams, type VitConfig } from '../src/model/vit.js';
+import { initBackend } from '../src/tensor/backend.js';
+import { Rng } from '../src/util/rng.js';
+
+const cfg: VitConfig = { modelType: 'vit', hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 32, imageSize: 8, patchSize: 4, numChannels: 1, numLabels: 3, layerNormEps: 1e-12, qkvBias: true };
+const lora = { rank: 4, alpha: 8, dropout: 0.1 };
+
+describe('a client task on a resident client model', () => {
+  let spec: ClientModelSpec;
+  let initial: Float32Array;
+  let data: SharedImages;
+
+  beforeAll(async () => {
+    await initBackend('wasm');
+    const base = initVitParams(cfg, new Rng('fm'));
+    const { cfg: taskCfg, params } = withLoraAndHead(base, cfg, 3, lora, 1);
+    const trainable = trainableNames(params);
+    spec = { arch: 'vit', config: taskCfg, tensors: toNamedArrays(params), trainable, lora };
+    initial = flattenParams(params, trainable);
+    disposeParams(params);
+    disposeParams(base);
+    const rng = new Rng('data');
+    const n = 48;
+    const images = new Float32Array(n * 64);
+    const labels = new Int32Array(n);
+    // Learnable: the label decides which quarter of the image is bright.
+    for (let i = 0; i < n; i++) {
+      labels[i] = i % 3;
+      for (let p = 0; p < 64; p++) images[i * 64 + p] = 0.2 * rng.next() + (Math.floor(p / 16) === labels[i] ? 0.8 : 0);
+    }
+    data = { images, labels, featureSize: 64 };
+  });
+
+  const task = (clientId: number, epochs = 1): TrainTask => ({
+    round: 1, clientId, seed: 5, lr: 0.01, weightDecay: 0.01, epochs, batchSize: 8, weights: initial.slice(), indices: Int32Array.from({ length: 24 }, (_, i) => i + (clientId % 2) * 24),
+  });
+
+  it('only trains the LoRA and head tensors', () => {
+    expect(spec.trainable.every((n) => n.includes('lora_') || n.startsWith('classifier.'))).toBe(true);
+    expect(spec.trainable.filter((n) => n.includes('lora_A')).length).toBe(cfg.numHiddenLayers * 4);
+  });
+
+  it('is a pure function of the task: same task, same weights; another client, other weights', () => {
+    const model = new ClientModel(spec);
+    const a = localTrain(model, data, task(3));
+    const b = localTrain(model, data, task(3));
+    const c = localTrain(model, data, task(5));
+    expect(Buffer.from(a.weights.buffer).equals(Buffer.from(b.weights.buffer))).toBe(true);
+    expect(a.meanLoss).toBe(b.meanLoss);
+    expect(Buffer.from(a.weights.buffer).equals(Buffer.from(c.weights.buffer))).toBe(false);
+    expect(a.steps).toBe(3);
+    expect(a.numExamples).toBe(24);
+    model.dispose();
+  });
+
+  it('keeps the tensor count flat over many tasks', () => {
+    const model = new ClientModel(spec);
+    localTrain(model, data, task(1));
+    const after1 = tf.memory().numTensors;
+    for (let i = 0; i < 8; i++) localTrain(model, data, task(i));
+    expect(tf.memory().numTensors).toBe(after1);
+    model.dispose();
+  });
+
+  it('lowers the loss on its own data', () => {
+    const model = new ClientModel(spec);
+    const all = { images: data.images, labels: data.labels };
+    model.setTrainable(initial);
+    const before = evaluate((x) => model.forward(x), all.images, all.labels, 64);
+    const trained = localTrain(model, data, { ...task(0, 15), indices: Int32Array.from({ length: 48 }, (_, i) => i) });
+    model.setTrainable(trained.weights);
+    const after = evaluate((x) => model.forward(x), all.images, all.labels, 64);
+    expect(after.loss).toBeLessThan(before.loss * 0.7);
+    expect(after.accuracy).toBeGreaterThan(before.accuracy);
+    model.dispose();
+  });
+});
