@@ -8,7 +8,7 @@ export default tseslint.config(
   {
     rules: {
       'no-console': 'off',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Use a seeded stream from src/util/rng.ts (determinism contract).' }],
     },
   },

@@ -9,6 +9,8 @@ import { sampleClients } from '../src/fl/sampling.js';
 import { roundLearningRate } from '../src/fl/schedule.js';
 import { createMethod } from '../src/methods/registry.js';
 import { loadVit } from '../src/model/vit-checkpoint.js';
+import { initVitParams } from '../src/model/vit.js';
+import { Rng } from '../src/util/rng.js';
 import { describeEnvironment } from '../src/results/environment.js';
 import { RunDir, weightsHash, type RoundRecord } from '../src/results/run-dir.js';
 import { formatRunTable, type RunSummary } from '../src/report/summary-table.js';
@@ -55,6 +57,11 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const fed = scenario.federation;
   const backend = await initBackend(scenario.runtime.backend);
   const fm = loadVit(scenario.model.dir);
+  if (scenario.model.init === 'random') {
+    const drawn = initVitParams(fm.cfg, new Rng(`${scenario.seed}/random-fm`));
+    for (const t of fm.params.values()) t.dispose();
+    fm.params = drawn;
+  }
   const data = loadTask(scenario.task.dataset, { trainLimit: scenario.task.trainLimit, evalLimit: scenario.task.evalLimit });
   const { train } = data;
   if (fm.cfg.imageSize !== train.height || fm.cfg.numChannels !== train.channels) {

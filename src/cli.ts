@@ -85,4 +85,13 @@ program
     }),
   );
 
-await program.parseAsync(process.argv);
+// Option parsers (positiveInt) throw while commander parses, outside any action() wrapper.
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof UserError) {
+    console.error(`fedpft: ${err.message}`);
+    process.exit(2);
+  }
+  throw err;
+}

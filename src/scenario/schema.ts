@@ -133,6 +133,9 @@ export const scenarioSchema = mapping({
   model: mapping({
     dir: z.string({ error: 'expected a directory path' }).min(1, { error: 'expected a directory path' })
       .describe('foundation model directory with config.json and model.safetensors'),
+    init: oneOf(['pretrained', 'random'])
+      .default('pretrained')
+      .describe('random: same architecture, weights re-drawn from the seed (the baseline that shows what pretraining buys)'),
   }),
   task: mapping({
     dataset: oneOf(DATASET_NAMES),

@@ -1,0 +1,283 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../src/tensor/backend.js';
+import { Rng } from '../src/util/rng.js';
+import { expectClose, randomNormal } from './helpers/numeric.js';
+
+/**
+ * The wasm kernel fixes (src/tensor/wasm-kernels.ts) against tfjs's cpu backend, which has
+ * its own, untouched BatchMatMul and UnsortedSegmentSum. Each computation runs on cpu first,
+ * is read into plain arrays, then runs on wasm with the same inputs.
+ */
+
+type BackendName = 'cpu' | 'wasm';
+
+interface Result {
+  shape: number[];
+  data: Float32Array;
+}
+
+async function runOn(backend: BackendName, fn: () => tf.Tensor[]): Promise<Result[]> {
+  expect(await tf.setBackend(backend)).toBe(true);
+  expect(tf.getBackend()).toBe(backend);
+  const tensors = tf.tidy(fn);
+  const out = tensors.map((t) => ({ shape: t.shape.slice(), data: Float32Array.from(t.dataSync()) }));
+  tf.dispose(tensors);
+  return out;
+}
+
+async function compareBackends(fn: () => tf.Tensor[], tol: number, labels: string[]): Promise<Result[]> {
+  const cpu = await runOn('cpu', fn);
+  const wasm = await runOn('wasm', fn);
+  expect(wasm.length).toBe(cpu.length);
+  for (let i = 0; i < cpu.length; i++) {
+    const label = labels[i] ?? `output ${i}`;
+    expect(wasm[i]?.shape, `${label}: shape`).toEqual(cpu[i]?.shape);
+    expectClose(wasm[i]?.data as Float32Array, cpu[i]?.data as Float32Array, tol, label);
+  }
+  return cpu;
+}
+
+const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Output shape of matMul(a, b, tA, tB) with numpy broadcasting of the batch dims, computed by hand. */
+function matMulShape(aShape: number[], bShape: number[], tA: boolean, tB: boolean): number[] {
+  const ar = aShape.length;
+  const br = bShape.length;
+  const m = tA ? aShape[ar - 1] : aShape[ar - 2];
+  const n = tB ? bShape[br - 2] : bShape[br - 1];
+  const aBatch = aShape.slice(0, -2);
+  const bBatch = bShape.slice(0, -2);
+  const rank = Math.max(aBatch.length, bBatch.length);
+  const batch: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const x = aBatch[aBatch.length - rank + i] ?? 1;
+    const y = bBatch[bBatch.length - rank + i] ?? 1;
+    batch.push(Math.max(x, y));
+  }
+  return [...batch, m as number, n as number];
+}
+
+interface MatMulCase {
+  name: string;
+  a: number[];
+  b: number[];
+  tA: boolean;
+  tB: boolean;
+}
+
+/**
+ * Gradients of matMul w.r.t. both inputs for upstream gradient dy. tfjs-core's BatchMatMul
+ * gradient does not sum over broadcast batch dims (it fails its own shape check on both
+ * backends), so an input whose batch dims are broadcast is first broadcast explicitly with
+ * tf.broadcastTo, whose gradient does the summing; the backward matMuls still run on the
+ * kernel under test. When neither input is broadcast this is plain tf.grads.
+ */
+function matMulGrads(c: MatMulCase, a: tf.Tensor, b: tf.Tensor, dy: tf.Tensor): [tf.Tensor, tf.Tensor] {
+  const outBatch = matMulShape(c.a, c.b, c.tA, c.tB).slice(0, -2);
+  const full = (shape: number[]): number[] => [...outBatch, ...shape.slice(-2)];
+  const broadcastA = c.a.join(',') !== full(c.a).join(',');
+  const broadcastB = c.b.join(',') !== full(c.b).join(',');
+  if (!broadcastA && !broadcastB) {
+    const [da, db] = tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.matMul(x, w, c.tA, c.tB))([a, b], dy);
+    return [da as tf.Tensor, db as tf.Tensor];
+  }
+  const da = tf.grad((x: tf.Tensor) => tf.matMul(broadcastA ? tf.broadcastTo(x, full(c.a)) : x, b, c.tA, c.tB))(a, dy);
+  const db = tf.grad((w: tf.Tensor) => tf.matMul(a, broadcastB ? tf.broadcastTo(w, full(c.b)) : w, c.tA, c.tB))(b, dy);
+  return [da, db];
+}
+
+const COMBOS: [boolean, boolean][] = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+];
+
+/** [m, k] x [k, n] in the layout the transpose flags ask for, with batch dims in front. */
+function combos(name: string, aBatch: number[], bBatch: number[], m: number, k: number, n: number): MatMulCase[] {
+  return COMBOS.map(([tA, tB]) => ({
+    name: `${name} tA=${tA} tB=${tB}`,
+    a: [...aBatch, ...(tA ? [k, m] : [m, k])],
+    b: [...bBatch, ...(tB ? [n, k] : [k, n])],
+    tA,
+    tB,
+  }));
+}
+
+const MATMUL_CASES: MatMulCase[] = [
+  ...combos('2-D [5,7]x[7,3]', [], [], 5, 7, 3),
+  ...combos('rank-3 A x rank-2 B (fold)', [3], [], 5, 7, 4),
+  ...combos('rank-3 A x rank-3 batch-1 B (fold)', [3], [1], 5, 7, 4),
+  ...combos('both batched rank-3', [3], [3], 5, 7, 4),
+  ...combos('rank-2 A x batched rank-3 B', [], [3], 5, 4, 6),
+  { name: 'attention ctx [2,4,17,16]x[2,4,16,17]', a: [2, 4, 17, 16], b: [2, 4, 16, 17], tA: false, tB: false },
+  { name: 'attention scores q k^T [2,4,17,16]x[2,4,17,16]^T', a: [2, 4, 17, 16], b: [2, 4, 17, 16], tA: false, tB: true },
+  { name: 'broadcast batch [2,3,5,4]x[1,4,6]', a: [2, 3, 5, 4], b: [1, 4, 6], tA: false, tB: false },
+  { name: 'broadcast batch [2,3,5,4]x[1,4,6] tA tB', a: [2, 3, 4, 5], b: [1, 6, 4], tA: true, tB: true },
+  { name: 'rank-4 A x rank-2 B [2,3,5,4]x[4,6]', a: [2, 3, 5, 4], b: [4, 6], tA: false, tB: false },
+  { name: 'rank-4 A x rank-4 batch-1 B [2,3,5,4]x[1,1,4,6]', a: [2, 3, 5, 4], b: [1, 1, 4, 6], tA: false, tB: false },
+];
+
+beforeAll(async () => {
+  const info = await initBackend('wasm');
+  expect(info.name).toBe('wasm');
+  // Both backends stay registered; the tests switch between them.
+  expect(tf.findBackend('cpu')).toBeTruthy();
+});
+
+describe('wasm BatchMatMul wrapper', () => {
+  it('is installed together with the UnsortedSegmentSum kernel', () => {
+    expect(tf.getKernel('BatchMatMul', 'wasm')).toBeDefined();
+    expect(tf.getKernel('UnsortedSegmentSum', 'wasm')).toBeDefined();
+  });
+
+  for (const c of MATMUL_CASES) {
+    it(`matches cpu: ${c.name} (value and gradients)`, async () => {
+      const rng = new Rng(`matmul/${c.name}`);
+      const outShape = matMulShape(c.a, c.b, c.tA, c.tB);
+      const aData = randomNormal(rng, size(c.a));
+      const bData = randomNormal(rng, size(c.b));
+      const dyData = randomNormal(rng, size(outShape));
+      const results = await compareBackends(
+        () => {
+          const a = tf.tensor(aData, c.a, 'float32');
+          const b = tf.tensor(bData, c.b, 'float32');
+          const dy = tf.tensor(dyData, outShape, 'float32');
+          const y = tf.matMul(a, b, c.tA, c.tB);
+          const [da, db] = matMulGrads(c, a, b, dy);
+          return [y, da, db];
+        },
+        1e-4,
+        ['value', 'grad a', 'grad b'],
+      );
+      expect(results[0]?.shape).toEqual(outShape);
+      expect(results[1]?.shape).toEqual(c.a);
+      expect(results[2]?.shape).toEqual(c.b);
+    });
+  }
+
+  it('2-D values also match a hand-written triple loop', async () => {
+    const rng = new Rng('matmul/loop');
+    const [m, k, n] = [6, 9, 5];
+    const aData = randomNormal(rng, k * m); // stored [k, m], used transposed
+    const bData = randomNormal(rng, n * k); // stored [n, k], used transposed
+    const expected = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) s += (aData[p * m + i] as number) * (bData[j * k + p] as number);
+        expected[i * n + j] = s;
+      }
+    }
+    const [wasm] = await runOn('wasm', () => [tf.matMul(tf.tensor2d(aData, [k, m]), tf.tensor2d(bData, [n, k]), true, true)]);
+    expect(wasm?.shape).toEqual([m, n]);
+    expectClose(wasm?.data as Float32Array, expected, 1e-5, 'loop');
+  });
+});
+
+/** Plain-loop reference: out[ids[i], ...] += x[i, ...], out-of-range ids dropped. */
+function segmentSumReference(x: Float32Array, ids: readonly number[], inner: number, numSegments: number): Float64Array {
+  const out = new Float64Array(numSegments * inner);
+  ids.forEach((seg, i) => {
+    if (seg < 0 || seg >= numSegments) return;
+    for (let j = 0; j < inner; j++) out[seg * inner + j] = (out[seg * inner + j] as number) + (x[i * inner + j] as number);
+  });
+  return out;
+}
+
+describe('wasm UnsortedSegmentSum', () => {
+  const cases: { name: string; shape: number[]; ids: number[]; numSegments: number }[] = [
+    { name: '1-D, repeated ids, an empty segment', shape: [6], ids: [0, 2, 0, 1, 2, 2], numSegments: 4 },
+    { name: 'inner shape [3,2], repeated ids', shape: [6, 3, 2], ids: [3, 0, 3, 3, 1, 0], numSegments: 5 },
+    { name: 'inner shape [4], all into one segment', shape: [5, 4], ids: [1, 1, 1, 1, 1], numSegments: 2 },
+  ];
+  for (const c of cases) {
+    it(`matches cpu and a loop: ${c.name}`, async () => {
+      const rng = new Rng(`segsum/${c.name}`);
+      const xData = randomNormal(rng, size(c.shape));
+      const [cpu] = await compareBackends(
+        () => [tf.unsortedSegmentSum(tf.tensor(xData, c.shape, 'float32'), tf.tensor1d(c.ids, 'int32'), c.numSegments)],
+        1e-5,
+        ['segment sum'],
+      );
+      expect(cpu?.shape).toEqual([c.numSegments, ...c.shape.slice(1)]);
+      const [wasm] = await runOn('wasm', () => [
+        tf.unsortedSegmentSum(tf.tensor(xData, c.shape, 'float32'), tf.tensor1d(c.ids, 'int32'), c.numSegments),
+      ]);
+      expectClose(wasm?.data as Float32Array, segmentSumReference(xData, c.ids, size(c.shape.slice(1)), c.numSegments), 1e-5, 'loop');
+    });
+  }
+
+  it('gives the gradient of tf.gather (embedding lookup) as on cpu', async () => {
+    const rng = new Rng('gather-grad');
+    const vocab = 7;
+    const dim = 5;
+    const ids = [
+      [1, 3, 1],
+      [6, 0, 1],
+    ];
+    const table = randomNormal(rng, vocab * dim);
+    const weights = randomNormal(rng, ids.length * 3 * dim);
+    const [cpuGrad] = await compareBackends(
+      () => {
+        const w = tf.tensor3d(weights, [2, 3, dim]);
+        const idx = tf.tensor2d(ids, [2, 3], 'int32');
+        const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, idx), w)))(tf.tensor2d(table, [vocab, dim]));
+        return [g];
+      },
+      1e-5,
+      ['embedding grad'],
+    );
+    // Independent check: row r of the gradient sums the weights of every position that looked up r.
+    const expected = new Float64Array(vocab * dim);
+    ids.flat().forEach((r, pos) => {
+      for (let j = 0; j < dim; j++) expected[r * dim + j] = (expected[r * dim + j] as number) + (weights[pos * dim + j] as number);
+    });
+    expectClose(cpuGrad?.data as Float32Array, expected, 1e-5, 'reference');
+  });
+
+  it('gives the gradient of tf.gather along axis 1 (inner shape through transposes)', async () => {
+    const rng = new Rng('gather-grad-axis1');
+    const table = randomNormal(rng, 3 * 6 * 2);
+    const ids = [5, 0, 5, 2];
+    const weights = randomNormal(rng, 3 * ids.length * 2);
+    await compareBackends(
+      () => {
+        const w = tf.tensor3d(weights, [3, ids.length, 2]);
+        const idx = tf.tensor1d(ids, 'int32');
+        return [tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, idx, 1), w)))(tf.tensor3d(table, [3, 6, 2]))];
+      },
+      1e-5,
+      ['embedding grad axis 1'],
+    );
+  });
+});
+
+describe('wasm kernels leave nothing behind', () => {
+  it('keeps tf.memory().numTensors and the backend data count unchanged', async () => {
+    await tf.setBackend('wasm');
+    const rng = new Rng('leak');
+    const inputs = MATMUL_CASES.map((c) => ({
+      c,
+      a: randomNormal(rng, size(c.a)),
+      b: randomNormal(rng, size(c.b)),
+      dy: randomNormal(rng, size(matMulShape(c.a, c.b, c.tA, c.tB))),
+    }));
+    const x = randomNormal(rng, 6 * 3 * 2);
+    const tensorsBefore = tf.memory().numTensors;
+    const dataBefore = tf.backend().numDataIds();
+    tf.tidy(() => {
+      for (const { c, a, b, dy } of inputs) {
+        const ta = tf.tensor(a, c.a, 'float32');
+        const tb = tf.tensor(b, c.b, 'float32');
+        const y = tf.matMul(ta, tb, c.tA, c.tB);
+        matMulGrads(c, ta, tb, tf.tensor(dy, y.shape, 'float32'));
+      }
+      tf.unsortedSegmentSum(tf.tensor3d(x, [6, 3, 2]), tf.tensor1d([3, 0, 3, 3, 1, 0], 'int32'), 5);
+      tf.grad((t: tf.Tensor) => tf.sum(tf.gather(t, tf.tensor1d([1, 1, 2], 'int32'))))(tf.ones([4, 3]));
+    });
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    expect(tf.backend().numDataIds()).toBe(dataBefore);
+  });
+});
