@@ -13,7 +13,8 @@ export interface StepMeasurement {
 
 /**
  * Train-step throughput of a ViT on the current backend. FLOPs are counted from the shapes:
- * a training step is taken as 3x the forward pass (forward, input grads, weight grads).
+ * forward, input gradients (1x forward) and weight gradients (1x forward when every weight
+ * trains; LoRA's own weight gradients are small and not counted, so LoRA steps count 2x).
  */
 export function measureTrainStep(cfg: VitConfig, batch: number, steps: number, lora: { rank: number } | null): StepMeasurement {
   const rng = new Rng('bench');
@@ -38,7 +39,7 @@ export function measureTrainStep(cfg: VitConfig, batch: number, steps: number, l
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) step();
   const ms = (performance.now() - t0) / steps;
-  const flopsPerStep = 3 * 2 * vitForwardMacs(cfg, lora?.rank ?? 0) * batch;
+  const flopsPerStep = (lora ? 2 : 3) * 2 * vitForwardMacs(cfg, lora?.rank ?? 0) * batch;
   x.dispose();
   opt.dispose();
   for (const t of params.values()) t.dispose();

@@ -42,6 +42,8 @@ async function tryWasm(skipped: string[]): Promise<string | null> {
       skipped.push('wasm: backend did not initialise');
       return null;
     }
+    // A diagnostic switch, so the bench can measure what the fixes buy in a child process.
+    if (process.env['FEDPFT_WASM_KERNEL_FIXES'] === 'off') return 'wasm (stock kernels)';
     installWasmKernelFixes();
     return 'wasm';
   } catch (err) {
