@@ -1,39 +1,23 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { UserError } from './util/errors.js';
 
-/** Runs a command body; user errors become one line on stderr and exit code 2. */
-function action<A extends unknown[]>(body: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await body(...args);
-    } catch (err) {
-      if (err instanceof UserError) {
-        console.error(`fedpft: ${err.message}`);
-        process.exit(2);
-      }
-      throw err;
-    }
-  };
-}
-
 const program = new Command('fedpft')
   .description('Deterministic simulator for federated fine-tuning of foundation models through proxy models')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride();
 
 program
   .command('pretrain')
   .description('train a foundation model from a recipe (resumable: run it again to continue)')
   .argument('<recipe>', 'recipe JSON file, e.g. models/recipes/vit-fmnist.json')
   .option('--stop-after <steps>', 'checkpoint and stop after this many steps (to split a long run)', (v) => parseInt(v, 10))
-  .action(
-    action(async (recipe: string, opts: { stopAfter?: number }) => {
+  .action(async (recipe: string, opts: { stopAfter?: number }) => {
       const { pretrain } = await import('./pretrain/pretrain.js');
       const result = await pretrain(recipe, { stopAfterSteps: opts.stopAfter });
       console.log(result.done ? `done: sha256 ${result.sha256}` : `stopped at step ${result.step}/${result.totalSteps}; run again to continue`);
-    }),
-  );
+    });
 
 const DEFAULT_SCENARIO = fileURLToPath(new URL('../../scenarios/quickstart.yaml', import.meta.url));
 
@@ -53,8 +37,7 @@ program
   .option('--workers <n>', 'client actors (overrides runtime.workers)', positiveInt('--workers'))
   .option('--backend <name>', 'auto | tensorflow | wasm | cpu (overrides runtime.backend)')
   .option('--stop-after-round <n>', 'checkpoint and stop after this round', positiveInt('--stop-after-round'))
-  .action(
-    action(async (file: string, opts: { resume?: string | true; runId?: string; results: string; workers?: number; backend?: string; stopAfterRound?: number }) => {
+  .action(async (file: string, opts: { resume?: string | true; runId?: string; results: string; workers?: number; backend?: string; stopAfterRound?: number }) => {
       const { loadScenario } = await import('./scenario/load.js');
       const { runScenario } = await import('../actors/server.js');
       const scenario = loadScenario(file);
@@ -64,16 +47,14 @@ program
         scenario.runtime.backend = opts.backend as typeof scenario.runtime.backend;
       }
       await runScenario({ scenario, resultsRoot: opts.results, resume: opts.resume, runId: opts.runId, stopAfterRound: opts.stopAfterRound });
-    }),
-  );
+    });
 
 program
   .command('partition')
   .description("print each client's label counts for a scenario's partition")
   .argument('[scenario]', 'scenario YAML file', DEFAULT_SCENARIO)
   .option('--json', 'print JSON instead of a table')
-  .action(
-    action(async (file: string, opts: { json?: boolean }) => {
+  .action(async (file: string, opts: { json?: boolean }) => {
       const { loadScenario } = await import('./scenario/load.js');
       const { loadTask } = await import('./data/registry.js');
       const { partition } = await import('./data/partition.js');
@@ -82,12 +63,9 @@ program
       const { train } = loadTask(scenario.task.dataset, { trainLimit: scenario.task.trainLimit });
       const p = partition(train.labels, train.numClasses, scenario.federation.clients, scenario.partition, scenario.seed);
       console.log(opts.json ? JSON.stringify(partitionJson(p, train.labels, train.classNames), null, 2) : formatPartitionTable(p, train.labels, train.classNames));
-    }),
-  );
+    });
 
-// Option parsers (positiveInt) throw while commander parses, outside any action() wrapper.
-try {
-  program
+program
   .command('bench')
   .description('engine throughput: train-step GFLOP/s beside plain matMul GFLOP/s, with and without the wasm kernel fixes')
   .option('--model <dir>', 'FM directory whose architecture is measured', 'models/vit-fmnist')
@@ -97,8 +75,7 @@ try {
   .option('--json <file>', 'also write the numbers as JSON')
   .option('--json-only', 'print only JSON')
   .option('--no-compare', 'skip the stock-kernel comparison run')
-  .action(
-    action(async (opts: { model: string; backend: string; batch: number; steps: number; json?: string; jsonOnly?: boolean; compare: boolean }) => {
+  .action(async (opts: { model: string; backend: string; batch: number; steps: number; json?: string; jsonOnly?: boolean; compare: boolean }) => {
       const { benchEngine, benchEngineStock } = await import('./bench/bench.js');
       const { writeFileAtomic } = await import('./util/atomic-write.js');
       const engine = await benchEngine(opts.model, opts.backend as 'wasm', opts.batch, opts.steps);
@@ -116,14 +93,17 @@ try {
       }
       console.log(`${opts.model}, batch ${opts.batch}, ${opts.steps} timed steps`);
       console.log(table.toString());
-    }),
-  );
+    });
 
-await program.parseAsync(process.argv);
+// User errors, from option parsers or from a command, become one line and exit code 2.
+try {
+  await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof UserError) {
     console.error(`fedpft: ${err.message}`);
     process.exit(2);
   }
+  // Commander has printed its own message (or the help); usage errors share code 2.
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   throw err;
 }

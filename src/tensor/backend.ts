@@ -73,6 +73,8 @@ export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
   }
   if (!name) throw new Error(`backend "${choice}" is not available here: ${skipped.join('; ')}`);
   await tf.ready();
+  // Silences tfjs's "install tfjs-node" banner; the backend that ran is reported by us instead.
+  tf.enableProdMode();
   current = { name, tfjsVersion: tf.version_core, skipped };
   return current;
 }
