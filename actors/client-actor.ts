@@ -1,6 +1,7 @@
 import * as Comlink from 'comlink';
 import * as tf from '@tensorflow/tfjs-core';
 import { ClientModel } from '../src/client/client-model.js';
+import { runProbe, type ProbeTask } from '../src/client/probes.js';
 import { localTrain, type SharedImages, type TrainResult, type TrainTask } from '../src/client/local-train.js';
 import type { ClientModelSpec } from '../src/methods/method.js';
 import type { NamedArray } from '../src/model/safetensors.js';
@@ -37,6 +38,10 @@ async function makeClientActor(workerData: unknown) {
     train(task: TrainTask): TrainResult {
       const result = localTrain(mustModel(), init.data, task);
       return Comlink.transfer(result, [result.weights.buffer]);
+    },
+    /** A method's request to a client before training (e.g. FedPFT's APoZ counts). */
+    probe(kind: string, task: ProbeTask): unknown {
+      return runProbe(kind, mustModel(), init.data, task);
     },
     numTensors: (): number => tf.memory().numTensors,
   };

@@ -12,6 +12,7 @@ import { loadVit } from '../src/model/vit-checkpoint.js';
 import { initVitParams } from '../src/model/vit.js';
 import { Rng } from '../src/util/rng.js';
 import { describeEnvironment } from '../src/results/environment.js';
+import type { NamedArray } from '../src/model/safetensors.js';
 import { RunDir, weightsHash, type RoundRecord } from '../src/results/run-dir.js';
 import { formatRunTable, type RunSummary } from '../src/report/summary-table.js';
 import type { Scenario } from '../src/scenario/schema.js';
@@ -76,6 +77,9 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   let global = setup.initial;
   let startRound = 1;
   let rounds: RoundRecord[] = [];
+  let restoredFrozen: NamedArray[] = [];
+  // Bytes of frozen-model updates that travel with the next round's download, per client.
+  let pendingDownBytes = 0;
   if (opts.resume) {
     const saved = dir.readJson<Scenario>('scenario.json');
     // The runtime section (workers, backend choice) does not change results, so it may differ.
@@ -84,6 +88,8 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     if (ckpt) {
       global = ckpt.global;
       startRound = ckpt.round + 1;
+      pendingDownBytes = ckpt.facts['pendingDownBytes'] ?? 0;
+      if (ckpt.methodState.length > 0) restoredFrozen = method.importState?.(ckpt.methodState) ?? [];
     }
     rounds = dir.rounds(startRound - 1);
     log(`resuming ${dir.path} at round ${startRound}`);
@@ -110,12 +116,27 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const runStart = performance.now();
   try {
     await pool.broadcast((actor) => actor.loadModel(setup.clientModel));
+    if (restoredFrozen.length > 0) await pool.broadcast((actor) => actor.updateFrozen(restoredFrozen));
     log(`${scenario.name}: ${method.name} on ${scenario.task.dataset}, ${fed.clients} clients (${parts.family}${parts.alpha === null ? '' : ` alpha=${parts.alpha}`}), ${fed.clientsPerRound}/round, ${fed.rounds} rounds, ${pool.size} workers, backend ${backend.name}`);
     const lastRound = Math.min(fed.rounds, opts.stopAfterRound ?? fed.rounds);
     for (let round = startRound; round <= lastRound; round++) {
       const t0 = performance.now();
       const lr = roundLearningRate(fed.learningRate, round, fed.rounds, fed.schedule);
       const sampled = sampleClients(scenario.seed, round, fed.clients, fed.clientsPerRound);
+      const hook = method.beforeRound
+        ? await method.beforeRound({
+            round,
+            global,
+            sampled,
+            probe: (request) =>
+              Promise.all(
+                sampled.map((clientId) => {
+                  const indices = (clientIndices[clientId] as Int32Array).slice();
+                  return pool.run((actor) => actor.probe(request.kind, Comlink.transfer({ payload: request.payload, indices, global: global.slice() }, [indices.buffer])));
+                }),
+              ) as Promise<never[]>,
+          })
+        : {};
       const results = await Promise.all(
         sampled.map((clientId) =>
           pool.run((actor) => {
@@ -135,8 +156,9 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
         meanTrainLoss: results.reduce((s, r) => s + r.meanLoss, 0) / results.length,
         wallSeconds: 0,
         clientTrainSeconds: results.reduce((s, r) => s + r.trainMs, 0) / 1000,
-        bytesUp: results.reduce((s, r) => s + r.weights.byteLength, 0),
-        bytesDown: sampled.length * global.byteLength,
+        bytesUp: results.reduce((s, r) => s + r.weights.byteLength, 0) + sampled.length * (hook.probeBytesUpPerClient ?? 0),
+        bytesDown: sampled.length * (global.byteLength + pendingDownBytes),
+        ...(hook.record ? { method: hook.record } : {}),
       };
       if (round % fed.evalEvery === 0 || round === fed.rounds) {
         const ev = method.evaluate(global);
@@ -144,8 +166,14 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
         record.evalLoss = ev.loss;
       }
       record.wallSeconds = (performance.now() - t0) / 1000;
+      pendingDownBytes = 0;
+      if (hook.frozenUpdate && hook.frozenUpdate.length > 0) {
+        const update = hook.frozenUpdate;
+        await pool.broadcast((actor) => actor.updateFrozen(update));
+        pendingDownBytes = update.reduce((s, t) => s + t.data.byteLength, 0);
+      }
       dir.appendRound(record);
-      dir.saveCheckpoint(round, global);
+      dir.saveCheckpoint({ round, global, methodState: method.exportState?.() ?? [], facts: { pendingDownBytes } });
       rounds.push(record);
       const acc = record.accuracy === undefined ? '' : `  acc ${(100 * record.accuracy).toFixed(2)}%`;
       log(`round ${round}/${fed.rounds}  lr ${lr.toExponential(2)}  loss ${record.meanTrainLoss.toFixed(4)}${acc}  ${record.wallSeconds.toFixed(1)}s`);

@@ -31,14 +31,46 @@ export interface MethodSetup {
   info: Record<string, unknown>;
 }
 
+/** A request a method can send to the round's sampled clients before they train. */
+export interface ProbeRequest {
+  kind: string;
+  payload: unknown;
+}
+
+/** What the round loop offers a method's per-round hook. */
+export interface RoundContext {
+  round: number;
+  /** The global trainable vector the round's clients will start from. */
+  global: Float32Array;
+  sampled: readonly number[];
+  /** Runs a probe on each sampled client's data (on any free actor); results in `sampled` order. */
+  probe<T>(request: ProbeRequest): Promise<T[]>;
+}
+
+export interface RoundHookResult {
+  /** Frozen client-model tensors that change; they reach clients with the next round's download. */
+  frozenUpdate?: NamedArray[];
+  /** Bytes each sampled client sent up for the probe. */
+  probeBytesUpPerClient?: number;
+  /** Facts for rounds.jsonl (e.g. which neurons were realigned). */
+  record?: Record<string, unknown>;
+}
+
 /**
  * A federated fine-tuning method as a plug-in. The round loop samples, dispatches client
- * tasks, aggregates and logs; a method only says what the clients hold and train, and how the
- * aggregated vector is evaluated (plugged into the full FM).
+ * tasks, aggregates and logs; a method only says what the clients hold and train, what (if
+ * anything) happens before a round, and how the aggregated vector is evaluated (plugged into
+ * the full FM).
  */
 export interface Method {
   readonly name: string;
   setup(ctx: MethodContext): Promise<MethodSetup>;
+  /** Runs before the round's clients train. */
+  beforeRound?(ctx: RoundContext): Promise<RoundHookResult>;
+  /** Server-side state beyond the global vector that a resumed run needs (e.g. realigned FFNs). */
+  exportState?(): NamedArray[];
+  /** Restores exportState()'s tensors; returns the frozen client tensors to send to actors. */
+  importState?(tensors: NamedArray[]): NamedArray[];
   /** Accuracy of the full FM with the global trainable vector plugged in. */
   evaluate(global: Float32Array): EvalResult;
   dispose(): void;

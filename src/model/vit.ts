@@ -36,6 +36,8 @@ export interface ForwardOptions {
   dropoutSeed?: number;
   /** Called with each layer's output hidden states [batch, tokens, hidden] (for distillation). */
   onLayerOutput?: (layer: number, hidden: tf.Tensor3D) => void;
+  /** Called with each layer's FFN activation gelu(h W1 + b1) [batch*tokens, ffn width] (for APoZ). */
+  onFfnActivation?: (layer: number, act: tf.Tensor2D) => void;
 }
 
 export const LORA_TARGETS = ['attention.attention.query', 'attention.attention.key', 'attention.attention.value', 'attention.output.dense'] as const;
@@ -185,8 +187,10 @@ class Forward {
     return this.linear(merged, `${prefix}.attention.output.dense`);
   }
 
-  ffn(h: tf.Tensor2D, prefix: string): tf.Tensor2D {
-    return this.linear(gelu(this.linear(h, `${prefix}.intermediate.dense`)) as tf.Tensor2D, `${prefix}.output.dense`);
+  ffn(h: tf.Tensor2D, prefix: string, layer: number): tf.Tensor2D {
+    const act = gelu(this.linear(h, `${prefix}.intermediate.dense`)) as tf.Tensor2D;
+    this.opts.onFfnActivation?.(layer, act);
+    return this.linear(act, `${prefix}.output.dense`);
   }
 
   run(images: tf.Tensor2D): tf.Tensor2D {
@@ -199,7 +203,7 @@ class Forward {
       const h1 = layerNorm(x, this.get(`${p}.layernorm_before.weight`), this.get(`${p}.layernorm_before.bias`), cfg.layerNormEps);
       x = tf.add(x, this.attention(h1 as tf.Tensor2D, p, b, t)) as tf.Tensor2D;
       const h2 = layerNorm(x, this.get(`${p}.layernorm_after.weight`), this.get(`${p}.layernorm_after.bias`), cfg.layerNormEps);
-      x = tf.add(x, this.ffn(h2 as tf.Tensor2D, p)) as tf.Tensor2D;
+      x = tf.add(x, this.ffn(h2 as tf.Tensor2D, p, i)) as tf.Tensor2D;
       this.opts.onLayerOutput?.(i, tf.reshape(x, [b, t, d]) as tf.Tensor3D);
     }
     const final = layerNorm(x, this.get('vit.layernorm.weight'), this.get('vit.layernorm.bias'), cfg.layerNormEps);

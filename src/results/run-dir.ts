@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeSafetensors, encodeSafetensors } from '../model/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../model/safetensors.js';
 import { appendLineDurable, writeFileAtomic } from '../util/atomic-write.js';
 import { UserError } from '../util/errors.js';
 
@@ -19,6 +19,15 @@ export interface RoundRecord {
   clientTrainSeconds: number;
   bytesUp: number;
   bytesDown: number;
+  /** Method-specific facts from its per-round hook (e.g. realigned neurons). */
+  method?: Record<string, unknown>;
+}
+
+export interface Checkpoint {
+  round: number;
+  global: Float32Array;
+  methodState: NamedArray[];
+  facts: Record<string, number>;
 }
 
 const CHECKPOINT = 'checkpoint.safetensors';
@@ -89,18 +98,24 @@ export class RunDir {
     return kept;
   }
 
-  saveCheckpoint(round: number, global: Float32Array): void {
-    const buf = encodeSafetensors([{ name: 'global', shape: [global.length], data: global }], { round: String(round) });
-    writeFileAtomic(join(this.path, CHECKPOINT), buf);
+  /**
+   * Everything a resumed run needs, in one atomically replaced file: the global vector, the
+   * method's own state tensors (prefixed `method.`) and small facts such as pending bytes.
+   */
+  saveCheckpoint(ckpt: Checkpoint): void {
+    const tensors: NamedArray[] = [{ name: 'global', shape: [ckpt.global.length], data: ckpt.global }];
+    for (const t of ckpt.methodState) tensors.push({ ...t, name: `method.${t.name}` });
+    writeFileAtomic(join(this.path, CHECKPOINT), encodeSafetensors(tensors, { round: String(ckpt.round), facts: JSON.stringify(ckpt.facts) }));
   }
 
-  loadCheckpoint(): { round: number; global: Float32Array } | null {
+  loadCheckpoint(): Checkpoint | null {
     const file = join(this.path, CHECKPOINT);
     if (!existsSync(file)) return null;
     const { tensors, metadata } = decodeSafetensors(readFileSync(file), file);
     const global = tensors.get('global');
     if (!global) throw new UserError(file, 'global', 'missing tensor');
-    return { round: Number(metadata['round']), global: global.data };
+    const methodState = [...tensors.values()].filter((t) => t.name.startsWith('method.')).map((t) => ({ ...t, name: t.name.slice('method.'.length) }));
+    return { round: Number(metadata['round']), global: global.data, methodState, facts: JSON.parse(metadata['facts'] ?? '{}') as Record<string, number> };
   }
 }
 

@@ -1,0 +1,25 @@
+import type { ClientModel } from './client-model.js';
+import type { SharedImages } from './local-train.js';
+
+/** A probe request as it reaches a client actor: the method's payload plus the client's data. */
+export interface ProbeTask {
+  payload: unknown;
+  indices: Int32Array;
+  /** The global trainable vector, so the probe sees the model the client would train. */
+  global: Float32Array;
+}
+
+type Probe = (model: ClientModel, data: SharedImages, task: ProbeTask) => unknown;
+
+/** Probe kinds a method may request; each is a pure function of the model and the client's data. */
+const PROBES: Record<string, Probe> = {};
+
+export function registerProbe(kind: string, probe: Probe): void {
+  PROBES[kind] = probe;
+}
+
+export function runProbe(kind: string, model: ClientModel, data: SharedImages, task: ProbeTask): unknown {
+  const probe = PROBES[kind];
+  if (!probe) throw new Error(`unknown probe "${kind}"`);
+  return probe(model, data, task);
+}
