@@ -4,7 +4,7 @@ import { ClientModel } from '../src/client/client-model.js';
 import { runProbe, type ProbeTask } from '../src/client/probes.js';
 import { localTrain, type SharedImages, type TrainResult, type TrainTask } from '../src/client/local-train.js';
 import type { ClientModelSpec } from '../src/methods/method.js';
-import type { NamedArray } from '../src/model/safetensors.js';
+import type { FrozenPatch } from '../src/client/frozen-patch.js';
 import { initBackend, type BackendChoice, type BackendInfo } from '../src/tensor/backend.js';
 import { hostActor } from './worker-host.js';
 
@@ -32,8 +32,8 @@ async function makeClientActor(workerData: unknown) {
       model?.dispose();
       model = new ClientModel(spec);
     },
-    updateFrozen(tensors: NamedArray[]): void {
-      mustModel().updateFrozen(tensors);
+    updateFrozen(patches: FrozenPatch[]): void {
+      mustModel().updateFrozen(patches);
     },
     train(task: TrainTask): TrainResult {
       const result = localTrain(mustModel(), init.data, task);

@@ -12,7 +12,7 @@ import { loadVit } from '../src/model/vit-checkpoint.js';
 import { initVitParams } from '../src/model/vit.js';
 import { Rng } from '../src/util/rng.js';
 import { describeEnvironment } from '../src/results/environment.js';
-import type { NamedArray } from '../src/model/safetensors.js';
+import { patchBytes, type FrozenPatch } from '../src/client/frozen-patch.js';
 import { RunDir, weightsHash, type RoundRecord } from '../src/results/run-dir.js';
 import { formatRunTable, type RunSummary } from '../src/report/summary-table.js';
 import type { Scenario } from '../src/scenario/schema.js';
@@ -77,7 +77,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   let global = setup.initial;
   let startRound = 1;
   let rounds: RoundRecord[] = [];
-  let restoredFrozen: NamedArray[] = [];
+  let restoredFrozen: FrozenPatch[] = [];
   // Bytes of frozen-model updates that travel with the next round's download, per client.
   let pendingDownBytes = 0;
   if (opts.resume) {
@@ -170,7 +170,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       if (hook.frozenUpdate && hook.frozenUpdate.length > 0) {
         const update = hook.frozenUpdate;
         await pool.broadcast((actor) => actor.updateFrozen(update));
-        pendingDownBytes = update.reduce((s, t) => s + t.data.byteLength, 0);
+        pendingDownBytes = patchBytes(update);
       }
       dir.appendRound(record);
       dir.saveCheckpoint({ round, global, methodState: method.exportState?.() ?? [], facts: { pendingDownBytes } });

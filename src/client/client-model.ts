@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ClientModelSpec } from '../methods/method.js';
+import { applyPatch, type FrozenPatch } from './frozen-patch.js';
 import { assignFlat, flattenParams, type Params } from '../model/params.js';
 import { makeTrainable } from '../model/train.js';
 import { vitForward, type ForwardOptions } from '../model/vit.js';
@@ -26,13 +27,15 @@ export class ClientModel {
     return flattenParams(this.params, this.spec.trainable);
   }
 
-  /** Replaces frozen tensors (e.g. FFN rows re-aligned by the server). */
-  updateFrozen(tensors: readonly { name: string; shape: number[]; data: Float32Array }[]): void {
-    for (const t of tensors) {
-      if (this.vars.has(t.name)) throw new Error(`${t.name} is trainable, not frozen`);
-      const old = this.params.get(t.name);
-      this.params.set(t.name, tf.tensor(t.data, t.shape, 'float32'));
-      old?.dispose();
+  /** Applies changes to frozen tensors (e.g. FFN neurons re-aligned by the server). */
+  updateFrozen(patches: readonly FrozenPatch[]): void {
+    for (const patch of patches) {
+      if (this.vars.has(patch.name)) throw new Error(`${patch.name} is trainable, not frozen`);
+      const old = this.params.get(patch.name);
+      if (!old) throw new Error(`no frozen tensor ${patch.name}`);
+      const next = applyPatch(old.dataSync() as Float32Array, old.shape, patch);
+      this.params.set(patch.name, tf.tensor(next, old.shape, 'float32'));
+      old.dispose();
     }
   }
 

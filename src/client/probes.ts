@@ -1,3 +1,4 @@
+import { apozProbe } from './apoz-probe.js';
 import type { ClientModel } from './client-model.js';
 import type { SharedImages } from './local-train.js';
 
@@ -12,11 +13,7 @@ export interface ProbeTask {
 type Probe = (model: ClientModel, data: SharedImages, task: ProbeTask) => unknown;
 
 /** Probe kinds a method may request; each is a pure function of the model and the client's data. */
-const PROBES: Record<string, Probe> = {};
-
-export function registerProbe(kind: string, probe: Probe): void {
-  PROBES[kind] = probe;
-}
+const PROBES: Record<string, Probe> = { apoz: apozProbe };
 
 export function runProbe(kind: string, model: ClientModel, data: SharedImages, task: ProbeTask): unknown {
   const probe = PROBES[kind];

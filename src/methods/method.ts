@@ -1,3 +1,4 @@
+import type { FrozenPatch } from '../client/frozen-patch.js';
 import type { TaskData } from '../data/dataset.js';
 import type { EvalResult } from '../model/train.js';
 import type { NamedArray } from '../model/safetensors.js';
@@ -49,7 +50,7 @@ export interface RoundContext {
 
 export interface RoundHookResult {
   /** Frozen client-model tensors that change; they reach clients with the next round's download. */
-  frozenUpdate?: NamedArray[];
+  frozenUpdate?: FrozenPatch[];
   /** Bytes each sampled client sent up for the probe. */
   probeBytesUpPerClient?: number;
   /** Facts for rounds.jsonl (e.g. which neurons were realigned). */
@@ -70,7 +71,7 @@ export interface Method {
   /** Server-side state beyond the global vector that a resumed run needs (e.g. realigned FFNs). */
   exportState?(): NamedArray[];
   /** Restores exportState()'s tensors; returns the frozen client tensors to send to actors. */
-  importState?(tensors: NamedArray[]): NamedArray[];
+  importState?(tensors: NamedArray[]): FrozenPatch[];
   /** Accuracy of the full FM with the global trainable vector plugged in. */
   evaluate(global: Float32Array): EvalResult;
   dispose(): void;

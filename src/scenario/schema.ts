@@ -103,8 +103,58 @@ export const fedpetuningSchema = mapping({
   lora: loraSchema,
 });
 
+const fraction = (what: string) =>
+  z.number({ error: `expected ${what} in (0, 1]` }).gt(0, { error: `expected ${what} in (0, 1]` }).lte(1, { error: `expected ${what} in (0, 1]` });
+
+/** Layer-level distillation toward the FM on a dataset from the FM's pretraining domain. */
+export const distillSchema = mapping({
+  dataset: oneOf(DATASET_NAMES).default('fashion-mnist').describe("distillation data: the FM's pretraining domain, not the task's"),
+  examples: int(1).default(4000).describe('how many distillation examples to draw batches from'),
+  steps: int(0).default(200),
+  batchSize: int(1).default(32),
+  learningRate: positive().default(0.001),
+  mu: nonNegative().default(0).describe('weight of the ||W1 W2 - W1\' W2\'||^2 term; 0 reproduces the reference code'),
+}).prefault({});
+
+/** Neuron-level alignment during FL (FedPFT step 4). */
+export const alignSchema = mapping({
+  steps: int(1).default(20),
+  batchSize: int(1).default(32),
+  learningRate: positive().default(0.0005),
+  apozEps: nonNegative().default(0).describe('|activation| <= apozEps counts as zero; 0 counts exact zeros only'),
+  probeExamples: int(1).default(64).describe("at most this many of a client's examples feed its APoZ counts"),
+}).prefault({});
+
+const fedpftFields = {
+  lora: loraSchema,
+  keep: z
+    .number({ error: 'expected a fraction in (0, 1] or a neuron count > 1' })
+    .gt(0, { error: 'expected a fraction in (0, 1] or a neuron count > 1' })
+    .default(0.25)
+    .describe("FFN neurons kept per compressed layer: a fraction, or a count when > 1 (paper: d'_ff = d_model)"),
+  retained: z.array(int(0)).optional().describe('layers kept whole; default: the first and the last'),
+  distill: distillSchema,
+  interval: int(1).default(5).describe('t: align every t rounds'),
+  proportion: fraction('a proportion').default(0.5).describe('p: share of neurons (highest APoZ) updated per alignment'),
+  align: alignSchema,
+};
+
+/** FedPFT and its ablations share one shape; the name decides which distillation steps run. */
+export const fedpftSchema = mapping({ name: z.literal('fedpft'), ...fedpftFields });
+export const fedpftNSchema = mapping({ name: z.literal('fedpft-n'), ...fedpftFields });
+export const fedpftBSchema = mapping({ name: z.literal('fedpft-b'), ...fedpftFields });
+export const fedpftDSchema = mapping({ name: z.literal('fedpft-d'), ...fedpftFields });
+
+export const fedotSchema = mapping({
+  name: z.literal('fedot'),
+  lora: loraSchema,
+  adapterLayers: int(1).default(1).describe('a: bottom and top layers that clients train (paper on 12 layers: 2)'),
+  emulatorLayers: int(1).default(2).describe('middle layers kept by uniform layer-drop (paper: 8 -> 3)'),
+  distill: distillSchema,
+});
+
 /** Add a method by appending its schema (a strict object with a literal `name`). */
-export const methodSchemas = [fedpetuningSchema] as const;
+export const methodSchemas = [fedpetuningSchema, fedotSchema, fedpftSchema, fedpftNSchema, fedpftBSchema, fedpftDSchema] as const;
 
 export const methodSchema = z.discriminatedUnion('name', methodSchemas, { error: unionError });
 

@@ -1,0 +1,194 @@
+import { ClientModel } from '../client/client-model.js';
+import { extractPatch, type FrozenPatch } from '../client/frozen-patch.js';
+import { imageSize, type LabelledImages } from '../data/dataset.js';
+import { loadTask } from '../data/registry.js';
+import { countParams, disposeParams, flattenParams, type Params } from '../model/params.js';
+import type { NamedArray } from '../model/safetensors.js';
+import type { EvalResult } from '../model/train.js';
+import { ffnWidth, vitForwardMacs } from '../model/vit.js';
+import { pooledApoz, selectUpdatedNeurons, type ZeroCounts } from '../proxy/apoz.js';
+import { compressedLayers, compressVit } from '../proxy/compress.js';
+import { distill, distillTrainableNames, ffnTensorNames } from '../proxy/distill.js';
+import type { MethodConfig } from '../scenario/schema.js';
+import { stream } from '../util/rng.js';
+import type { ApozPayload, ApozReport } from '../client/apoz-probe.js';
+import { FullModel } from './full-model.js';
+import { toNamedArrays, trainableNames, withLoraAndHead } from './lora-setup.js';
+import type { Method, MethodContext, MethodSetup, RoundContext, RoundHookResult } from './method.js';
+
+type FedpftConfig = Extract<MethodConfig, { name: 'fedpft' | 'fedpft-n' | 'fedpft-b' | 'fedpft-d' }>;
+
+/** Which distillation steps each variant runs (METHOD.md, ablations). */
+const VARIANTS: Record<FedpftConfig['name'], { before: boolean; during: boolean }> = {
+  fedpft: { before: true, during: true },
+  'fedpft-n': { before: false, during: false },
+  'fedpft-b': { before: true, during: false },
+  'fedpft-d': { before: false, during: true },
+};
+
+const DISTILL_WEIGHT_DECAY = 0;
+
+/**
+ * FedPFT (METHOD.md): clients fine-tune LoRA + head on a sub-FM whose FFNs keep the most
+ * salient neurons; the sub-FM is distilled toward the FM before FL and, every `interval`
+ * rounds, its least-active neurons (highest APoZ on the clients' data) are realigned with the
+ * aggregated LoRA plugged into both models. Evaluation plugs LoRA + head into the full FM.
+ */
+export function fedPFT(config: FedpftConfig): Method {
+  const variant = VARIANTS[config.name];
+  let full: FullModel | null = null;
+  let sub: ClientModel | null = null;
+  let layers: number[] = [];
+  let validation: LabelledImages | null = null;
+  let distillData: { images: Float32Array; featureSize: number; n: number } | null = null;
+  let seed = 0;
+
+  const must = <T>(x: T | null): T => {
+    if (x === null) throw new Error(`${config.name}: setup() has not run`);
+    return x;
+  };
+
+  return {
+    name: config.name,
+
+    async setup(ctx: MethodContext): Promise<MethodSetup> {
+      seed = ctx.scenario.seed;
+      const fm = withLoraAndHead(ctx.fm.params, ctx.fm.cfg, ctx.data.train.numClasses, config.lora, seed);
+      const trainable = trainableNames(fm.params);
+      const compressed = compressVit(fm.cfg, fm.params, { keep: config.keep, retained: config.retained });
+      layers = compressedLayers(fm.cfg, config.retained);
+      const info: Record<string, unknown> = {
+        variant,
+        compressedLayers: layers,
+        ffnWidths: layers.map((l) => ffnWidth(compressed.cfg, l)),
+        fmParams: countParams(fm.params, [...fm.params.keys()]),
+        clientModelParams: countParams(compressed.params, [...compressed.params.keys()]),
+        trainableParams: countParams(compressed.params, trainable),
+        clientForwardMacsPerExample: vitForwardMacs(compressed.cfg, config.lora.rank),
+        fmForwardMacsPerExample: vitForwardMacs(fm.cfg, config.lora.rank),
+      };
+      if (variant.before || variant.during) {
+        const d = loadTask(config.distill.dataset, { trainLimit: config.distill.examples }).train;
+        if (d.height !== ctx.data.train.height || d.channels !== ctx.data.train.channels) {
+          throw new Error(`${config.name}: distillation dataset ${config.distill.dataset} has another image shape than the task`);
+        }
+        distillData = { images: d.images, featureSize: imageSize(d), n: d.n };
+      }
+      if (variant.before && config.distill.steps > 0) {
+        const t0 = performance.now();
+        const { losses } = distill(fm, compressed, must(distillData), {
+          steps: config.distill.steps,
+          batchSize: config.distill.batchSize,
+          lr: config.distill.learningRate,
+          mu: config.distill.mu,
+          weightDecay: DISTILL_WEIGHT_DECAY,
+          seed: stream(seed, 'distill-before').seed(),
+          layers,
+          trainable: distillTrainableNames(layers),
+        });
+        info['distillBefore'] = { steps: losses.length, firstLoss: losses[0], lastLoss: losses[losses.length - 1], seconds: (performance.now() - t0) / 1000 };
+        ctx.log(`${config.name}: distilled the sub-FM for ${losses.length} steps, loss ${losses[0]?.toFixed(4)} -> ${losses[losses.length - 1]?.toFixed(4)}`);
+      }
+      const spec = { arch: 'vit' as const, config: compressed.cfg, tensors: toNamedArrays(compressed.params), trainable, lora: config.lora };
+      const initial = flattenParams(compressed.params, trainable);
+      full = new FullModel(fm.cfg, fm.params, trainable, config.lora);
+      sub = new ClientModel(spec);
+      validation = ctx.data.validation;
+      disposeParams(fm.params);
+      disposeParams(compressed.params);
+      return { clientModel: spec, initial, info };
+    },
+
+    async beforeRound(ctx: RoundContext): Promise<RoundHookResult> {
+      if (!variant.during || ctx.round % config.interval !== 0) return {};
+      const payload: ApozPayload = { layers, eps: config.align.apozEps, maxExamples: config.align.probeExamples };
+      const reports = await ctx.probe<ApozReport>({ kind: 'apoz', payload });
+      const counts: ZeroCounts[] = reports.map((r) => ({ positions: r.positions, zeros: new Map(r.layers.map((l, i) => [l, Float64Array.from(r.zeros[i] as Int32Array)])) }));
+      const apoz = pooledApoz(counts);
+      const mask = new Map<number, number[]>();
+      for (const l of layers) mask.set(l, selectUpdatedNeurons(apoz.get(l) as Float64Array, config.proportion, stream(seed, 'align-ties', ctx.round, l)));
+      const teacher = must(full);
+      const student = must(sub);
+      teacher.plugIn(ctx.global);
+      student.setTrainable(ctx.global);
+      const t0 = performance.now();
+      const { losses } = distill({ cfg: teacher.model.spec.config, params: teacher.model.params }, { cfg: student.spec.config, params: student.params }, must(distillData), {
+        steps: config.align.steps,
+        batchSize: config.align.batchSize,
+        lr: config.align.learningRate,
+        mu: config.distill.mu,
+        weightDecay: DISTILL_WEIGHT_DECAY,
+        seed: stream(seed, 'align', ctx.round).seed(),
+        layers,
+        trainable: distillTrainableNames(layers),
+        neuronMask: mask,
+        lora: config.lora,
+      });
+      const patches = alignmentPatches(student.params, layers, mask);
+      const meanApoz = layers.map((l) => mean(apoz.get(l) as Float64Array));
+      return {
+        frozenUpdate: patches,
+        probeBytesUpPerClient: reports.reduce((s, r) => s + r.zeros.reduce((b, z) => b + z.byteLength, 0) + 4, 0) / reports.length,
+        record: {
+          aligned: true,
+          meanApoz,
+          updatedNeurons: layers.map((l) => (mask.get(l) as number[]).length),
+          alignLoss: [losses[0], losses[losses.length - 1]],
+          alignSeconds: (performance.now() - t0) / 1000,
+        },
+      };
+    },
+
+    exportState(): NamedArray[] {
+      const params = must(sub).params;
+      return distillTrainableNames(layers).map((name) => {
+        const t = params.get(name);
+        if (!t) throw new Error(`missing ${name}`);
+        return { name, shape: t.shape, data: new Float32Array(t.dataSync() as Float32Array) };
+      });
+    },
+
+    importState(tensors: NamedArray[]): FrozenPatch[] {
+      const patches: FrozenPatch[] = tensors.map((t) => ({ name: t.name, axis: 'all', indices: null, data: t.data }));
+      must(sub).updateFrozen(patches);
+      return patches;
+    },
+
+    evaluate(global: Float32Array): EvalResult {
+      return must(full).evaluate(global, must(validation));
+    },
+
+    dispose(): void {
+      full?.dispose();
+      sub?.dispose();
+      full = null;
+      sub = null;
+    },
+  };
+}
+
+/** The realigned neurons' W1' columns, b1' entries and W2' rows, plus b2' and the FFN LayerNorm. */
+function alignmentPatches(params: Params, layers: readonly number[], mask: ReadonlyMap<number, number[]>): FrozenPatch[] {
+  const patches: FrozenPatch[] = [];
+  const read = (name: string) => {
+    const t = params.get(name);
+    if (!t) throw new Error(`missing ${name}`);
+    return { data: t.dataSync() as Float32Array, shape: t.shape };
+  };
+  for (const l of layers) {
+    const n = ffnTensorNames(l);
+    const sel = mask.get(l) as number[];
+    const w1 = read(n.w1);
+    patches.push(extractPatch(n.w1, w1.data, w1.shape, 'cols', sel));
+    const b1 = read(n.b1);
+    patches.push(extractPatch(n.b1, b1.data, b1.shape, 'rows', sel));
+    const w2 = read(n.w2);
+    patches.push(extractPatch(n.w2, w2.data, w2.shape, 'rows', sel));
+    for (const name of [n.b2, n.lnWeight, n.lnBias]) patches.push({ name, axis: 'all', indices: null, data: read(name).data.slice() });
+  }
+  return patches;
+}
+
+function mean(xs: Float64Array): number {
+  return xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
+}

@@ -1,0 +1,32 @@
+import { ClientModel } from '../client/client-model.js';
+import { imageSize, type LabelledImages } from '../data/dataset.js';
+import { evaluate, type EvalResult } from '../model/train.js';
+import type { Params } from '../model/params.js';
+import type { LoraOptions, VitConfig } from '../model/vit.js';
+import { toNamedArrays } from './lora-setup.js';
+
+/**
+ * The full FM with LoRA and a head on the server: where the aggregated vector is plugged in
+ * for evaluation (METHOD.md step 5) and the teacher of alignment. Its trainable names are the
+ * plug-in contract: a method's global vector is written into exactly these tensors.
+ */
+export class FullModel {
+  readonly model: ClientModel;
+
+  constructor(cfg: VitConfig, params: Params, trainable: string[], lora: LoraOptions) {
+    this.model = new ClientModel({ arch: 'vit', config: cfg, tensors: toNamedArrays(params), trainable, lora });
+  }
+
+  plugIn(global: Float32Array): void {
+    this.model.setTrainable(global);
+  }
+
+  evaluate(global: Float32Array, validation: LabelledImages): EvalResult {
+    this.plugIn(global);
+    return evaluate((x) => this.model.forward(x), validation.images, validation.labels, imageSize(validation));
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
