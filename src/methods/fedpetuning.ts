@@ -1,18 +1,19 @@
-import { ClientModel } from '../client/client-model.js';
-import { imageSize } from '../data/dataset.js';
+import type { LabelledImages } from '../data/dataset.js';
 import { countParams, disposeParams, flattenParams } from '../model/params.js';
-import { evaluate, type EvalResult } from '../model/train.js';
-import type { Method, MethodContext, MethodSetup } from './method.js';
-import { toNamedArrays, trainableNames, withLoraAndHead } from './lora-setup.js';
+import type { EvalResult } from '../model/train.js';
+import { vitForwardMacs } from '../model/vit.js';
 import type { MethodConfig } from '../scenario/schema.js';
+import { FullModel } from './full-model.js';
+import { toNamedArrays, trainableNames, withLoraAndHead } from './lora-setup.js';
+import type { Method, MethodContext, MethodSetup } from './method.js';
 
 /**
  * FedPETuning (METHOD.md): clients hold the full FM; LoRA on attention query, key, value and
- * output plus the head train and travel. Evaluation model = client model.
+ * output plus the head train and travel. The evaluation model is the client model.
  */
-export function fedPETuning(config: MethodConfig): Method {
-  let evalModel: ClientModel | null = null;
-  let validation: MethodContext['data']['validation'] | null = null;
+export function fedPETuning(config: Extract<MethodConfig, { name: 'fedpetuning' }>): Method {
+  let full: FullModel | null = null;
+  let validation: LabelledImages | null = null;
   return {
     name: 'fedpetuning',
     async setup(ctx: MethodContext): Promise<MethodSetup> {
@@ -20,24 +21,26 @@ export function fedPETuning(config: MethodConfig): Method {
       const trainable = trainableNames(params);
       const spec = { arch: 'vit' as const, config: cfg, tensors: toNamedArrays(params), trainable, lora: config.lora };
       const initial = flattenParams(params, trainable);
+      const all = [...params.keys()];
       const info = {
+        fmParams: countParams(params, all),
+        clientModelParams: countParams(params, all),
         trainableParams: countParams(params, trainable),
-        clientModelParams: countParams(params, [...params.keys()]),
+        clientForwardMacsPerExample: vitForwardMacs(cfg, config.lora.rank),
+        fmForwardMacsPerExample: vitForwardMacs(cfg, config.lora.rank),
       };
+      full = new FullModel(cfg, params, trainable, config.lora);
       disposeParams(params);
-      evalModel = new ClientModel(spec);
       validation = ctx.data.validation;
       return { clientModel: spec, initial, info };
     },
     evaluate(global: Float32Array): EvalResult {
-      if (!evalModel || !validation) throw new Error('fedpetuning: setup() has not run');
-      const model = evalModel;
-      model.setTrainable(global);
-      return evaluate((x) => model.forward(x), validation.images, validation.labels, imageSize(validation));
+      if (!full || !validation) throw new Error('fedpetuning: setup() has not run');
+      return full.evaluate(global, validation);
     },
     dispose(): void {
-      evalModel?.dispose();
-      evalModel = null;
+      full?.dispose();
+      full = null;
     },
   };
 }
