@@ -1,4 +1,5 @@
 import * as Comlink from 'comlink';
+import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { imageSize, toShared } from '../src/data/dataset.js';
@@ -165,6 +166,8 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
         record.accuracy = ev.accuracy;
         record.evalLoss = ev.loss;
       }
+      // Live tensor counts: a run whose counts grow leaks, whatever its accuracy says.
+      record.tensors = { server: tf.memory().numTensors, actorMax: Math.max(...(await pool.broadcast((actor) => actor.numTensors()))) };
       record.wallSeconds = (performance.now() - t0) / 1000;
       pendingDownBytes = 0;
       if (hook.frozenUpdate && hook.frozenUpdate.length > 0) {

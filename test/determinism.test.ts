@@ -27,6 +27,8 @@ describe('determinism contract (tiny FedPETuning scenario through the CLI)', () 
     expect(roundMetrics(runDir('w1'))).toEqual(roundMetrics(runDir('w2')));
     expect(summary('w1')['finalWeightsSha256']).toBe(summary('w2')['finalWeightsSha256']);
     expect(one.stdout).toContain('final accuracy');
+    const tensors = roundMetrics(runDir('w2')).map((r) => (r as { tensors: unknown }).tensors);
+    expect(new Set(tensors.map((t) => JSON.stringify(t))).size).toBe(1);
   });
 
   it('ends a stopped-and-resumed run bit-identical to an uninterrupted one', async () => {

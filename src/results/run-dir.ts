@@ -19,6 +19,8 @@ export interface RoundRecord {
   clientTrainSeconds: number;
   bytesUp: number;
   bytesDown: number;
+  /** Live tfjs tensors after the round: on the server and the most on any client actor. */
+  tensors?: { server: number; actorMax: number };
   /** Method-specific facts from its per-round hook (e.g. realigned neurons). */
   method?: Record<string, unknown>;
 }

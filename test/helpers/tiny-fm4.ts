@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { REPO } from './tiny-run.js';
+
+const run = promisify(execFile);
+
+/**
+ * The 4-layer tiny FM the method tests use: with the default retained layers (first and last)
+ * FedPFT compresses layers 1 and 2, and FedOT (a = 1) has a middle of 2 layers to layer-drop.
+ */
+export const TINY_FM4 = {
+  modelType: 'vit' as const,
+  hiddenSize: 16,
+  numHiddenLayers: 4,
+  numAttentionHeads: 2,
+  intermediateSize: 64,
+  imageSize: 28,
+  patchSize: 7,
+  numChannels: 1,
+  numLabels: 10,
+  layerNormEps: 1e-12,
+  qkvBias: true,
+};
+
+/**
+ * Writes TINY_FM4, randomly initialised (seeded), in HF layout with the project's own code,
+ * in a child process from dist/ (so the calling process keeps whatever tfjs backend it has).
+ */
+export async function makeTinyFm4(dir: string): Promise<void> {
+  const script = `
+    const { initBackend } = await import(${JSON.stringify(join(REPO, 'dist/src/tensor/backend.js'))});
+    await initBackend('cpu');
+    const { initVitParams } = await import(${JSON.stringify(join(REPO, 'dist/src/model/vit.js'))});
+    const { saveVit } = await import(${JSON.stringify(join(REPO, 'dist/src/model/vit-checkpoint.js'))});
+    const { Rng } = await import(${JSON.stringify(join(REPO, 'dist/src/util/rng.js'))});
+    const cfg = ${JSON.stringify(TINY_FM4)};
+    saveVit(${JSON.stringify(dir)}, cfg, initVitParams(cfg, new Rng('tiny-fm4')), Array.from({ length: 10 }, (_, i) => 'c' + i));
+  `;
+  await run(process.execPath, ['--input-type=module', '-e', script]);
+}
+
+/** The methods' tiny scenario: 8 clients, 3 per round, 4 rounds, alignment every 2 rounds. */
+export function tinyMethodScenario(fmDir: string, method: string, name = 'tiny4'): string {
+  return `name: ${name}
+seed: 11
+model:
+  dir: ${fmDir}
+task:
+  dataset: mnist
+  trainLimit: 300
+  evalLimit: 100
+partition:
+  family: iid
+federation:
+  clients: 8
+  clientsPerRound: 3
+  rounds: 4
+  batchSize: 16
+  learningRate: 0.01
+  evalEvery: 2
+method:
+${method
+  .trim()
+  .split('\n')
+  .map((line) => `  ${line}`)
+  .join('\n')}
+runtime:
+  backend: wasm
+`;
+}
+
+/** Method sections (YAML, unindented) with small distillation and alignment budgets. */
+export const METHOD_YAML = {
+  fedpetuning: `name: fedpetuning
+lora: { rank: 2, alpha: 4, dropout: 0.1 }`,
+  fedot: `name: fedot
+lora: { rank: 2, alpha: 4, dropout: 0.1 }
+adapterLayers: 1
+emulatorLayers: 1
+distill: { examples: 200, steps: 5, batchSize: 16 }`,
+  fedpft: (name = 'fedpft') => `name: ${name}
+lora: { rank: 2, alpha: 4, dropout: 0.1 }
+keep: 0.25
+distill: { examples: 200, steps: 5, batchSize: 16 }
+interval: 2
+proportion: 0.5
+align: { steps: 3, batchSize: 16, probeExamples: 16 }`,
+};
