@@ -36,7 +36,10 @@ async function makeClientActor(workerData: unknown) {
       mustModel().updateFrozen(patches);
     },
     train(task: TrainTask): TrainResult {
+      if (task.inject === 'throw') throw new Error(`injected task error (round ${task.round}, client ${task.clientId})`);
+      if (task.inject === 'crash') process.exit(70);
       const result = localTrain(mustModel(), init.data, task);
+      if (task.inject === 'nan') result.weights[0] = NaN;
       return Comlink.transfer(result, [result.weights.buffer]);
     },
     /** A method's request to a client before training (e.g. FedPFT's APoZ counts). */

@@ -47,6 +47,11 @@ const NEVER_IDLE_MS = 2 ** 31 - 1;
  */
 export class ActorPool<A extends object> {
   readonly size: number;
+  /**
+   * Brings a replacement actor to the state its lost predecessor had (e.g. the resident model
+   * with every update so far), before it serves the call that needed it.
+   */
+  onRespawn: ((actor: Comlink.Remote<A>, slot: number) => Promise<void>) | undefined;
 
   readonly #piscina: Piscina<ServeTask, void>;
   /** Takes this pool's device lease; absent when the pool has no scheduler. */
@@ -193,7 +198,8 @@ export class ActorPool<A extends object> {
   /** Runs fn on the slot's actor, respawning it first if its thread was lost. */
   async #call<R>(slot: number, fn: (actor: Comlink.Remote<A>, slot: number) => Promise<R>): Promise<R> {
     if (this.#closing) throw new Error('ActorPool is closed');
-    if (this.#actors[slot].lost) this.#actors[slot] = this.#spawn(slot);
+    const respawned = this.#actors[slot].lost !== undefined;
+    if (respawned) this.#actors[slot] = this.#spawn(slot);
     const actor = this.#actors[slot];
     // A comlink call to a dead thread never settles, so every call also races the actor's loss.
     // The rejecter is dropped afterwards so a long-lived actor does not pin each call's result.
@@ -201,6 +207,7 @@ export class ActorPool<A extends object> {
     const lost = new Promise<never>((_, reject) => (fail = reject));
     actor.running.add(fail);
     try {
+      if (respawned && this.onRespawn) await Promise.race([this.onRespawn(actor.remote, slot), lost]);
       return await Promise.race([fn(actor.remote, slot), lost]);
     } finally {
       actor.running.delete(fail);

@@ -6,6 +6,7 @@ import { imageSize, toShared } from '../src/data/dataset.js';
 import { partition } from '../src/data/partition.js';
 import { loadTask } from '../src/data/registry.js';
 import { fedAvg } from '../src/fl/fedavg.js';
+import { isFiniteUpdate, planRound } from '../src/fl/faults.js';
 import { sampleClients } from '../src/fl/sampling.js';
 import { roundLearningRate } from '../src/fl/schedule.js';
 import { createMethod } from '../src/methods/registry.js';
@@ -13,14 +14,15 @@ import { loadVit } from '../src/model/vit-checkpoint.js';
 import { initVitParams } from '../src/model/vit.js';
 import { Rng } from '../src/util/rng.js';
 import { describeEnvironment } from '../src/results/environment.js';
-import { patchBytes, type FrozenPatch } from '../src/client/frozen-patch.js';
+import { applyPatch, patchBytes, type FrozenPatch } from '../src/client/frozen-patch.js';
 import { RunDir, weightsHash, type RoundRecord } from '../src/results/run-dir.js';
 import { formatRunTable, type RunSummary } from '../src/report/summary-table.js';
 import type { Scenario } from '../src/scenario/schema.js';
 import { initBackend } from '../src/tensor/backend.js';
-import { UserError } from '../src/util/errors.js';
+import { RunStoppedError, UserError } from '../src/util/errors.js';
 import type { ClientActor, ClientActorInit } from './client-actor.js';
 import { DeviceScheduler } from './device-scheduler.js';
+import { trainWithRetry } from './dispatch.js';
 import { ActorPool } from './pool.js';
 
 export interface RunOptions {
@@ -116,8 +118,18 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const clientIndices = parts.clients.map((c) => Int32Array.from(c));
   const runStart = performance.now();
   try {
-    await pool.broadcast((actor) => actor.loadModel(setup.clientModel));
-    if (restoredFrozen.length > 0) await pool.broadcast((actor) => actor.updateFrozen(restoredFrozen));
+    // The server keeps the client model as actors hold it, so a replaced actor can catch up.
+    const clientModel = setup.clientModel;
+    const applyToSpec = (patches: readonly FrozenPatch[]) => {
+      for (const patch of patches) {
+        const t = clientModel.tensors.find((x) => x.name === patch.name);
+        if (!t) throw new Error(`frozen update for unknown tensor ${patch.name}`);
+        t.data = applyPatch(t.data, t.shape, patch);
+      }
+    };
+    applyToSpec(restoredFrozen);
+    pool.onRespawn = (actor) => actor.loadModel(clientModel);
+    await pool.broadcast((actor) => actor.loadModel(clientModel));
     log(`${scenario.name}: ${method.name} on ${scenario.task.dataset}, ${fed.clients} clients (${parts.family}${parts.alpha === null ? '' : ` alpha=${parts.alpha}`}), ${fed.clientsPerRound}/round, ${fed.rounds} rounds, ${pool.size} workers, backend ${backend.name}`);
     const lastRound = Math.min(fed.rounds, opts.stopAfterRound ?? fed.rounds);
     for (let round = startRound; round <= lastRound; round++) {
@@ -138,27 +150,42 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
               ) as Promise<never[]>,
           })
         : {};
-      const results = await Promise.all(
-        sampled.map((clientId) =>
-          pool.run((actor) => {
-            const weights = global.slice();
-            const indices = (clientIndices[clientId] as Int32Array).slice();
-            const task = { round, clientId, seed: scenario.seed, lr, weightDecay: fed.weightDecay, epochs: fed.localEpochs, batchSize: fed.batchSize, weights, indices };
-            return actor.train(Comlink.transfer(task, [weights.buffer, indices.buffer]));
-          }),
+      const steps = (c: number) => fed.localEpochs * Math.ceil((clientIndices[c] as Int32Array).length / fed.batchSize);
+      const plan = planRound(scenario.seed, round, sampled, scenario.faults, steps);
+      const arrived = await Promise.all(
+        plan.participants.map((clientId) =>
+          trainWithRetry(
+            pool,
+            () => ({
+              round, clientId, seed: scenario.seed, lr, weightDecay: fed.weightDecay, epochs: fed.localEpochs, batchSize: fed.batchSize,
+              weights: global.slice(),
+              indices: (clientIndices[clientId] as Int32Array).slice(),
+              ...(plan.inject.has(clientId) ? { inject: plan.inject.get(clientId) } : {}),
+            }),
+            scenario.faults.maxRetries,
+            { onRetry: (c, attempt, err) => log(`round ${round}: client ${c} failed (${err.message.split('\n')[0]}); retry ${attempt}/${scenario.faults.maxRetries}`) },
+          ),
         ),
       );
-      results.sort((a, b) => a.clientId - b.clientId);
-      global = fedAvg(results, fed.aggregation);
+      arrived.sort((a, b) => a.clientId - b.clientId);
+      const rejected = arrived.filter((r) => !isFiniteUpdate(r.weights)).map((r) => r.clientId);
+      if (rejected.length > 0) {
+        if (scenario.faults.onDivergence === 'stop') throw new RunStoppedError(`round ${round}: client ${rejected.join(', ')} sent an update with NaN or Inf (faults.onDivergence: stop); the run stops at its last checkpoint, round ${round - 1}`);
+        log(`round ${round}: rejected the NaN/Inf update of client ${rejected.join(', ')}`);
+      }
+      const results = arrived.filter((r) => !rejected.includes(r.clientId));
+      // No usable update: the global model stays as it was.
+      if (results.length > 0) global = fedAvg(results, fed.aggregation);
       const record: RoundRecord = {
         round,
         lr,
         clients: sampled,
-        meanTrainLoss: results.reduce((s, r) => s + r.meanLoss, 0) / results.length,
+        meanTrainLoss: results.length > 0 ? results.reduce((s, r) => s + r.meanLoss, 0) / results.length : null,
         wallSeconds: 0,
-        clientTrainSeconds: results.reduce((s, r) => s + r.trainMs, 0) / 1000,
-        bytesUp: results.reduce((s, r) => s + r.weights.byteLength, 0) + sampled.length * (hook.probeBytesUpPerClient ?? 0),
+        clientTrainSeconds: arrived.reduce((s, r) => s + r.trainMs, 0) / 1000,
+        bytesUp: arrived.reduce((s, r) => s + r.weights.byteLength, 0) + sampled.length * (hook.probeBytesUpPerClient ?? 0),
         bytesDown: sampled.length * (global.byteLength + pendingDownBytes),
+        ...(plan.dropped.length + plan.late.length + rejected.length > 0 ? { faults: { dropped: plan.dropped, late: plan.late, rejected } } : {}),
         ...(hook.record ? { method: hook.record } : {}),
       };
       if (round % fed.evalEvery === 0 || round === fed.rounds) {
@@ -172,6 +199,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       pendingDownBytes = 0;
       if (hook.frozenUpdate && hook.frozenUpdate.length > 0) {
         const update = hook.frozenUpdate;
+        applyToSpec(update);
         await pool.broadcast((actor) => actor.updateFrozen(update));
         pendingDownBytes = patchBytes(update);
       }
@@ -179,7 +207,8 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       dir.saveCheckpoint({ round, global, methodState: method.exportState?.() ?? [], facts: { pendingDownBytes } });
       rounds.push(record);
       const acc = record.accuracy === undefined ? '' : `  acc ${(100 * record.accuracy).toFixed(2)}%`;
-      log(`round ${round}/${fed.rounds}  lr ${lr.toExponential(2)}  loss ${record.meanTrainLoss.toFixed(4)}${acc}  ${record.wallSeconds.toFixed(1)}s`);
+      const loss = record.meanTrainLoss === null ? 'no updates' : `loss ${record.meanTrainLoss.toFixed(4)}`;
+      log(`round ${round}/${fed.rounds}  lr ${lr.toExponential(2)}  ${loss}${acc}  ${record.wallSeconds.toFixed(1)}s`);
     }
     if (lastRound < fed.rounds) return { dir: dir.path, summary: null, rounds };
 

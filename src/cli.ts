@@ -5,7 +5,7 @@ import { registerCompress } from './commands/compress.js';
 import { registerPartition } from './commands/partition.js';
 import { registerPretrain } from './commands/pretrain.js';
 import { registerRun } from './commands/run.js';
-import { UserError } from './util/errors.js';
+import { RunStoppedError, UserError } from './util/errors.js';
 
 const program = new Command('fedpft')
   .description('Deterministic simulator for federated fine-tuning of foundation models through proxy models')
@@ -25,6 +25,10 @@ try {
   if (err instanceof UserError) {
     console.error(`fedpft: ${err.message}`);
     process.exit(2);
+  }
+  if (err instanceof RunStoppedError) {
+    console.error(`fedpft: ${err.message}`);
+    process.exit(1);
   }
   // Commander has printed its own message (or the help); usage errors share code 2.
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);

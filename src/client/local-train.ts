@@ -16,6 +16,8 @@ export interface TrainTask {
   weights: Float32Array;
   /** Indices of this client's examples in the shared training set. */
   indices: Int32Array;
+  /** A fault injected for testing (faults.* in the scenario); see actors/client-actor.ts. */
+  inject?: 'throw' | 'crash' | 'nan';
 }
 
 export interface TrainResult {

@@ -25,7 +25,7 @@ export function formatRunTable(rounds: readonly RoundRecord[], summary: RunSumma
   const table = new Table({ head: ['round', 'lr', 'train loss', 'accuracy', 'wall s', 'KB up', 'KB down'], style: { head: [], border: [] } });
   for (const r of rounds) {
     if (r.accuracy === undefined) continue;
-    table.push([r.round, r.lr.toExponential(2), r.meanTrainLoss.toFixed(4), pct(r.accuracy), r.wallSeconds.toFixed(1), (r.bytesUp / 1024).toFixed(0), (r.bytesDown / 1024).toFixed(0)]);
+    table.push([r.round, r.lr.toExponential(2), r.meanTrainLoss === null ? '-' : r.meanTrainLoss.toFixed(4), pct(r.accuracy), r.wallSeconds.toFixed(1), (r.bytesUp / 1024).toFixed(0), (r.bytesDown / 1024).toFixed(0)]);
   }
   const head = new Table({ style: { head: [], border: [] } });
   head.push(

@@ -10,7 +10,8 @@ export interface RoundRecord {
   round: number;
   lr: number;
   clients: number[];
-  meanTrainLoss: number;
+  /** Mean over the clients whose updates were aggregated; null when none were. */
+  meanTrainLoss: number | null;
   accuracy?: number;
   evalLoss?: number;
   /** Seconds of wall time for the round; the only field that differs between identical runs. */
@@ -19,6 +20,8 @@ export interface RoundRecord {
   clientTrainSeconds: number;
   bytesUp: number;
   bytesDown: number;
+  /** Sampled clients that sent nothing usable: dropped out, missed the deadline, or NaN/Inf. */
+  faults?: { dropped: number[]; late: number[]; rejected: number[] };
   /** Live tfjs tensors after the round: on the server and the most on any client actor. */
   tensors?: { server: number; actorMax: number };
   /** Method-specific facts from its per-round hook (e.g. realigned neurons). */

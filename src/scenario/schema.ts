@@ -173,6 +173,28 @@ export const runtimeSchema = mapping({
   devices: mapping({ cpu: deviceSlots, gpu: deviceSlots }).optional(),
 }).prefault({});
 
+const probability = (what: string) =>
+  z.number({ error: `expected ${what} in [0, 1)` }).min(0, { error: `expected ${what} in [0, 1)` }).lt(1, { error: `expected ${what} in [0, 1)` });
+
+/**
+ * Faults, all drawn from the scenario seed so a faulty run is as reproducible as a clean one.
+ * dropout and stragglers change results (those clients send nothing); injected task errors and
+ * worker crashes must not (the task is retried on a fresh actor).
+ */
+export const faultsSchema = mapping({
+  dropout: probability('a probability').default(0).describe('each sampled client drops out (sends nothing) with this probability'),
+  stragglers: mapping({
+    probability: probability('a probability').default(0).describe('a sampled client is slow with this probability'),
+    slowdown: z.number({ error: 'expected a number >= 1' }).min(1, { error: 'expected a number >= 1' }).default(4).describe("a slow client's steps take this many times as long"),
+    deadline: positive().default(2).describe("round deadline in units of a normal client's time for its own steps; later updates are discarded"),
+  }).prefault({}),
+  taskErrors: probability('a probability').default(0).describe('inject: a client task throws on its first attempt'),
+  workerCrashes: probability('a probability').default(0).describe("inject: a client task's worker thread dies on its first attempt"),
+  nanUpdates: probability('a probability').default(0).describe('inject: a client sends an update containing NaN'),
+  maxRetries: int(0).default(2).describe('attempts after the first for a task that threw or lost its worker'),
+  onDivergence: oneOf(['reject', 'stop']).default('reject').describe('a NaN/Inf update: reject it and go on, or stop the run'),
+}).prefault({});
+
 export const scenarioSchema = mapping({
   name: z
     .string({ error: 'expected a name made of letters, digits, ".", "_" and "-"' })
@@ -195,6 +217,7 @@ export const scenarioSchema = mapping({
   partition: partitionSchema,
   federation: federationSchema,
   method: methodSchema,
+  faults: faultsSchema,
   runtime: runtimeSchema,
 });
 
@@ -204,6 +227,7 @@ export type MethodConfig = Scenario['method'];
 export type PartitionConfig = Scenario['partition'];
 export type FederationConfig = Scenario['federation'];
 export type RuntimeConfig = Scenario['runtime'];
+export type FaultsConfig = Scenario['faults'];
 
 /** JSON Schema of the file as written (input side: defaults are optional), for editors. */
 export function scenarioJsonSchema(): object {

@@ -12,3 +12,11 @@ export class UserError extends Error {
     this.name = 'UserError';
   }
 }
+
+/** A run stopped on purpose by a scenario rule (e.g. faults.onDivergence: stop); one line, exit code 1. */
+export class RunStoppedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunStoppedError';
+  }
+}
