@@ -6,6 +6,8 @@ import type { ActorPool } from './pool.js';
 export interface DispatchEvents {
   /** A task failed (threw, or its worker died) and is retried on a fresh attempt. */
   onRetry?: (clientId: number, attempt: number, error: Error) => void;
+  /** A task succeeded on the actor in pool slot `slot` (for per-worker busy time). */
+  onDone?: (result: TrainResult, slot: number) => void;
 }
 
 /**
@@ -24,7 +26,11 @@ export async function trainWithRetry(
     const task = makeTask();
     if (attempt > 0 && task.inject !== 'nan') delete task.inject;
     try {
-      return await pool.run((actor) => actor.train(Comlink.transfer(task, [task.weights.buffer, task.indices.buffer])));
+      return await pool.run(async (actor, slot) => {
+        const result = await actor.train(Comlink.transfer(task, [task.weights.buffer, task.indices.buffer]));
+        events.onDone?.(result, slot);
+        return result;
+      });
     } catch (err) {
       if (attempt >= maxRetries) throw new Error(`client ${task.clientId} failed ${attempt + 1} times; last error: ${(err as Error).message}`);
       events.onRetry?.(task.clientId, attempt + 1, err as Error);

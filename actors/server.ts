@@ -1,6 +1,7 @@
 import * as Comlink from 'comlink';
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { imageSize, toShared } from '../src/data/dataset.js';
 import { partition } from '../src/data/partition.js';
@@ -34,6 +35,61 @@ export interface RunOptions {
   /** Stop after this round (checkpointed), as a crash would; for tests of resume. */
   stopAfterRound?: number;
   log?: (line: string) => void;
+  /** Wall-clock breakdown of every round, for `fedpft bench`; never written to rounds.jsonl. */
+  onRoundTiming?: (timing: RoundTiming) => void;
+  /**
+   * An open client pool (openClientPool) to run on, left open afterwards, so the runs of a grid
+   * share one set of actors; its key must be this scenario's clientPoolKey. Default: a pool of
+   * the run's own, closed at the end.
+   */
+  pool?: ClientPool;
+}
+
+/** Client actors holding one training set; each run loads its own client model into them. */
+export interface ClientPool {
+  readonly key: string;
+  readonly pool: ActorPool<ClientActor>;
+}
+
+/** What a client pool depends on: the training set its actors hold, their backend and threads. */
+export function clientPoolKey(scenario: Scenario): string {
+  const { dataset, trainLimit } = scenario.task;
+  const { backend, workers, devices } = scenario.runtime;
+  return JSON.stringify({ dataset, trainLimit: trainLimit ?? null, backend, workers, devices: devices ?? null });
+}
+
+/** Opens the client actors for a scenario's training set (loaded here unless given). */
+export async function openClientPool(scenario: Scenario, train = loadTask(scenario.task.dataset, { trainLimit: scenario.task.trainLimit }).train): Promise<ClientPool> {
+  const backend = await initBackend(scenario.runtime.backend);
+  const workerData: ClientActorInit = {
+    backend: scenario.runtime.backend,
+    data: (({ images, labels }) => ({ images, labels, featureSize: imageSize(train) }))(toShared(train)),
+  };
+  const deviceKind = backend.name === 'tensorflow-gpu' ? 'gpu' : 'cpu';
+  const slots = scenario.runtime.devices?.[deviceKind]?.slots ?? scenario.runtime.workers;
+  const pool = await ActorPool.open<ClientActor>({
+    workers: scenario.runtime.workers,
+    workerFile: CLIENT_ACTOR,
+    workerData,
+    deviceKind,
+    scheduler: new DeviceScheduler({ [deviceKind]: slots }),
+  });
+  return { key: clientPoolKey(scenario), pool };
+}
+
+/** Where a round's wall time went (seconds); timings differ between identical runs, so they stay out of the results. */
+export interface RoundTiming {
+  round: number;
+  /** The whole iteration, from sampling to the checkpoint and the log line. */
+  wallSeconds: number;
+  /** The method's beforeRound hook (probes, realignment); 0 when it has none. */
+  hookSeconds: number;
+  /** From dispatching the first client task until the last update arrived. */
+  dispatchSeconds: number;
+  /** Per actor slot: summed local training time (TrainResult.trainMs) of the tasks it completed this round. */
+  workerBusySeconds: number[];
+  /** method.evaluate; 0 in rounds without evaluation. */
+  evalSeconds: number;
 }
 
 export interface RunOutcome {
@@ -89,6 +145,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     if (JSON.stringify({ ...saved, runtime: null }) !== JSON.stringify({ ...scenario, runtime: null })) throw new UserError(dir.path, 'scenario.json', 'the scenario changed since this run started; start a new run instead');
     const ckpt = dir.loadCheckpoint();
     if (ckpt) {
+      if (ckpt.global.length !== global.length) throw new UserError(join(dir.path, 'checkpoint.safetensors'), 'global', `${ckpt.global.length} values, this scenario's method trains ${global.length}`);
       global = ckpt.global;
       startRound = ckpt.round + 1;
       pendingDownBytes = ckpt.facts['pendingDownBytes'] ?? 0;
@@ -97,24 +154,14 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     rounds = dir.rounds(startRound - 1);
     log(`resuming ${dir.path} at round ${startRound}`);
   } else {
-    dir.writeJson('scenario.json', scenario);
     dir.writeJson('environment.json', describeEnvironment(backend, scenario.runtime.workers));
     dir.writeJson('partition.json', { family: parts.family, alpha: parts.alpha, seed: parts.seed, classOrder: parts.classOrder, sizes: parts.clients.map((c) => c.length) });
+    // Last: scenario.json marks a run that can be resumed, so a kill before it leaves none half-started.
+    dir.writeJson('scenario.json', scenario);
   }
 
-  const workerData: ClientActorInit = {
-    backend: scenario.runtime.backend,
-    data: (({ images, labels }) => ({ images, labels, featureSize: imageSize(train) }))(toShared(train)),
-  };
-  const deviceKind = backend.name === 'tensorflow-gpu' ? 'gpu' : 'cpu';
-  const slots = scenario.runtime.devices?.[deviceKind]?.slots ?? scenario.runtime.workers;
-  const pool = await ActorPool.open<ClientActor>({
-    workers: scenario.runtime.workers,
-    workerFile: CLIENT_ACTOR,
-    workerData,
-    deviceKind,
-    scheduler: new DeviceScheduler({ [deviceKind]: slots }),
-  });
+  if (opts.pool && opts.pool.key !== clientPoolKey(scenario)) throw new Error(`runScenario: the shared pool holds ${opts.pool.key}, this run needs ${clientPoolKey(scenario)}`);
+  const pool = opts.pool?.pool ?? (await openClientPool(scenario, train)).pool;
   const clientIndices = parts.clients.map((c) => Int32Array.from(c));
   const runStart = performance.now();
   try {
@@ -134,8 +181,10 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     const lastRound = Math.min(fed.rounds, opts.stopAfterRound ?? fed.rounds);
     for (let round = startRound; round <= lastRound; round++) {
       const t0 = performance.now();
+      const workerBusyMs: number[] = Array.from({ length: pool.size }, () => 0);
       const lr = roundLearningRate(fed.learningRate, round, fed.rounds, fed.schedule);
       const sampled = sampleClients(scenario.seed, round, fed.clients, fed.clientsPerRound);
+      const tHook = performance.now();
       const hook = method.beforeRound
         ? await method.beforeRound({
             round,
@@ -150,8 +199,10 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
               ) as Promise<never[]>,
           })
         : {};
+      const hookMs = performance.now() - tHook;
       const steps = (c: number) => fed.localEpochs * Math.ceil((clientIndices[c] as Int32Array).length / fed.batchSize);
       const plan = planRound(scenario.seed, round, sampled, scenario.faults, steps);
+      const tDispatch = performance.now();
       const arrived = await Promise.all(
         plan.participants.map((clientId) =>
           trainWithRetry(
@@ -163,10 +214,14 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
               ...(plan.inject.has(clientId) ? { inject: plan.inject.get(clientId) } : {}),
             }),
             scenario.faults.maxRetries,
-            { onRetry: (c, attempt, err) => log(`round ${round}: client ${c} failed (${err.message.split('\n')[0]}); retry ${attempt}/${scenario.faults.maxRetries}`) },
+            {
+              onRetry: (c, attempt, err) => log(`round ${round}: client ${c} failed (${err.message.split('\n')[0]}); retry ${attempt}/${scenario.faults.maxRetries}`),
+              onDone: (result, slot) => (workerBusyMs[slot] = (workerBusyMs[slot] as number) + result.trainMs),
+            },
           ),
         ),
       );
+      const dispatchMs = performance.now() - tDispatch;
       arrived.sort((a, b) => a.clientId - b.clientId);
       const rejected = arrived.filter((r) => !isFiniteUpdate(r.weights)).map((r) => r.clientId);
       if (rejected.length > 0) {
@@ -188,8 +243,11 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
         ...(plan.dropped.length + plan.late.length + rejected.length > 0 ? { faults: { dropped: plan.dropped, late: plan.late, rejected } } : {}),
         ...(hook.record ? { method: hook.record } : {}),
       };
+      let evalMs = 0;
       if (round % fed.evalEvery === 0 || round === fed.rounds) {
+        const tEval = performance.now();
         const ev = method.evaluate(global);
+        evalMs = performance.now() - tEval;
         record.accuracy = ev.accuracy;
         record.evalLoss = ev.loss;
       }
@@ -209,6 +267,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       const acc = record.accuracy === undefined ? '' : `  acc ${(100 * record.accuracy).toFixed(2)}%`;
       const loss = record.meanTrainLoss === null ? 'no updates' : `loss ${record.meanTrainLoss.toFixed(4)}`;
       log(`round ${round}/${fed.rounds}  lr ${lr.toExponential(2)}  ${loss}${acc}  ${record.wallSeconds.toFixed(1)}s`);
+      opts.onRoundTiming?.({ round, wallSeconds: (performance.now() - t0) / 1000, hookSeconds: hookMs / 1000, dispatchSeconds: dispatchMs / 1000, workerBusySeconds: workerBusyMs.map((ms) => ms / 1000), evalSeconds: evalMs / 1000 });
     }
     if (lastRound < fed.rounds) return { dir: dir.path, summary: null, rounds };
 
@@ -235,7 +294,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     log(`results in ${dir.path} (${((performance.now() - runStart) / 1000).toFixed(1)} s this session)`);
     return { dir: dir.path, summary, rounds };
   } finally {
-    await pool.close();
+    if (!opts.pool) await pool.close();
     method.dispose();
   }
 }

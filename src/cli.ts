@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { registerAblate } from './commands/ablate.js';
 import { registerBench } from './commands/bench.js';
 import { registerCompress } from './commands/compress.js';
 import { registerPartition } from './commands/partition.js';
 import { registerPretrain } from './commands/pretrain.js';
+import { registerReport } from './commands/report.js';
 import { registerRun } from './commands/run.js';
+import { registerSweep } from './commands/sweep.js';
 import { RunStoppedError, UserError } from './util/errors.js';
 
 const program = new Command('fedpft')
@@ -17,6 +20,9 @@ registerRun(program);
 registerPartition(program);
 registerCompress(program);
 registerBench(program);
+registerAblate(program);
+registerSweep(program);
+registerReport(program);
 
 // User errors, from option parsers or from a command, become one line and exit code 2.
 try {

@@ -1,34 +1,70 @@
 import type { Command } from 'commander';
+import { UserError } from '../util/errors.js';
 import { positiveInt } from './options.js';
+
+export const BENCH_SECTIONS = ['engine', 'methods', 'pool', 'overhead', 'memory'] as const;
+export type BenchSection = (typeof BENCH_SECTIONS)[number];
+
+interface BenchOptions {
+  model: string;
+  backend: string;
+  batch?: number;
+  steps?: number;
+  repeats?: number;
+  sections: string;
+  quick?: boolean;
+  json?: string;
+  jsonOnly?: boolean;
+  compare: boolean;
+}
+
+function parseSections(list: string): BenchSection[] {
+  const names = list.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  for (const n of names) {
+    if (!(BENCH_SECTIONS as readonly string[]).includes(n)) throw new UserError('command line', '--sections', `expected a comma-separated list of ${BENCH_SECTIONS.join(', ')}, got "${n}"`);
+  }
+  if (names.length === 0) throw new UserError('command line', '--sections', 'expected at least one section');
+  return BENCH_SECTIONS.filter((s) => names.includes(s));
+}
 
 export function registerBench(program: Command): void {
   program
     .command('bench')
-    .description('engine throughput: train-step GFLOP/s beside plain matMul GFLOP/s, with and without the wasm kernel fixes')
+    .description('performance of the shipped FM on this machine: engine (train step vs matMul GFLOP/s, with and without the wasm kernel fixes), methods (client step time and bytes per round), pool (updates/s with 1 and 2 workers), overhead (share of round time outside training and evaluation), memory (peak RSS vs number of clients)')
     .option('--model <dir>', 'FM directory whose architecture is measured', 'models/vit-fmnist')
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'wasm')
-    .option('--batch <n>', 'examples per step', positiveInt('--batch'), 64)
-    .option('--steps <n>', 'timed steps', positiveInt('--steps'), 10)
+    .option('--batch <n>', 'engine: examples per step (default 64; --quick 16)', positiveInt('--batch'))
+    .option('--steps <n>', 'engine: timed steps per repeat (default 10; --quick 2)', positiveInt('--steps'))
+    .option('--repeats <n>', 'repeats per measurement, medians reported (default per section; --quick 1)', positiveInt('--repeats'))
+    .option('--sections <list>', `comma-separated subset of ${BENCH_SECTIONS.join(',')}`, BENCH_SECTIONS.join(','))
+    .option('--quick', 'small sizes (about a minute): checks the machinery, not the targets')
     .option('--json <file>', 'also write the numbers as JSON')
     .option('--json-only', 'print only JSON')
     .option('--no-compare', 'skip the stock-kernel comparison run')
-    .action(async (opts: { model: string; backend: string; batch: number; steps: number; json?: string; jsonOnly?: boolean; compare: boolean }) => {
-        const { benchEngine, benchEngineStock } = await import('../bench/bench.js');
-        const { writeFileAtomic } = await import('../util/atomic-write.js');
-        const engine = await benchEngine(opts.model, opts.backend as 'wasm', opts.batch, opts.steps);
-        const stock = opts.compare && engine.backend === 'wasm' ? benchEngineStock(opts.model, opts.batch, opts.steps) : null;
-        const result = { engine, stock };
-        if (opts.json) writeFileAtomic(opts.json, JSON.stringify(result, null, 2) + '\n');
-        if (opts.jsonOnly) {
-          console.log(JSON.stringify(result));
-          return;
-        }
-        const Table = (await import('cli-table3')).default;
-        const table = new Table({ head: ['kernels', 'backend', 'matMul GFLOP/s', 'full step GFLOP/s', 'full ms/step', 'LoRA step GFLOP/s', 'LoRA ms/step'], style: { head: [], border: [] } });
-        for (const [label, e] of [['project', engine], ['stock', stock]] as const) {
-          if (e) table.push([label, e.backend, e.matMulGflops.toFixed(2), e.fullStep.gflops.toFixed(2), e.fullStep.msPerStep.toFixed(0), e.loraStep.gflops.toFixed(2), e.loraStep.msPerStep.toFixed(0)]);
-        }
-        console.log(`${opts.model}, batch ${opts.batch}, ${opts.steps} timed steps`);
-        console.log(table.toString());
-      });
+    .action(async (opts: BenchOptions) => {
+      if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(opts.backend)) throw new UserError('command line', '--backend', `expected auto | tensorflow | wasm | cpu, got "${opts.backend}"`);
+      const sections = parseSections(opts.sections);
+      const { runBench, formatBench } = await import('../bench/run.js');
+      const { writeFileAtomic } = await import('../util/atomic-write.js');
+      const print = opts.jsonOnly ? () => {} : (text: string) => console.log(text);
+      const result = await runBench(
+        {
+          modelDir: opts.model,
+          backend: opts.backend as 'wasm',
+          quick: opts.quick ?? false,
+          sections,
+          compare: opts.compare,
+          ...(opts.batch ? { batch: opts.batch } : {}),
+          ...(opts.steps ? { steps: opts.steps } : {}),
+          ...(opts.repeats ? { repeats: opts.repeats } : {}),
+        },
+        (section, partial) => print(formatBench(partial, section)),
+      );
+      if (opts.json) writeFileAtomic(opts.json, JSON.stringify(result, null, 2) + '\n');
+      if (opts.jsonOnly) {
+        console.log(JSON.stringify(result));
+        return;
+      }
+      print(formatBench(result, 'summary'));
+    });
 }

@@ -25,7 +25,8 @@ export function readCheckpoint(dir: string): Checkpoint {
   } catch (err) {
     if (err instanceof UserError) throw err;
     // V8 quotes part of the input in its message; collapse it so the error stays on one line.
-    throw new UserError(configPath, '', `invalid JSON (${(err as Error).message.replace(/\s+/g, ' ').slice(0, 200)})`);
+    // eslint-disable-next-line no-control-regex -- V8 quotes the bad input, control characters included
+    throw new UserError(configPath, '', `invalid JSON (${(err as Error).message.replace(/\s+/g, ' ').replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, 200)})`);
   }
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new UserError(configPath, '', 'expected a JSON object');

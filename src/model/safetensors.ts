@@ -143,7 +143,8 @@ function parseHeader(bytes: Uint8Array, file: string): Record<string, unknown> {
     parsed = JSON.parse(text);
   } catch (err) {
     // V8 quotes part of the input in its message; collapse it so the error stays on one line.
-    const detail = (err as Error).message.replace(/\s+/g, ' ').slice(0, 200);
+    // eslint-disable-next-line no-control-regex -- V8 quotes the bad input, control characters included
+    const detail = (err as Error).message.replace(/\s+/g, ' ').replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, 200);
     throw new UserError(file, '', `header is not valid JSON (${detail})`);
   }
   if (!isObject(parsed)) throw new UserError(file, '', 'header is not a JSON object');
@@ -243,6 +244,7 @@ function isNonNegativeInt(v: unknown): v is number {
 
 /** Tensor names come from the file; quote any with control characters to keep messages on one line. */
 function fieldName(name: string): string {
+  // JSON.stringify leaves U+2028 and U+2029 as they are, so those are escaped by hand.
   // eslint-disable-next-line no-control-regex
-  return /[\u0000-\u001f\u007f\u2028\u2029]/.test(name) ? JSON.stringify(name) : name;
+  return /[\u0000-\u001f\u007f\u2028\u2029]/.test(name) ? JSON.stringify(name).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029') : name;
 }

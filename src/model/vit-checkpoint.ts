@@ -16,20 +16,26 @@ export function vitConfigFromHF(json: Record<string, unknown>, file: string): Vi
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new UserError(file, key, `expected a number, got ${JSON.stringify(v)}`);
     return v;
   };
+  // Sizes and counts: a negative or fractional one can otherwise still match the tensors' shapes.
+  const count = (key: string, fallback?: number): number => {
+    const v = num(key, fallback);
+    if (!Number.isSafeInteger(v) || v < 1) throw new UserError(file, key, `expected a positive integer, got ${JSON.stringify(v)}`);
+    return v;
+  };
   if (json['model_type'] !== 'vit') throw new UserError(file, 'model_type', `expected "vit", got ${JSON.stringify(json['model_type'])}`);
   const act = json['hidden_act'] ?? 'gelu';
   if (act !== 'gelu') throw new UserError(file, 'hidden_act', `only "gelu" is supported, got ${JSON.stringify(act)}`);
   const id2label = json['id2label'];
-  const numLabels = typeof id2label === 'object' && id2label !== null ? Object.keys(id2label).length : num('num_labels', 2);
+  const numLabels = typeof id2label === 'object' && id2label !== null ? Object.keys(id2label).length : count('num_labels', 2);
   const cfg: VitConfig = {
     modelType: 'vit',
-    hiddenSize: num('hidden_size'),
-    numHiddenLayers: num('num_hidden_layers'),
-    numAttentionHeads: num('num_attention_heads'),
-    intermediateSize: num('intermediate_size'),
-    imageSize: num('image_size'),
-    patchSize: num('patch_size'),
-    numChannels: num('num_channels', 3),
+    hiddenSize: count('hidden_size'),
+    numHiddenLayers: count('num_hidden_layers'),
+    numAttentionHeads: count('num_attention_heads'),
+    intermediateSize: count('intermediate_size'),
+    imageSize: count('image_size'),
+    patchSize: count('patch_size'),
+    numChannels: count('num_channels', 3),
     numLabels,
     layerNormEps: num('layer_norm_eps', 1e-12),
     qkvBias: json['qkv_bias'] !== false,
@@ -41,6 +47,8 @@ export function vitConfigFromHF(json: Record<string, unknown>, file: string): Vi
     }
     cfg.intermediateSizes = sizes as number[];
   }
+  if (numLabels < 1) throw new UserError(file, 'id2label', 'expected at least one label');
+  if (!(cfg.layerNormEps > 0)) throw new UserError(file, 'layer_norm_eps', `expected a number > 0, got ${cfg.layerNormEps}`);
   if (cfg.hiddenSize % cfg.numAttentionHeads !== 0) throw new UserError(file, 'hidden_size', 'must be divisible by num_attention_heads');
   if (cfg.imageSize % cfg.patchSize !== 0) throw new UserError(file, 'image_size', 'must be divisible by patch_size');
   return cfg;
@@ -120,15 +128,25 @@ export function loadVit(dir: string): LoadedVit {
   const configFile = `${dir}/config.json`;
   const cfg = vitConfigFromHF(ckpt.config, configFile);
   const weightsFile = `${dir}/model.safetensors`;
+  // Every layer has several tensors; a hostile layer count must not build a huge shape table first.
+  if (cfg.numHiddenLayers > ckpt.tensors.size) {
+    throw new UserError(configFile, 'num_hidden_layers', `${cfg.numHiddenLayers} layers, but ${weightsFile} holds only ${ckpt.tensors.size} tensors`);
+  }
   const params: Params = new Map();
-  for (const [name, shape] of vitParamShapes(cfg)) {
-    const t = ckpt.tensors.get(name);
-    if (!t) throw new UserError(weightsFile, name, 'missing tensor required by config.json');
-    const internal = toInternal(name, t.shape, t.data);
-    if (internal.shape.join(',') !== shape.join(',')) {
-      throw new UserError(weightsFile, name, `shape [${t.shape}] does not match config.json`);
+  try {
+    for (const [name, shape] of vitParamShapes(cfg)) {
+      const t = ckpt.tensors.get(name);
+      if (!t) throw new UserError(weightsFile, name, 'missing tensor required by config.json');
+      const internal = toInternal(name, t.shape, t.data);
+      if (internal.shape.join(',') !== shape.join(',')) {
+        throw new UserError(weightsFile, name, `shape [${t.shape}] does not match config.json`);
+      }
+      params.set(name, tf.tensor(internal.data, internal.shape, 'float32'));
     }
-    params.set(name, tf.tensor(internal.data, internal.shape, 'float32'));
+  } catch (err) {
+    // A rejected file must not leave the tensors loaded before the bad one alive.
+    for (const t of params.values()) t.dispose();
+    throw err;
   }
   const id2label = ckpt.config['id2label'] as Record<string, string> | undefined;
   const classNames = Array.from({ length: cfg.numLabels }, (_, i) => id2label?.[String(i)] ?? String(i));

@@ -75,8 +75,22 @@ export class RunDir {
     writeFileAtomic(join(this.path, name), JSON.stringify(value, null, 2) + '\n');
   }
 
+  /** A missing or unparsable file (e.g. a run killed before it wrote scenario.json) is a UserError. */
   readJson<T>(name: string): T {
-    return JSON.parse(readFileSync(join(this.path, name), 'utf8')) as T;
+    const file = join(this.path, name);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new UserError(file, '', code === 'ENOENT' ? 'file not found (the run was interrupted before it started?); start a new run instead' : `cannot read file (${code ?? String(err)})`);
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      // eslint-disable-next-line no-control-regex -- V8 quotes the bad input, control characters included
+      throw new UserError(file, '', `invalid JSON (${(err as Error).message.replace(/\s+/g, ' ').replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, 200)})`);
+    }
   }
 
   appendRound(record: RoundRecord): void {
@@ -120,7 +134,19 @@ export class RunDir {
     const global = tensors.get('global');
     if (!global) throw new UserError(file, 'global', 'missing tensor');
     const methodState = [...tensors.values()].filter((t) => t.name.startsWith('method.')).map((t) => ({ ...t, name: t.name.slice('method.'.length) }));
-    return { round: Number(metadata['round']), global: global.data, methodState, facts: JSON.parse(metadata['facts'] ?? '{}') as Record<string, number> };
+    // A checkpoint is only trusted whole: a bad round or facts entry must not resume silently.
+    const round = metadata['round'];
+    if (round === undefined || !/^\d+$/.test(round)) throw new UserError(file, '__metadata__.round', `expected a round number, got ${JSON.stringify(round)}`);
+    let facts: unknown;
+    try {
+      facts = JSON.parse(metadata['facts'] ?? '{}');
+    } catch {
+      facts = null;
+    }
+    if (typeof facts !== 'object' || facts === null || Array.isArray(facts) || !Object.values(facts).every((v) => typeof v === 'number')) {
+      throw new UserError(file, '__metadata__.facts', 'expected a JSON object of numbers');
+    }
+    return { round: Number(round), global: global.data, methodState, facts: facts as Record<string, number> };
   }
 }
 

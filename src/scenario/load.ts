@@ -39,7 +39,41 @@ export function parseScenario(text: string, file: string, opts: { checkFiles?: b
   return scenario;
 }
 
+/**
+ * The YAML parser recurses once per nesting level, and near the stack limit V8 can abort the
+ * whole process (a fatal out-of-memory in its regexp compiler) instead of throwing, e.g. on
+ * 16 KB of "{". A scenario nests a few levels, so anything deep is refused before parsing:
+ * a line's leading indentation and block indicators plus the open flow brackets.
+ */
+const MAX_NESTING = 200;
+
+/** Real scenarios are a few KB; the YAML parser takes quadratic time on many keys (25 s for 64k). */
+const MAX_CHARS = 100_000;
+
+function checkNesting(text: string, file: string): void {
+  let flow = 0;
+  let line = 1;
+  let lead = 0;
+  let leading = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\n') {
+      line++;
+      lead = 0;
+      leading = true;
+      continue;
+    }
+    if (leading && (c === ' ' || c === '\t' || c === '-' || c === '?' || c === ':')) lead++;
+    else leading = false;
+    if (c === '[' || c === '{') flow++;
+    else if ((c === ']' || c === '}') && flow > 0) flow--;
+    if (lead + flow > MAX_NESTING) throw new UserError(file, '', `invalid YAML at line ${line}: nested too deeply (over ${MAX_NESTING} levels)`);
+  }
+}
+
 function parseYaml(text: string, file: string): unknown {
+  if (text.length > MAX_CHARS) throw new UserError(file, '', `${text.length} characters, more than a scenario file may have (${MAX_CHARS})`);
+  checkNesting(text, file);
   try {
     const doc = parseDocument(text);
     const [error] = doc.errors;
@@ -64,7 +98,7 @@ function issueError(file: string, raw: unknown, issues: z.core.$ZodIssue[]): Use
   const path = issue.path.map(String);
   if (issue.code === 'unrecognized_keys') {
     const [key] = issue.keys;
-    return new UserError(file, [...path, key].join('.'), `unknown field ${JSON.stringify(key)}`);
+    return new UserError(file, [...path, oneLine(key)].join('.'), `unknown field ${quote(key)}`);
   }
   const field = path.join('.');
   if (!issue.message.startsWith('expected')) return new UserError(file, field, issue.message);
@@ -86,19 +120,31 @@ function show(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (value !== null && typeof value === 'object') return 'a mapping';
   if (typeof value === 'number') return String(value); // JSON would print NaN and Infinity as null
-  const text = JSON.stringify(value);
+  const text = typeof value === 'string' ? quote(value) : JSON.stringify(value);
   return text.length > 60 ? `${text.slice(0, 57)}..."` : text;
 }
 
+/** JSON quoting, plus U+2028 and U+2029, which JSON.stringify leaves as they are, so the result is one line. */
+function quote(text: string): string {
+  return JSON.stringify(text).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+/** Keys and paths come from the file; quote any with line breaks or control characters to keep the error on one line. */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f\u2028\u2029]/.test(text) ? quote(text) : text;
+}
+
 function checkModelDir(file: string, dir: string): void {
+  const shown = oneLine(dir);
   let isDir: boolean;
   try {
     isDir = statSync(dir).isDirectory();
   } catch {
-    throw new UserError(file, 'model.dir', `directory not found: ${dir}`);
+    throw new UserError(file, 'model.dir', `directory not found: ${shown}`);
   }
-  if (!isDir) throw new UserError(file, 'model.dir', `not a directory: ${dir}`);
+  if (!isDir) throw new UserError(file, 'model.dir', `not a directory: ${shown}`);
   for (const name of MODEL_FILES) {
-    if (!existsSync(join(dir, name))) throw new UserError(file, 'model.dir', `missing ${name} in ${dir}`);
+    if (!existsSync(join(dir, name))) throw new UserError(file, 'model.dir', `missing ${name} in ${shown}`);
   }
 }

@@ -1,0 +1,192 @@
+import { ClientModel } from '../client/client-model.js';
+import { localTrain } from '../client/local-train.js';
+import { imageSize } from '../data/dataset.js';
+import { loadTask } from '../data/registry.js';
+import { createMethod } from '../methods/registry.js';
+import { disposeParams } from '../model/params.js';
+import { loadVit } from '../model/vit-checkpoint.js';
+import { ffnWidth } from '../model/vit.js';
+import { updatedNeuronCount } from '../proxy/apoz.js';
+import { initBackend, type BackendChoice } from '../tensor/backend.js';
+import { benchScenario, load1, median } from './common.js';
+
+export interface MethodsBenchOptions {
+  modelDir: string;
+  backend: BackendChoice;
+  batchSize: number;
+  /** Examples of one timed local-training call (ceil(examples / batchSize) steps). */
+  examples: number;
+  /** Timed calls per method, interleaved across methods. */
+  repeats: number;
+  /** K, for bytes per round. */
+  clientsPerRound: number;
+}
+
+export interface MethodBytes {
+  /** Trainable vector down + up: 2 x 4 bytes x trainable parameters. */
+  exchangePerClient: number;
+  /** clientsPerRound x exchangePerClient. */
+  exchangePerRound: number;
+  /** FedPFT only: (APoZ counts up + realigned FFN patches down) for K clients every `interval` rounds, divided by interval; 0 otherwise. */
+  alignmentPerRound: number;
+  /** exchangePerRound + alignmentPerRound. */
+  perRound: number;
+}
+
+export interface MethodRow {
+  method: 'fedpetuning' | 'fedot' | 'fedpft';
+  clientModel: string;
+  clientLayers: number;
+  clientFfnWidths: number[];
+  trainableParams: number;
+  clientForwardMacsPerExample: number;
+  /** clientForwardMacsPerExample / FedPETuning's: the compute floor of stepRatio. */
+  macsRatio: number;
+  /** Median over repeats of (local-training wall ms / steps). */
+  msPerStep: number;
+  samples: number[];
+  /** msPerStep / FedPETuning's msPerStep. */
+  stepRatio: number;
+  bytes: MethodBytes;
+}
+
+export interface MethodsBench {
+  definition: string;
+  backend: string;
+  batchSize: number;
+  stepsPerCall: number;
+  repeats: number;
+  clientsPerRound: number;
+  rows: MethodRow[];
+  loadBefore: number;
+  loadAfter: number;
+}
+
+const LORA = { rank: 8, alpha: 16, dropout: 0.1 };
+
+export const METHODS_DEFINITION =
+  "client step = localTrain (AdamW, LoRA dropout 0.1, as the actors run it) of each method's client model built by its own setup() on the shipped FM, " +
+  "wall ms / steps, median over interleaved repeats; FedPFT's sub-FM keeps d'_ff = d neurons in the compressed layers (fedpft-n setup: distillation changes the weights, not the step time); " +
+  'FedOT: adapterLayers 1, emulatorLayers 2, adapter LoRA rank scaled by L/2a (scenarios/methods). ' +
+  'bytes per round (closed form) = K x 2 x 4 x trainable; FedPFT adds K x (APoZ counts up + realigned neuron patches down) / interval (t=5, p=0.5)';
+
+/** Client step time and bytes per round of FedPFT and FedOT beside FedPETuning. */
+export async function benchMethods(opts: MethodsBenchOptions): Promise<MethodsBench> {
+  const loadBefore = load1();
+  const backend = await initBackend(opts.backend);
+  const probe = loadVit(opts.modelDir);
+  const d = probe.cfg.hiddenSize;
+  disposeParams(probe.params);
+  const configs = {
+    fedpetuning: { name: 'fedpetuning', lora: LORA },
+    fedot: { name: 'fedot', lora: LORA, adapterLayers: 1, emulatorLayers: 2, distill: { steps: 0 } },
+    fedpft: { name: 'fedpft-n', lora: LORA, keep: d, interval: 5, proportion: 0.5 },
+  } as const;
+  const data = loadTask('mnist', { trainLimit: opts.examples });
+  const shared = { images: data.train.images, labels: data.train.labels, featureSize: imageSize(data.train) };
+  const built: Array<{ method: MethodRow['method']; model: ClientModel; initial: Float32Array; info: Record<string, unknown>; bytes: MethodBytes; describe: string }> = [];
+  try {
+    for (const [key, config] of Object.entries(configs) as Array<[MethodRow['method'], Record<string, unknown>]>) {
+      const scenario = benchScenario({
+        name: `bench-${key}`,
+        modelDir: opts.modelDir,
+        backend: opts.backend,
+        workers: 1,
+        dataset: 'mnist',
+        trainLimit: opts.examples,
+        partition: { family: 'iid' },
+        clients: 1,
+        clientsPerRound: 1,
+        rounds: 1,
+        evalEvery: 1,
+        batchSize: opts.batchSize,
+        method: config,
+      });
+      const fm = loadVit(scenario.model.dir);
+      const method = createMethod(scenario.method);
+      try {
+        const setup = await method.setup({ scenario, fm, data, log: () => {} });
+        const cfg = setup.clientModel.config;
+        const trainable = setup.initial.length;
+        const exchangePerClient = 2 * 4 * trainable;
+        let alignmentPerRound = 0;
+        if (scenario.method.name === 'fedpft-n') {
+          const layers = setup.info['compressedLayers'] as number[];
+          const probeUp = layers.reduce((s, l) => s + 4 * ffnWidth(cfg, l), 4);
+          // W1' columns, b1' entries and W2' rows of the realigned neurons (values + 4-byte indices), plus b2' and the FFN LayerNorm whole.
+          const patchDown = layers.reduce((s, l) => {
+            const n = updatedNeuronCount(scenario.method.name === 'fedpft-n' ? scenario.method.proportion : 0, ffnWidth(cfg, l));
+            return s + 4 * (d * n + n + n * d + 3 * d) + 4 * 3 * n;
+          }, 0);
+          alignmentPerRound = (opts.clientsPerRound * (probeUp + patchDown)) / scenario.method.interval;
+        }
+        const exchangePerRound = opts.clientsPerRound * exchangePerClient;
+        const widths = Array.from({ length: cfg.numHiddenLayers }, (_, l) => ffnWidth(cfg, l));
+        const describe =
+          key === 'fedpetuning'
+            ? `full FM, LoRA r=${LORA.rank} on every layer`
+            : key === 'fedot'
+              ? `${cfg.numHiddenLayers}-layer emulator (adapters ${String(setup.info['adapterLayers'])}), adapter LoRA r=${String(setup.info['adapterLoraRank'])}`
+              : `sub-FM, FFN widths ${widths.join('/')}, LoRA r=${LORA.rank}`;
+        built.push({ method: key, model: new ClientModel(setup.clientModel), initial: setup.initial, info: setup.info, bytes: { exchangePerClient, exchangePerRound, alignmentPerRound, perRound: exchangePerRound + alignmentPerRound }, describe });
+      } finally {
+        disposeParams(fm.params);
+        method.dispose();
+      }
+    }
+    const task = (initial: Float32Array) => ({
+      round: 1,
+      clientId: 0,
+      seed: 42,
+      lr: 0.005,
+      weightDecay: 0.01,
+      epochs: 1,
+      batchSize: opts.batchSize,
+      weights: initial.slice(),
+      indices: Int32Array.from({ length: data.train.n }, (_, i) => i),
+    });
+    for (const b of built) localTrain(b.model, shared, task(b.initial)); // warm-up
+    const samples = new Map<string, number[]>(built.map((b) => [b.method, []]));
+    for (let r = 0; r < opts.repeats; r++) {
+      for (const b of built) {
+        const result = localTrain(b.model, shared, task(b.initial));
+        samples.get(b.method)?.push(result.trainMs / result.steps);
+      }
+    }
+    const base = built[0];
+    if (!base || base.method !== 'fedpetuning') throw new Error('methods bench: FedPETuning must come first');
+    const baseMs = median(samples.get('fedpetuning') ?? []);
+    const baseMacs = base.info['clientForwardMacsPerExample'] as number;
+    const rows = built.map((b): MethodRow => {
+      const ms = median(samples.get(b.method) ?? []);
+      const cfg = b.model.spec.config;
+      const macs = b.info['clientForwardMacsPerExample'] as number;
+      return {
+        method: b.method,
+        clientModel: b.describe,
+        clientLayers: cfg.numHiddenLayers,
+        clientFfnWidths: Array.from({ length: cfg.numHiddenLayers }, (_, l) => ffnWidth(cfg, l)),
+        trainableParams: b.initial.length,
+        clientForwardMacsPerExample: macs,
+        macsRatio: macs / baseMacs,
+        msPerStep: ms,
+        samples: samples.get(b.method) ?? [],
+        stepRatio: ms / baseMs,
+        bytes: b.bytes,
+      };
+    });
+    return {
+      definition: METHODS_DEFINITION,
+      backend: backend.name,
+      batchSize: opts.batchSize,
+      stepsPerCall: Math.ceil(data.train.n / opts.batchSize),
+      repeats: opts.repeats,
+      clientsPerRound: opts.clientsPerRound,
+      rows,
+      loadBefore,
+      loadAfter: load1(),
+    };
+  } finally {
+    for (const b of built) b.model.dispose();
+  }
+}

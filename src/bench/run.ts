@@ -1,0 +1,250 @@
+import { availableParallelism, platform, arch } from 'node:os';
+import Table from 'cli-table3';
+import type { BenchSection } from '../commands/bench.js';
+import type { BackendChoice } from '../tensor/backend.js';
+import { benchEngine, benchEngineStock, type EngineBench } from './bench.js';
+import { check, load1, type TargetCheck } from './common.js';
+import { benchMemory, type MemoryBench } from './memory.js';
+import { benchMethods, type MethodsBench } from './methods.js';
+import { benchOverhead, type OverheadBench } from './overhead.js';
+import { benchPool, type PoolBench } from './pool.js';
+
+export interface BenchRunOptions {
+  modelDir: string;
+  backend: BackendChoice;
+  /** Small sizes: checks the machinery in about a minute; the targets are not meaningful then. */
+  quick: boolean;
+  sections: readonly BenchSection[];
+  /** Engine: also measure the stock wasm kernels in a child process. */
+  compare: boolean;
+  batch?: number;
+  steps?: number;
+  /** Overrides every section's repeat count. */
+  repeats?: number;
+}
+
+export interface BenchResult {
+  quick: boolean;
+  model: string;
+  backend: BackendChoice;
+  sections: BenchSection[];
+  machine: { cpus: number; node: string; platform: string; load1Start: number; load1End: number };
+  engine: EngineBench | null;
+  /** The engine section with the wasm kernel fixes off (child process); null when not run. */
+  stock: EngineBench | null;
+  methods: MethodsBench | null;
+  pool: PoolBench | null;
+  overhead: OverheadBench | null;
+  memory: MemoryBench | null;
+  /** Every measured value that has a target, with the comparison made. */
+  targets: TargetCheck[];
+  /** Seconds per section, and in total. */
+  seconds: Partial<Record<BenchSection, number>> & { total: number };
+}
+
+/** The targets of the issue, for a 2-core machine on wasm. */
+export const TARGETS = {
+  stepVsMatMul: 0.6,
+  poolRatio: 1.8,
+  overheadShare: 0.03,
+  memoryDeltaMB: 50,
+  fedpftStepRatio: 0.65,
+} as const;
+
+/** Sizes per section: the defaults keep a full `fedpft bench` under 10 minutes on 2 cores. */
+function sizes(quick: boolean, repeats: number | undefined) {
+  return quick
+    ? {
+        engine: { batch: 16, steps: 2, repeats: repeats ?? 1 },
+        methods: { batchSize: 16, examples: 32, repeats: repeats ?? 1, clientsPerRound: 10 },
+        pool: { tasks: 4, examplesPerTask: 32, batchSize: 16, repeats: repeats ?? 1 },
+        overhead: { workers: 2, clients: 20, clientsPerRound: 4, rounds: 2, trainLimit: 320, evalLimit: 100 },
+        memory: { workers: 2, dataset: 'mnist' as const, trainLimit: 1000, evalLimit: 100, clientCounts: [10, 100, 1000], clientsPerRound: 2, rounds: 1, batchSize: 1, repeats: repeats ?? 1 },
+      }
+    : {
+        engine: { batch: 64, steps: 10, repeats: repeats ?? 3 },
+        methods: { batchSize: 16, examples: 160, repeats: repeats ?? 7, clientsPerRound: 10 },
+        pool: { tasks: 40, examplesPerTask: 80, batchSize: 16, repeats: repeats ?? 5 },
+        overhead: { workers: 2, clients: 100, clientsPerRound: 10, rounds: 10, evalLimit: 1000 },
+        // mnist's 8,000 training examples cannot give 10,000 clients one each; fashion-mnist has 60,000.
+        // Batch = examples per client at 10,000 clients, so every run trains on the same batch shape.
+        memory: { workers: 2, dataset: 'fashion-mnist' as const, trainLimit: 20000, evalLimit: 200, clientCounts: [100, 1000, 10000], clientsPerRound: 10, rounds: 1, batchSize: 2, repeats: repeats ?? 3 },
+      };
+}
+
+/** Runs the chosen sections in a fixed order; `onSection` sees the partial result after each. */
+export async function runBench(opts: BenchRunOptions, onSection: (section: BenchSection, partial: BenchResult) => void = () => {}): Promise<BenchResult> {
+  const t0 = performance.now();
+  const s = sizes(opts.quick, opts.repeats);
+  const result: BenchResult = {
+    quick: opts.quick,
+    model: opts.modelDir,
+    backend: opts.backend,
+    sections: [...opts.sections],
+    machine: { cpus: availableParallelism(), node: process.version, platform: `${platform()} ${arch()}`, load1Start: load1(), load1End: 0 },
+    engine: null,
+    stock: null,
+    methods: null,
+    pool: null,
+    overhead: null,
+    memory: null,
+    targets: [],
+    seconds: { total: 0 },
+  };
+  const base = { modelDir: opts.modelDir, backend: opts.backend };
+  for (const section of opts.sections) {
+    const ts = performance.now();
+    if (section === 'engine') {
+      const batch = opts.batch ?? s.engine.batch;
+      const steps = opts.steps ?? s.engine.steps;
+      result.engine = await benchEngine(opts.modelDir, opts.backend, batch, steps, s.engine.repeats);
+      result.stock = opts.compare && result.engine.backend === 'wasm' ? benchEngineStock(opts.modelDir, batch, steps, s.engine.repeats) : null;
+    } else if (section === 'methods') {
+      result.methods = await benchMethods({ ...base, ...s.methods });
+    } else if (section === 'pool') {
+      result.pool = await benchPool({ ...base, ...s.pool });
+    } else if (section === 'overhead') {
+      result.overhead = await benchOverhead({ ...base, ...s.overhead });
+    } else {
+      result.memory = await benchMemory({ ...base, ...s.memory });
+    }
+    result.seconds[section] = (performance.now() - ts) / 1000;
+    result.targets = targetChecks(result);
+    onSection(section, result);
+  }
+  result.machine.load1End = load1();
+  result.seconds.total = (performance.now() - t0) / 1000;
+  return result;
+}
+
+export function targetChecks(r: BenchResult): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  if (r.engine) {
+    out.push(check('engine.fullStepVsMatMul', 'full train step GFLOP/s / plain matMul GFLOP/s', r.engine.fullStep.vsMatMul, '>=', TARGETS.stepVsMatMul));
+    out.push(check('engine.loraStepVsMatMul', 'LoRA train step GFLOP/s / plain matMul GFLOP/s', r.engine.loraStep.vsMatMul, '>=', TARGETS.stepVsMatMul));
+  }
+  if (r.methods) {
+    const fedpft = r.methods.rows.find((x) => x.method === 'fedpft');
+    if (fedpft) out.push(check('methods.fedpftStepRatio', "FedPFT client step / FedPETuning's (d'_ff = d)", fedpft.stepRatio, '<=', TARGETS.fedpftStepRatio));
+  }
+  if (r.pool) out.push(check('pool.ratio', 'updates/s with 2 workers / with 1', r.pool.ratio, '>=', TARGETS.poolRatio));
+  if (r.overhead) out.push(check('overhead.outsideShare', 'round wall share outside client training and evaluation', r.overhead.outsideShare, '<=', TARGETS.overheadShare));
+  if (r.memory) {
+    const [first, last] = [r.memory.points[0], r.memory.points[r.memory.points.length - 1]];
+    const label = `${last?.clients ?? '?'} vs ${first?.clients ?? '?'} clients`;
+    out.push(check('memory.peakDeltaMB', `peak RSS, ${label} (MB)`, r.memory.peakDeltaMB, '<=', TARGETS.memoryDeltaMB));
+    out.push(check('memory.liveDeltaMB', `server live heap at round 1, ${label} (MB)`, r.memory.liveDeltaMB, '<=', TARGETS.memoryDeltaMB));
+  }
+  return out;
+}
+
+const f = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+function verdict(r: BenchResult, id: string): [string, string] {
+  const t = r.targets.find((x) => x.id === id);
+  if (!t) return ['-', '-'];
+  const threshold = id.startsWith('overhead.') ? pct(t.threshold) : f(t.threshold);
+  return [`${t.op} ${threshold}`, t.pass ? 'PASS' : 'FAIL'];
+}
+
+function table(head: string[]): Table.Table {
+  return new Table({ head, style: { head: [], border: [] } });
+}
+
+function loadNote(before: number, after: number): string {
+  // The load average trails by a minute and counts this bench's own threads: a hint, not a verdict.
+  return `load average (1 min, this bench's own threads included) ${f(before)} before, ${f(after)} after`;
+}
+
+/** One section's table (with target and PASS/FAIL beside each measured value), or the summary. */
+export function formatBench(r: BenchResult, section: BenchSection | 'summary'): string {
+  const quick = r.quick ? ' [--quick: sizes too small for the targets]' : '';
+  if (section === 'engine' && r.engine) {
+    const e = r.engine;
+    const st = r.stock;
+    const t = table(['measure', 'project kernels', 'stock kernels', 'target', 'result']);
+    const cell = (x: EngineBench | null, g: (x: EngineBench) => string) => (x ? g(x) : '-');
+    t.push(['plain 2-D matMul GFLOP/s', f(e.matMulGflops), cell(st, (x) => f(x.matMulGflops)), '-', '-']);
+    t.push(['full train step GFLOP/s (ms/step)', `${f(e.fullStep.gflops)} (${f(e.fullStep.msPerStep, 0)})`, cell(st, (x) => `${f(x.fullStep.gflops)} (${f(x.fullStep.msPerStep, 0)})`), '-', '-']);
+    t.push(['full step / matMul', f(e.fullStep.vsMatMul), cell(st, (x) => f(x.fullStep.vsMatMul)), ...verdict(r, 'engine.fullStepVsMatMul')]);
+    t.push(['LoRA train step GFLOP/s (ms/step)', `${f(e.loraStep.gflops)} (${f(e.loraStep.msPerStep, 0)})`, cell(st, (x) => `${f(x.loraStep.gflops)} (${f(x.loraStep.msPerStep, 0)})`), '-', '-']);
+    t.push(['LoRA step / matMul', f(e.loraStep.vsMatMul), cell(st, (x) => f(x.loraStep.vsMatMul)), ...verdict(r, 'engine.loraStepVsMatMul')]);
+    return [
+      `engine — backend ${e.backend}, ${e.model}, batch ${e.batch}, ${e.steps} timed steps, median of ${e.repeats}${quick}`,
+      t.toString(),
+      '  FLOPs from shapes: full step = 3 x 2 x forward MACs, LoRA step = 2 x 2 x forward MACs; matMul = the FFN\'s first product [batch*tokens, d] x [d, d_ff]; stock = wasm kernel fixes off (child process)',
+    ].join('\n');
+  }
+  if (section === 'methods' && r.methods) {
+    const m = r.methods;
+    const t = table(['method', 'client model', 'trainable', 'fwd MACs/ex (ratio)', 'ms/step', 'step ratio', 'target', 'result', 'bytes/round']);
+    for (const row of m.rows) {
+      const [target, res] = row.method === 'fedpft' ? verdict(r, 'methods.fedpftStepRatio') : ['-', '-'];
+      const bytes = row.bytes.alignmentPerRound > 0 ? `${row.bytes.perRound.toFixed(0)} (${row.bytes.exchangePerRound} + ${row.bytes.alignmentPerRound.toFixed(0)} align)` : String(row.bytes.perRound);
+      t.push([row.method, row.clientModel, row.trainableParams, `${(row.clientForwardMacsPerExample / 1e6).toFixed(2)}M (${f(row.macsRatio, 3)})`, f(row.msPerStep, 1), f(row.stepRatio, 3), target, res, bytes]);
+    }
+    return [
+      `methods — backend ${m.backend}, batch ${m.batchSize}, ${m.stepsPerCall} steps per timed call, median of ${m.repeats}, K = ${m.clientsPerRound} clients/round${quick}`,
+      t.toString(),
+      `  ${m.definition}`,
+      `  the MACs ratio is the compute floor of the step ratio; ${loadNote(m.loadBefore, m.loadAfter)}`,
+    ].join('\n');
+  }
+  if (section === 'pool' && r.pool) {
+    const p = r.pool;
+    const t = table(['measure', 'value', 'target', 'result']);
+    t.push(['1 worker: client updates/s', f(p.one.updatesPerSecond, 3), '-', '-']);
+    t.push(['2 workers: client updates/s', f(p.two.updatesPerSecond, 3), '-', '-']);
+    t.push(['2 workers / 1 worker', f(p.ratio, 3), ...verdict(r, 'pool.ratio')]);
+    t.push(['local training ms per update (1 / 2 workers)', `${f(p.one.msPerUpdate, 0)} / ${f(p.two.msPerUpdate, 0)}`, '-', '-']);
+    t.push(['CPU cores this process used (1 / 2 workers)', `${f(p.one.coresUsed)} / ${f(p.two.coresUsed)}`, '-', '-']);
+    return [
+      `pool — backend ${p.backend}, ${p.tasks} updates of ${p.examplesPerTask} examples (${p.stepsPerTask} steps of ${p.batchSize}), median of ${p.repeats}${quick}`,
+      t.toString(),
+      `  ${p.definition}`,
+      '  CPU cores used = process CPU time / wall: about 1 and 2 when the workers had the cores to themselves; the part above the worker count is the main thread and V8\'s GC helper threads, which compete with 2 workers on 2 cores',
+      `  ${loadNote(p.loadBefore, p.loadAfter)}`,
+    ].join('\n');
+  }
+  if (section === 'overhead' && r.overhead) {
+    const o = r.overhead;
+    const t = table(['measure', 'value', 'target', 'result']);
+    t.push(['round wall time (median)', `${f(o.roundSeconds, 3)} s`, '-', '-']);
+    t.push(['outside training and evaluation (median share)', pct(o.outsideShare), ...verdict(r, 'overhead.outsideShare')]);
+    t.push(['outside training and evaluation (all rounds)', pct(o.outsideShareTotal), '-', '-']);
+    t.push(['dispatch overhead (median share)', pct(o.dispatchOverheadShare), '-', '-']);
+    const s = o.scenario;
+    return [
+      `overhead — ${s.method} on ${s.dataset}, ${s.clients} clients (${s.partition}), ${s.clientsPerRound}/round, ${s.rounds} rounds, ${s.workers} workers${quick}`,
+      t.toString(),
+      `  per round (s): ${o.rounds.map((x) => `#${x.round} wall ${f(x.wallSeconds, 3)} dispatch ${f(x.dispatchSeconds, 3)} eval ${f(x.evalSeconds, 3)} outside ${f(x.outsideSeconds, 3)}`).join('; ')}`,
+      `  ${o.definition}`,
+      `  ${loadNote(o.loadBefore, o.loadAfter)}`,
+    ].join('\n');
+  }
+  if (section === 'memory' && r.memory) {
+    const m = r.memory;
+    const t = table(['measure', 'value', 'target', 'result']);
+    for (const p of m.points) t.push([`${p.clients} clients (>= ${p.examplesPerClient} examples each): peak RSS / round-end RSS / live heap`, `${f(p.peakRssMB, 1)} / ${f(p.roundRssMB, 1)} / ${f(p.startLiveMB, 1)} MB`, '-', '-']);
+    t.push(['peak RSS: largest - smallest client count', `${f(m.peakDeltaMB, 1)} MB`, ...verdict(r, 'memory.peakDeltaMB')]);
+    t.push(['round-end RSS: largest - smallest', `${f(m.roundDeltaMB, 1)} MB`, '-', '-']);
+    t.push(['server live heap at round 1: largest - smallest', `${f(m.liveDeltaMB, 2)} MB`, ...verdict(r, 'memory.liveDeltaMB')]);
+    return [
+      `memory — ${m.dataset} (first ${m.trainLimit} training examples), ${m.clientsPerRound} clients/round, ${m.rounds} rounds, batch ${m.batchSize}, ${m.workers} workers, median of ${m.points[0]?.peakSamples.length ?? 0}${quick}`,
+      t.toString(),
+      `  ${m.definition}`,
+      `  ${loadNote(m.loadBefore, m.loadAfter)}`,
+    ].join('\n');
+  }
+  if (section === 'summary') {
+    const t = table(['target', 'value', 'target', 'result']);
+    for (const c of r.targets) {
+      const show = c.id.startsWith('overhead.') ? pct : (x: number) => f(x, 3);
+      t.push([c.description, show(c.value), `${c.op} ${show(c.threshold)}`, c.pass ? 'PASS' : 'FAIL']);
+    }
+    const per = r.sections.map((s) => `${s} ${f(r.seconds[s] ?? 0, 0)} s`).join(', ');
+    return [`targets${quick}`, t.toString(), `bench took ${f(r.seconds.total, 0)} s (${per}); ${r.machine.cpus} CPUs, node ${r.machine.node}, ${r.machine.platform}`].join('\n');
+  }
+  return '';
+}

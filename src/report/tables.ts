@@ -1,0 +1,183 @@
+/**
+ * The tables of `fedpft report`, shaped like the paper's: methods x tasks (with alpha columns
+ * when the partition varies), the FedPFT ablation, t x p, and one row per configuration. Each
+ * table renders as cli-table3 text or Markdown; the per-configuration table also as CSV.
+ * Accuracies are percentages, "mean ± std" over seeds (std: sample, n - 1; only the mean for n = 1).
+ */
+import Table from 'cli-table3';
+import { compareValues, configLabel, configText, partitionLabel, type Group, type Grouping, type Stat } from '../experiments/groups.js';
+
+export interface ReportTable {
+  title: string;
+  head: string[];
+  rows: string[][];
+}
+
+export function formatStat(s: Stat | null): string {
+  if (s === null) return '-';
+  const mean = (100 * s.mean).toFixed(2);
+  return s.std === null ? mean : `${mean} ± ${(100 * s.std).toFixed(2)}`;
+}
+
+/** What a FedPFT variant distils: before FL (sub-FM distillation) and during FL (alignment). */
+const ABLATION: Record<string, [boolean, boolean]> = {
+  'fedpft-n': [false, false],
+  'fedpft-b': [true, false],
+  'fedpft-d': [false, true],
+  fedpft: [true, true],
+};
+
+function uniq<T>(xs: readonly T[]): T[] {
+  return [...new Set(xs)];
+}
+
+/** Columns of the pivot tables: the task, and the partition when more than one occurs. */
+function columnOf(grouping: Grouping): (g: Group) => string {
+  const partitions = uniq(grouping.groups.map((g) => partitionLabel(g.family, g.alpha)));
+  return partitions.length > 1 ? (g) => `${g.task} ${partitionLabel(g.family, g.alpha)}` : (g) => g.task;
+}
+
+function columnsInOrder(groups: readonly Group[], column: (g: Group) => string): string[] {
+  const sorted = [...groups].sort((a, b) => a.task.localeCompare(b.task) || (a.alpha === null ? 1 : 0) - (b.alpha === null ? 1 : 0) || compareValues(a.alpha ?? 0, b.alpha ?? 0) || a.family.localeCompare(b.family));
+  return uniq(sorted.map(column));
+}
+
+function rowLabel(g: Group, skip: readonly string[] = []): string {
+  const rest = configText(g.config.filter(([k]) => !skip.includes(k)));
+  return rest ? `${g.method} ${rest}` : g.method;
+}
+
+/** rows x columns, one cell per group (groups arrive sorted by method, then config). */
+function pivot(title: string, groups: readonly Group[], column: (g: Group) => string, row: (g: Group) => string, cell: (g: Group) => string, corner = 'method'): ReportTable {
+  const columns = columnsInOrder(groups, column);
+  const rows = uniq(groups.map(row));
+  const body = rows.map((r) => [r, ...columns.map((c) => {
+    const g = groups.find((x) => row(x) === r && column(x) === c);
+    return g ? cell(g) : '';
+  })]);
+  return { title, head: [corner, ...columns], rows: body };
+}
+
+export function buildTables(grouping: Grouping): ReportTable[] {
+  const { groups } = grouping;
+  if (groups.length === 0) return [];
+  const column = columnOf(grouping);
+  const tables: ReportTable[] = [
+    pivot('Accuracy (%) at the final round, mean ± std over seeds', groups, column, (g) => rowLabel(g), (g) => formatStat(g.final)),
+    pivot('Accuracy (%) at the best round, mean ± std over seeds', groups, column, (g) => rowLabel(g), (g) => formatStat(g.best)),
+  ];
+
+  const variants = groups.filter((g) => g.method in ABLATION);
+  if (uniq(variants.map((g) => g.method)).length > 1) {
+    const order = ['fedpft-n', 'fedpft-b', 'fedpft-d', 'fedpft'];
+    const sorted = [...variants].sort((a, b) => order.indexOf(a.method) - order.indexOf(b.method));
+    const t = pivot('Ablation: FedPFT distillation before / during FL, final accuracy (%)', sorted, column, (g) => rowLabel(g), (g) => formatStat(g.final));
+    t.head.splice(1, 0, 'before FL', 'during FL');
+    for (const r of t.rows) {
+      const method = (r[0] as string).split(' ')[0] as string;
+      const [before, during] = ABLATION[method] ?? [false, false];
+      r.splice(1, 0, before ? '✓' : '-', during ? '✓' : '-');
+    }
+    tables.push(t);
+  }
+
+  // t x p, per method, task, partition and any other varying setting.
+  const tp = groups.filter((g) => g.config.some(([k]) => k === 'interval' || k === 'proportion'));
+  const scopes = uniq(tp.map((g) => JSON.stringify([g.method, g.task, g.family, g.alpha, g.config.filter(([k]) => k !== 'interval' && k !== 'proportion')])));
+  for (const scope of scopes) {
+    const members = tp.filter((g) => JSON.stringify([g.method, g.task, g.family, g.alpha, g.config.filter(([k]) => k !== 'interval' && k !== 'proportion')]) === scope);
+    const first = members[0] as Group;
+    // A setting that does not vary is not in the config: read it from the scenario.
+    const setting = (g: Group, k: string): unknown => g.config.find(([key]) => key === k)?.[1] ?? (g.runs[0]?.scenario.method as Record<string, unknown> | undefined)?.[k];
+    const ps = uniq(members.map((g) => setting(g, 'proportion'))).sort(compareValues);
+    const ts = uniq(members.map((g) => setting(g, 'interval'))).sort(compareValues);
+    const rest = configText(first.config.filter(([k]) => k !== 'interval' && k !== 'proportion'));
+    const title = `t (interval) x p (proportion): ${first.method} on ${first.task} ${partitionLabel(first.family, first.alpha)}${rest ? ` ${rest}` : ''}, final accuracy (%)`;
+    tables.push({
+      title,
+      head: ['t \\ p', ...ps.map(String)],
+      rows: ts.map((t) => [String(t), ...ps.map((p) => formatStat(members.find((g) => setting(g, 'interval') === t && setting(g, 'proportion') === p)?.final ?? null))]),
+    });
+  }
+
+  tables.push(longTable(grouping));
+  return tables;
+}
+
+/** One row per configuration. */
+function longTable(grouping: Grouping): ReportTable {
+  const labels = grouping.varying.map(configLabel);
+  return {
+    title: 'All configurations',
+    head: ['method', 'task', 'partition', ...labels, 'n', 'seeds', 'final acc (%)', 'best acc (%)', 'best round'],
+    rows: grouping.groups.map((g) => [
+      g.method,
+      g.task,
+      partitionLabel(g.family, g.alpha),
+      ...labels.map((l) => {
+        const v = g.config.find(([k]) => k === l);
+        return v === undefined ? '' : typeof v[1] === 'string' ? v[1] : JSON.stringify(v[1]);
+      }),
+      String(g.runs.length),
+      g.seeds.join(' '),
+      formatStat(g.final),
+      formatStat(g.best),
+      g.bestRound === null ? '-' : g.bestRound.mean.toFixed(1),
+    ]),
+  };
+}
+
+export function renderCli(t: ReportTable): string {
+  const table = new Table({ head: t.head, style: { head: [], border: [] } });
+  for (const r of t.rows) table.push(r);
+  return `${t.title}\n${table.toString()}`;
+}
+
+function mdCell(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+export function renderMarkdown(t: ReportTable): string {
+  const line = (cells: readonly string[]) => `| ${cells.map(mdCell).join(' | ')} |`;
+  return [`## ${t.title}`, '', line(t.head), line(t.head.map(() => '---')), ...t.rows.map(line), ''].join('\n');
+}
+
+function csvCell(value: string | number | null): string {
+  if (value === null) return '';
+  const text = String(value);
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** The per-configuration table with full-precision fractions (not percentages) for further analysis. */
+export function renderCsv(grouping: Grouping): string {
+  const labels = grouping.varying.map(configLabel);
+  const head = ['method', 'task', 'partition_family', 'partition_alpha', ...labels, 'n', 'seeds', 'final_mean', 'final_std', 'best_mean', 'best_std', 'best_round_mean'];
+  const rows = grouping.groups.map((g) => [
+    g.method,
+    g.task,
+    g.family,
+    g.alpha,
+    ...labels.map((l) => {
+      const v = g.config.find(([k]) => k === l);
+      return v === undefined ? null : typeof v[1] === 'string' ? v[1] : JSON.stringify(v[1]);
+    }),
+    g.runs.length,
+    g.seeds.join(' '),
+    g.final?.mean ?? null,
+    g.final?.std ?? null,
+    g.best?.mean ?? null,
+    g.best?.std ?? null,
+    g.bestRound?.mean ?? null,
+  ]);
+  return [head, ...rows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
+}
+
+/** Groups in the order methods are compared (for legends). */
+export function groupLabel(g: Group, grouping: Grouping): string {
+  const tasks = uniq(grouping.groups.map((x) => x.task));
+  const partitions = uniq(grouping.groups.map((x) => partitionLabel(x.family, x.alpha)));
+  const parts = [rowLabel(g)];
+  if (tasks.length > 1) parts.push(g.task);
+  if (partitions.length > 1) parts.push(partitionLabel(g.family, g.alpha));
+  return parts.join(', ');
+}

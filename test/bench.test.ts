@@ -1,0 +1,161 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { BenchResult } from '../src/bench/run.js';
+import { CLI, cli, tempDir } from './helpers/tiny-run.js';
+
+/**
+ * `fedpft bench --quick` through the built CLI (run `npx tsc -p tsconfig.json` first): every
+ * section is present with positive finite numbers, and every derived number is the arithmetic
+ * of the reported ones. No time and no target is asserted: the machine may be busy.
+ */
+
+const REL = 1e-9;
+
+function positive(x: unknown, what: string): void {
+  expect(typeof x, what).toBe('number');
+  expect(Number.isFinite(x as number), what).toBe(true);
+  expect(x as number, what).toBeGreaterThan(0);
+}
+
+function ratioOf(actual: number, num: number, den: number): void {
+  expect(Math.abs(actual - num / den)).toBeLessThanOrEqual(REL * Math.abs(num / den));
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+describe('fedpft bench --quick', () => {
+  let r: BenchResult;
+  let stdout: string;
+
+  beforeAll(async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p tsconfig.json)`);
+    const file = join(tempDir('bench'), 'bench.json');
+    const out = await cli(['bench', '--quick', '--json', file]);
+    if (out.code !== 0) throw new Error(`fedpft bench --quick failed (${out.code}): ${out.stderr}`);
+    stdout = out.stdout;
+    r = JSON.parse(readFileSync(file, 'utf8')) as BenchResult;
+  }, 600_000);
+
+  it('prints one table per section with targets and PASS/FAIL, and a summary', () => {
+    for (const title of ['engine —', 'methods —', 'pool —', 'overhead —', 'memory —', 'targets', 'bench took']) expect(stdout).toContain(title);
+    expect(stdout).toMatch(/PASS|FAIL/);
+    expect(r.quick).toBe(true);
+    expect(r.sections).toEqual(['engine', 'methods', 'pool', 'overhead', 'memory']);
+    positive(r.seconds.total, 'seconds.total');
+  });
+
+  it('engine: GFLOP/s and ratios to the plain matMul', () => {
+    const e = r.engine;
+    if (!e) throw new Error('no engine section');
+    positive(e.matMulGflops, 'matMulGflops');
+    expect(e.matMulGflops).toBe(median(e.matMulSamples));
+    for (const step of [e.fullStep, e.loraStep]) {
+      positive(step.gflops, 'gflops');
+      positive(step.msPerStep, 'msPerStep');
+      ratioOf(step.vsMatMul, step.gflops, e.matMulGflops);
+    }
+    if (e.backend === 'wasm') {
+      expect(r.stock?.backend).toBe('wasm (stock kernels)');
+      positive(r.stock?.fullStep.gflops, 'stock gflops');
+    }
+  });
+
+  it('methods: step ratios and bytes per round are quotients and sums of the reported values', () => {
+    const m = r.methods;
+    if (!m) throw new Error('no methods section');
+    expect(m.rows.map((x) => x.method)).toEqual(['fedpetuning', 'fedot', 'fedpft']);
+    const base = m.rows[0];
+    if (!base) throw new Error('no FedPETuning row');
+    // LoRA on q, k, v, output of 6 layers (2 x d x r each) plus the 10-class head, d = 64, r = 8.
+    expect(base.trainableParams).toBe(6 * 4 * 2 * 64 * 8 + 64 * 10 + 10);
+    for (const row of m.rows) {
+      positive(row.msPerStep, `${row.method} msPerStep`);
+      positive(row.trainableParams, `${row.method} trainable`);
+      expect(row.msPerStep).toBe(median(row.samples));
+      ratioOf(row.stepRatio, row.msPerStep, base.msPerStep);
+      ratioOf(row.macsRatio, row.clientForwardMacsPerExample, base.clientForwardMacsPerExample);
+      expect(row.bytes.exchangePerClient).toBe(2 * 4 * row.trainableParams);
+      expect(row.bytes.exchangePerRound).toBe(m.clientsPerRound * row.bytes.exchangePerClient);
+      expect(row.bytes.perRound).toBe(row.bytes.exchangePerRound + row.bytes.alignmentPerRound);
+    }
+    const fedpft = m.rows[2];
+    expect(fedpft?.bytes.alignmentPerRound).toBeGreaterThan(0);
+    // d'_ff = d in the compressed layers, the first and last layer kept whole.
+    expect(fedpft?.clientFfnWidths).toEqual([256, 64, 64, 64, 64, 256]);
+    expect(m.rows[1]?.bytes.alignmentPerRound).toBe(0);
+  });
+
+  it('pool: updates/s with 1 and 2 workers and their ratio', () => {
+    const p = r.pool;
+    if (!p) throw new Error('no pool section');
+    for (const run of [p.one, p.two]) {
+      positive(run.updatesPerSecond, 'updatesPerSecond');
+      positive(run.msPerUpdate, 'msPerUpdate');
+      positive(run.coresUsed, 'coresUsed');
+      expect(run.updatesPerSecond).toBe(median(run.samples));
+    }
+    expect([p.one.workers, p.two.workers]).toEqual([1, 2]);
+    ratioOf(p.ratio, p.two.updatesPerSecond, p.one.updatesPerSecond);
+  });
+
+  it('overhead: per-round shares follow from the round timings', () => {
+    const o = r.overhead;
+    if (!o) throw new Error('no overhead section');
+    expect(o.rounds.map((x) => x.round)).toEqual(Array.from({ length: o.scenario.rounds }, (_, i) => i + 1));
+    for (const x of o.rounds) {
+      positive(x.wallSeconds, 'wallSeconds');
+      positive(x.dispatchSeconds, 'dispatchSeconds');
+      expect(x.workerBusySeconds).toHaveLength(o.scenario.workers);
+      expect(Math.abs(x.outsideSeconds - (x.wallSeconds - x.dispatchSeconds - x.evalSeconds))).toBeLessThan(1e-12);
+      ratioOf(x.outsideShare, x.outsideSeconds, x.wallSeconds);
+      expect(Math.abs(x.dispatchOverheadSeconds - (x.dispatchSeconds - Math.max(...x.workerBusySeconds)))).toBeLessThan(1e-12);
+      ratioOf(x.dispatchOverheadShare, x.dispatchOverheadSeconds, x.wallSeconds);
+    }
+    // Evaluation happens in the last round only.
+    expect(o.rounds.slice(0, -1).every((x) => x.evalSeconds === 0)).toBe(true);
+    positive(o.rounds[o.rounds.length - 1]?.evalSeconds, 'last round evalSeconds');
+    expect(o.outsideShare).toBe(median(o.rounds.map((x) => x.outsideShare)));
+    expect(o.dispatchOverheadShare).toBe(median(o.rounds.map((x) => x.dispatchOverheadShare)));
+    ratioOf(o.outsideShareTotal, o.rounds.reduce((s, x) => s + x.outsideSeconds, 0), o.rounds.reduce((s, x) => s + x.wallSeconds, 0));
+  });
+
+  it('memory: peak RSS per client count and the difference', () => {
+    const m = r.memory;
+    if (!m) throw new Error('no memory section');
+    expect(m.points.map((p) => p.clients)).toEqual([10, 100, 1000]);
+    for (const p of m.points) {
+      positive(p.peakRssMB, 'peakRssMB');
+      positive(p.roundRssMB, 'roundRssMB');
+      positive(p.startLiveMB, 'startLiveMB');
+      expect(p.startLiveMB).toBe(median(p.startLiveSamples));
+      expect(p.peakRssMB).toBe(median(p.peakSamples));
+      expect(p.examplesPerClient).toBeGreaterThanOrEqual(m.batchSize);
+    }
+    const [first, last] = [m.points[0], m.points[m.points.length - 1]];
+    expect(m.peakDeltaMB).toBe((last?.peakRssMB as number) - (first?.peakRssMB as number));
+    expect(m.roundDeltaMB).toBe((last?.roundRssMB as number) - (first?.roundRssMB as number));
+    expect(m.liveDeltaMB).toBe((last?.startLiveMB as number) - (first?.startLiveMB as number));
+  });
+
+  it('targets: one per measured target, each PASS/FAIL the comparison of the reported value', () => {
+    const byId = new Map(r.targets.map((t) => [t.id, t]));
+    expect([...byId.keys()].sort()).toEqual(['engine.fullStepVsMatMul', 'engine.loraStepVsMatMul', 'memory.liveDeltaMB', 'memory.peakDeltaMB', 'methods.fedpftStepRatio', 'overhead.outsideShare', 'pool.ratio']);
+    for (const t of r.targets) expect(t.pass).toBe(t.op === '>=' ? t.value >= t.threshold : t.value <= t.threshold);
+    expect(byId.get('engine.fullStepVsMatMul')?.value).toBe(r.engine?.fullStep.vsMatMul);
+    expect(byId.get('pool.ratio')?.value).toBe(r.pool?.ratio);
+    expect(byId.get('overhead.outsideShare')?.value).toBe(r.overhead?.outsideShare);
+    expect(byId.get('memory.peakDeltaMB')?.value).toBe(r.memory?.peakDeltaMB);
+    expect(byId.get('methods.fedpftStepRatio')?.value).toBe(r.methods?.rows[2]?.stepRatio);
+  });
+
+  it('rejects an unknown section with a one-line usage error', async () => {
+    const out = await cli(['bench', '--sections', 'engine,nope']);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain('--sections');
+  });
+});

@@ -1,0 +1,269 @@
+/**
+ * `fedpft report`: on a real tiny sweep (partition.alpha x 2 seeds) and on hand-made results
+ * shaped like the paper's experiments (methods x tasks x alpha; FedPFT's t x p), the tables,
+ * report.md and report.csv hold mean ± std over seeds computed here independently, and the SVGs
+ * are well-formed with one line per configuration and one stacked bar per client.
+ */
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { labelCounts, partition } from '../src/data/partition.js';
+import { loadTask } from '../src/data/registry.js';
+import { parseScenario } from '../src/scenario/load.js';
+import type { Scenario } from '../src/scenario/schema.js';
+import { cli, makeTinyFm, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
+
+interface Summary {
+  finalAccuracy: number;
+  bestAccuracy: number;
+  bestRound: number;
+}
+
+const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+const sampleStd = (xs: number[]) => {
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1));
+};
+/** A report cell: percentages with two decimals, "mean ± std" (mean alone for one seed). */
+const cell = (xs: number[]) => (xs.length > 1 ? `${(100 * mean(xs)).toFixed(2)} ± ${(100 * sampleStd(xs)).toFixed(2)}` : (100 * mean(xs)).toFixed(2));
+
+/** A minimal well-formedness check: tags balance and no element repeats an attribute. */
+function checkXml(text: string): void {
+  const stack: string[] = [];
+  for (const m of text.matchAll(/<(\/?)([A-Za-z][\w-]*)([^>]*?)(\/?)>/g)) {
+    const [, close, name, attrs, selfClose] = m as unknown as [string, string, string, string, string];
+    const names = [...attrs.matchAll(/([\w:-]+)="[^"]*"/g)].map((a) => a[1]);
+    expect(new Set(names).size, `${name}: repeated attribute in ${m[0]}`).toBe(names.length);
+    if (close) expect(stack.pop(), `</${name}>`).toBe(name);
+    else if (!selfClose) stack.push(name as string);
+  }
+  expect(stack).toEqual([]);
+  expect(text.replace(/<[^>]*>/g, '')).not.toMatch(/[<>]|&(?!amp;|lt;|gt;|quot;|apos;)/);
+}
+
+/** Markdown table under a "## title" heading, as rows of cells. */
+function mdTable(md: string, title: RegExp): string[][] {
+  const at = md.split('\n').findIndex((l) => l.startsWith('## ') && title.test(l));
+  expect(at, String(title)).toBeGreaterThanOrEqual(0);
+  const lines: string[] = [];
+  for (const line of md.split('\n').slice(at + 2)) {
+    if (!line.startsWith('|')) break;
+    lines.push(line);
+  }
+  return lines.filter((_, i) => i !== 1).map((l) => l.slice(2, -2).split(' | '));
+}
+
+function parseCsv(text: string): Array<Record<string, string>> {
+  const [head, ...rows] = text.trim().split('\n').map((l) => l.split(','));
+  return rows.map((r) => Object.fromEntries((head as string[]).map((h, i) => [h, r[i] ?? ''])));
+}
+
+let dir: string;
+
+beforeAll(() => {
+  dir = tempDir('report');
+});
+
+describe('fedpft report on a real sweep', () => {
+  it('tables mean ± std over seeds per alpha, and draws accuracy per round and each partition', async () => {
+    const fm = join(dir, 'fm');
+    await makeTinyFm(fm);
+    const file = writeScenario(dir, tinyScenario(fm, '  workers: 2\n').replace('rounds: 4', 'rounds: 2').replace('evalEvery: 2', 'evalEvery: 1').replace('clients: 12', 'clients: 6').replace('clientsPerRound: 4', 'clientsPerRound: 3'));
+    const results = join(dir, 'results');
+    const sweep = await cli(['sweep', file, '--set', 'partition.alpha=0.5,5', '--seeds', '2', '--results', results, '--no-report']);
+    expect(sweep.code, sweep.stderr).toBe(0);
+    const grid = join(results, 'tiny-sweep');
+    const out = join(dir, 'out');
+    const r = await cli(['report', grid, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('┌'); // cli-table3
+
+    // Independently: each alpha's summaries over seeds 7 and 8.
+    const byAlpha = new Map<number, Summary[]>();
+    const runsOf = new Map<number, string[]>();
+    for (const alpha of [0.5, 5]) {
+      const names = [7, 8].map((seed) => `tiny__partition.alpha=${alpha}__seed=${seed}`);
+      runsOf.set(alpha, names);
+      byAlpha.set(alpha, names.map((n) => JSON.parse(readFileSync(join(grid, n, 'summary.json'), 'utf8')) as Summary));
+    }
+
+    const csv = parseCsv(readFileSync(join(out, 'report.csv'), 'utf8'));
+    expect(csv.map((row) => [row['method'], row['task'], row['partition_family'], row['partition_alpha'], row['n'], row['seeds']])).toEqual([
+      ['fedpetuning', 'mnist', 'dirichlet', '0.5', '2', '7 8'],
+      ['fedpetuning', 'mnist', 'dirichlet', '5', '2', '7 8'],
+    ]);
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    const finalTable = mdTable(md, /final round/);
+    const bestTable = mdTable(md, /best round/);
+    expect(finalTable[0]).toEqual(['method', 'mnist dirichlet α=0.5', 'mnist dirichlet α=5']);
+    for (const [i, alpha] of [0.5, 5].entries()) {
+      const s = byAlpha.get(alpha) as Summary[];
+      const finals = s.map((x) => x.finalAccuracy);
+      const bests = s.map((x) => x.bestAccuracy);
+      const row = csv[i] as Record<string, string>;
+      expect(Number(row['final_mean'])).toBeCloseTo(mean(finals), 12);
+      expect(Number(row['final_std'])).toBeCloseTo(sampleStd(finals), 12);
+      expect(Number(row['best_mean'])).toBeCloseTo(mean(bests), 12);
+      expect(Number(row['best_std'])).toBeCloseTo(sampleStd(bests), 12);
+      expect(finalTable[1]?.[i + 1]).toBe(cell(finals));
+      expect(bestTable[1]?.[i + 1]).toBe(cell(bests));
+      expect(r.stdout).toContain(cell(finals));
+    }
+
+    // accuracy.svg: one polyline per alpha through the per-round means over seeds.
+    const acc = readFileSync(join(out, 'accuracy.svg'), 'utf8');
+    checkXml(acc);
+    expect(acc.match(/<polyline /g)).toHaveLength(2);
+    for (const alpha of [0.5, 5]) {
+      const rounds = (runsOf.get(alpha) as string[]).map((n) =>
+        readFileSync(join(grid, n, 'rounds.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { round: number; accuracy: number }),
+      );
+      for (const round of [1, 2]) {
+        const m = mean(rounds.map((rs) => (rs.find((x) => x.round === round) as { accuracy: number }).accuracy));
+        expect(acc).toContain(`<title>fedpetuning, dirichlet α=${alpha} (n=2): round ${round}, ${(100 * m).toFixed(2)}%</title>`);
+      }
+    }
+
+    // partition-<run>.svg: one per alpha (lowest seed), a stacked bar of label counts per client.
+    const svgs = readdirSync(out).filter((f) => f.startsWith('partition-')).sort();
+    expect(svgs).toEqual(['partition-tiny__partition.alpha=0.5__seed=7.svg', 'partition-tiny__partition.alpha=5__seed=7.svg']);
+    const { train } = loadTask('mnist', { trainLimit: 480 });
+    for (const alpha of [0.5, 5]) {
+      const svg = readFileSync(join(out, `partition-tiny__partition.alpha=${alpha}__seed=7.svg`), 'utf8');
+      checkXml(svg);
+      const counts = labelCounts(partition(train.labels, 10, 6, { family: 'dirichlet', alpha }, 7), train.labels, 10);
+      const bars = svg.split('<g class="bar">').slice(1);
+      expect(bars).toHaveLength(6);
+      bars.forEach((bar, client) => {
+        const row = counts[client] as number[];
+        expect(bar).toContain(`<title>${client}: ${row.reduce((s, x) => s + x, 0)}</title>`);
+        const drawn = [...bar.split('</g>')[0]!.matchAll(/<rect [^>]*><title>(\d+): (\d+)<\/title>/g)].map((m) => [Number(m[1]), Number(m[2])]);
+        expect(drawn).toEqual(row.map((c, k) => [k, c]).filter(([, c]) => (c as number) > 0));
+      });
+    }
+  });
+});
+
+/** Hand-made finished runs: scenario.json as `fedpft run` writes it, rounds.jsonl and summary.json. */
+function fakeRun(root: string, name: string, scenario: Scenario, accuracies: number[], finished = true): void {
+  const runDir = join(root, name);
+  mkdirSync(runDir, { recursive: true });
+  writeFileSync(join(runDir, 'scenario.json'), JSON.stringify(scenario, null, 2));
+  writeFileSync(join(runDir, 'rounds.jsonl'), accuracies.map((a, i) => JSON.stringify({ round: i + 1, lr: 0.01, clients: [0], meanTrainLoss: 1, accuracy: a, wallSeconds: 1, clientTrainSeconds: 1, bytesUp: 1, bytesDown: 1 }) + '\n').join(''));
+  if (!finished) return;
+  const best = accuracies.reduce((b, a, i) => (a > (accuracies[b] as number) ? i : b), 0);
+  const summary = { scenario: scenario.name, runId: name, method: scenario.method.name, backend: 'wasm', rounds: accuracies.length, finalAccuracy: accuracies[accuracies.length - 1], bestAccuracy: accuracies[best], bestRound: best + 1, wallSeconds: 1, bytesUpTotal: 1, bytesDownTotal: 1, finalWeightsSha256: '0', methodInfo: {}, partition: { family: scenario.partition.family, alpha: null, seed: scenario.seed, classOrder: [] } };
+  writeFileSync(join(runDir, 'summary.json'), JSON.stringify(summary, null, 2));
+}
+
+function scenarioOf(seed: number, dataset: string, alpha: number, method: string): Scenario {
+  return parseScenario(
+    `name: paper
+seed: ${seed}
+model: { dir: /nonexistent/fm }
+task: { dataset: ${dataset} }
+partition: { family: dirichlet, alpha: ${alpha} }
+federation: { clients: 10, clientsPerRound: 2, rounds: 3, learningRate: 0.01 }
+method: ${method}
+`,
+    'paper.yaml',
+    { checkFiles: false },
+  );
+}
+
+/** Deterministic made-up accuracies that differ by every factor. */
+const made = (...xs: number[]) => [0, 1, 2].map((r) => Number((0.3 + ((xs.reduce((s, x, i) => s + x * (i + 3) * 7919, r * 104729) % 997) / 997) * 0.6).toFixed(4)));
+
+describe('fedpft report on paper-shaped results', () => {
+  const METHODS = ['fedpetuning', 'fedot', 'fedpft', 'fedpft-n', 'fedpft-b', 'fedpft-d'];
+  const TASKS = ['mnist', 'fashion-mnist'];
+  const ALPHAS = [0.1, 1];
+
+  it('methods x (task, alpha) with the ablation table; unfinished runs are left out', async () => {
+    const root = join(dir, 'paper');
+    const finals = new Map<string, number[]>();
+    METHODS.forEach((m, mi) =>
+      TASKS.forEach((t, ti) =>
+        ALPHAS.forEach((a, ai) => {
+          for (const seed of [1, 2, 3]) {
+            const accs = made(mi, ti, ai, seed);
+            fakeRun(join(root, 'grid'), `${m}-${t}-${a}-${seed}`, scenarioOf(seed, t, a, `{ name: ${m} }`), accs);
+            finals.set(`${m} ${t} ${a}`, [...(finals.get(`${m} ${t} ${a}`) ?? []), accs[2] as number]);
+          }
+        }),
+      ),
+    );
+    fakeRun(join(root, 'grid'), 'unfinished', scenarioOf(9, 'mnist', 1, '{ name: fedpft }'), [0.99], false);
+    const out = join(dir, 'paper-out');
+    // Several directories: the grid and one run directory inside it (counted once).
+    const r = await cli(['report', join(root, 'grid'), join(root, 'grid', 'fedot-mnist-1-2'), '--out', out, '--no-partitions']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('72 finished runs in 24 configurations; 1 unfinished, left out: unfinished');
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+
+    const main = mdTable(md, /final round/);
+    const columns = ['fashion-mnist dirichlet α=0.1', 'fashion-mnist dirichlet α=1', 'mnist dirichlet α=0.1', 'mnist dirichlet α=1'];
+    expect(main[0]).toEqual(['method', ...columns]);
+    expect(main.slice(1).map((row) => row[0])).toEqual(METHODS);
+    for (const [i, m] of METHODS.entries()) {
+      for (const [j, col] of columns.entries()) {
+        const [, task, alpha] = /^(\S+) dirichlet α=(\S+)$/.exec(col) as unknown as [string, string, string];
+        expect(main[i + 1]?.[j + 1], `${m} ${col}`).toBe(cell(finals.get(`${m} ${task} ${alpha}`) as number[]));
+      }
+    }
+    const ablation = mdTable(md, /Ablation/);
+    expect(ablation[0]).toEqual(['method', 'before FL', 'during FL', ...columns]);
+    expect(ablation.slice(1).map((row) => row.slice(0, 3))).toEqual([
+      ['fedpft-n', '-', '-'],
+      ['fedpft-b', '✓', '-'],
+      ['fedpft-d', '-', '✓'],
+      ['fedpft', '✓', '✓'],
+    ]);
+    expect(ablation[4]?.[3]).toBe(cell(finals.get('fedpft fashion-mnist 0.1') as number[]));
+    expect(md).not.toMatch(/t \(interval\)/);
+
+    const csv = parseCsv(readFileSync(join(out, 'report.csv'), 'utf8'));
+    expect(csv).toHaveLength(24);
+    expect(csv.every((row) => row['n'] === '3' && row['seeds'] === '1 2 3')).toBe(true);
+    const svg = readFileSync(join(out, 'accuracy.svg'), 'utf8');
+    checkXml(svg);
+    expect(svg.match(/<polyline /g)).toHaveLength(24);
+    expect(readdirSync(out).filter((f) => f.startsWith('partition-'))).toEqual([]);
+  });
+
+  it('FedPFT t x p: rows are intervals, columns proportions', async () => {
+    const root = join(dir, 'tp');
+    const finals = new Map<string, number[]>();
+    for (const t of [2, 4, 8]) {
+      for (const p of [0.3, 0.5]) {
+        for (const seed of [1, 2]) {
+          const accs = made(t, p * 10, seed);
+          fakeRun(root, `t${t}-p${p}-s${seed}`, scenarioOf(seed, 'mnist', 0.5, `{ name: fedpft, interval: ${t}, proportion: ${p} }`), accs);
+          finals.set(`${t} ${p}`, [...(finals.get(`${t} ${p}`) ?? []), accs[2] as number]);
+        }
+      }
+    }
+    const out = join(dir, 'tp-out');
+    const r = await cli(['report', root, '--out', out, '--no-partitions']);
+    expect(r.code, r.stderr).toBe(0);
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    const tp = mdTable(md, /t \(interval\) x p \(proportion\): fedpft on mnist dirichlet α=0.5/);
+    expect(tp[0]).toEqual(['t \\\\ p', '0.3', '0.5']);
+    expect(tp.slice(1).map((row) => row[0])).toEqual(['2', '4', '8']);
+    for (const [i, t] of [2, 4, 8].entries()) for (const [j, p] of [0.3, 0.5].entries()) expect(tp[i + 1]?.[j + 1]).toBe(cell(finals.get(`${t} ${p}`) as number[]));
+    const main = mdTable(md, /final round/);
+    expect(main.slice(1).map((row) => row[0])).toEqual(['fedpft interval=2 proportion=0.3', 'fedpft interval=2 proportion=0.5', 'fedpft interval=4 proportion=0.3', 'fedpft interval=4 proportion=0.5', 'fedpft interval=8 proportion=0.3', 'fedpft interval=8 proportion=0.5']);
+    const csv = parseCsv(readFileSync(join(out, 'report.csv'), 'utf8'));
+    expect(Object.keys(csv[0] as object)).toEqual(['method', 'task', 'partition_family', 'partition_alpha', 'interval', 'proportion', 'n', 'seeds', 'final_mean', 'final_std', 'best_mean', 'best_std', 'best_round_mean']);
+  });
+
+  it('a missing directory or one without runs is a one-line error (exit 2)', async () => {
+    for (const path of [join(dir, 'nope'), dir + '/empty']) {
+      mkdirSync(join(dir, 'empty'), { recursive: true });
+      const r = await cli(['report', path]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/directory not found|no runs found/);
+    }
+  });
+});
