@@ -4,9 +4,8 @@
  * grid point is validated through the scenario schema before anything runs, so a bad value is
  * one UserError line naming the dotted field.
  */
-import { readFileSync } from 'node:fs';
 import { parse as parseYamlValue, parseDocument, stringify as stringifyYaml } from 'yaml';
-import { parseScenario } from '../scenario/load.js';
+import { parseScenario, readScenarioText } from '../scenario/load.js';
 import { methodSchemas, type Scenario } from '../scenario/schema.js';
 import { UserError } from '../util/errors.js';
 
@@ -115,15 +114,7 @@ export interface ScenarioSource {
 }
 
 export function readScenarioSource(file: string): ScenarioSource {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UserError(file, '', 'file not found');
-    if (code === 'EISDIR') throw new UserError(file, '', 'is a directory, expected a YAML file');
-    throw new UserError(file, '', `cannot read: ${(err as Error).message}`);
-  }
+  const text = readScenarioText(file);
   let raw: unknown;
   try {
     const doc = parseDocument(text);

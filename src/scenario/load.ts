@@ -12,17 +12,20 @@ import { scenarioSchema, type Scenario } from './schema.js';
 
 const MODEL_FILES = ['config.json', 'model.safetensors'];
 
-export function loadScenario(file: string): Scenario {
-  let text: string;
+/** A scenario file's text; a missing or unreadable file is a one-line UserError. */
+export function readScenarioText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new UserError(file, '', 'file not found');
     if (code === 'EISDIR') throw new UserError(file, '', 'is a directory, expected a YAML file');
     throw new UserError(file, '', `cannot read: ${(err as Error).message}`);
   }
-  return parseScenario(text, file);
+}
+
+export function loadScenario(file: string): Scenario {
+  return parseScenario(readScenarioText(file), file);
 }
 
 export function parseScenario(text: string, file: string, opts: { checkFiles?: boolean } = {}): Scenario {
