@@ -4,15 +4,13 @@
  * round 2 on, and the process's RSS (and JS heap, after a full GC) must not grow between round 40
  * and round 200.
  */
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runScenario } from '../actors/server.js';
 import { parseScenario } from '../src/scenario/load.js';
-import { REPO, tempDir } from './helpers/tiny-run.js';
+import { makeTinyFm, TINY_FM, tempDir } from './helpers/tiny-run.js';
 
 const ROUNDS = 200;
 const RSS_GROWTH_LIMIT_MB = 30;
@@ -24,17 +22,8 @@ setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
 /** A 1-layer ViT with d = 8, written by the project's code in a child process (keeps this one's backend free). */
-async function makeMicroFm(dir: string): Promise<void> {
-  const script = `
-    const { initBackend } = await import(${JSON.stringify(join(REPO, 'dist/src/tensor/backend.js'))});
-    await initBackend('cpu');
-    const { initVitParams } = await import(${JSON.stringify(join(REPO, 'dist/src/model/vit.js'))});
-    const { saveVit } = await import(${JSON.stringify(join(REPO, 'dist/src/model/vit-checkpoint.js'))});
-    const { Rng } = await import(${JSON.stringify(join(REPO, 'dist/src/util/rng.js'))});
-    const cfg = { modelType: 'vit', hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16, imageSize: 28, patchSize: 7, numChannels: 1, numLabels: 10, layerNormEps: 1e-12, qkvBias: true };
-    saveVit(${JSON.stringify(dir)}, cfg, initVitParams(cfg, new Rng('micro-fm')), Array.from({ length: 10 }, (_, i) => 'c' + i));
-  `;
-  await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
+function makeMicroFm(dir: string): Promise<void> {
+  return makeTinyFm(dir, { ...TINY_FM, hiddenSize: 8, numHiddenLayers: 1, intermediateSize: 16 }, 'micro-fm');
 }
 
 describe(`no leaks over ${ROUNDS} rounds (in-process runScenario)`, () => {

@@ -1,9 +1,4 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { REPO } from './tiny-run.js';
-
-const run = promisify(execFile);
+import { makeTinyFm } from './tiny-run.js';
 
 /**
  * The 4-layer tiny FM the method tests use: with the default retained layers (first and last)
@@ -23,21 +18,9 @@ export const TINY_FM4 = {
   qkvBias: true,
 };
 
-/**
- * Writes TINY_FM4, randomly initialised (seeded), in HF layout with the project's own code,
- * in a child process from dist/ (so the calling process keeps whatever tfjs backend it has).
- */
-export async function makeTinyFm4(dir: string): Promise<void> {
-  const script = `
-    const { initBackend } = await import(${JSON.stringify(join(REPO, 'dist/src/tensor/backend.js'))});
-    await initBackend('cpu');
-    const { initVitParams } = await import(${JSON.stringify(join(REPO, 'dist/src/model/vit.js'))});
-    const { saveVit } = await import(${JSON.stringify(join(REPO, 'dist/src/model/vit-checkpoint.js'))});
-    const { Rng } = await import(${JSON.stringify(join(REPO, 'dist/src/util/rng.js'))});
-    const cfg = ${JSON.stringify(TINY_FM4)};
-    saveVit(${JSON.stringify(dir)}, cfg, initVitParams(cfg, new Rng('tiny-fm4')), Array.from({ length: 10 }, (_, i) => 'c' + i));
-  `;
-  await run(process.execPath, ['--input-type=module', '-e', script]);
+/** Writes TINY_FM4, randomly initialised (seeded), in HF layout; see makeTinyFm. */
+export function makeTinyFm4(dir: string): Promise<void> {
+  return makeTinyFm(dir, TINY_FM4, 'tiny-fm4');
 }
 
 /** The methods' tiny scenario: 8 clients, 3 per round, 4 rounds, alignment every 2 rounds. */

@@ -21,19 +21,22 @@ export async function cli(args: string[], cwd = REPO): Promise<{ code: number; s
   }
 }
 
+/** The default tiny FM: 2 layers, d = 16, for MNIST-shaped images. */
+export const TINY_FM = { modelType: 'vit', hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 32, imageSize: 28, patchSize: 7, numChannels: 1, numLabels: 10, layerNormEps: 1e-12, qkvBias: true };
+
 /**
- * A tiny randomly initialised ViT FM in HF layout, written by the project's own code in a
- * child process (so this test file's process keeps no tfjs backend).
+ * A tiny randomly initialised (seeded by `rngKey`) ViT FM in HF layout, written by the project's
+ * own code in a child process (so this test file's process keeps no tfjs backend).
  */
-export async function makeTinyFm(dir: string): Promise<void> {
+export async function makeTinyFm(dir: string, cfg: object = TINY_FM, rngKey = 'tiny-fm'): Promise<void> {
   const script = `
     const { initBackend } = await import(${JSON.stringify(join(REPO, 'dist/src/tensor/backend.js'))});
     await initBackend('cpu');
     const { initVitParams } = await import(${JSON.stringify(join(REPO, 'dist/src/model/vit.js'))});
     const { saveVit } = await import(${JSON.stringify(join(REPO, 'dist/src/model/vit-checkpoint.js'))});
     const { Rng } = await import(${JSON.stringify(join(REPO, 'dist/src/util/rng.js'))});
-    const cfg = { modelType: 'vit', hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 32, imageSize: 28, patchSize: 7, numChannels: 1, numLabels: 10, layerNormEps: 1e-12, qkvBias: true };
-    saveVit(${JSON.stringify(dir)}, cfg, initVitParams(cfg, new Rng('tiny-fm')), Array.from({ length: 10 }, (_, i) => 'c' + i));
+    const cfg = ${JSON.stringify(cfg)};
+    saveVit(${JSON.stringify(dir)}, cfg, initVitParams(cfg, new Rng(${JSON.stringify(rngKey)})), Array.from({ length: 10 }, (_, i) => 'c' + i));
   `;
   await run(process.execPath, ['--input-type=module', '-e', script]);
 }
