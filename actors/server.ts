@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { imageSize, toShared } from '../src/data/dataset.js';
+import { toShared } from '../src/data/dataset.js';
 import { partition } from '../src/data/partition.js';
 import { loadTask } from '../src/data/registry.js';
 import { fedAvg } from '../src/fl/fedavg.js';
@@ -63,7 +63,7 @@ export async function openClientPool(scenario: Scenario, train = loadTask(scenar
   const backend = await initBackend(scenario.runtime.backend);
   const workerData: ClientActorInit = {
     backend: scenario.runtime.backend,
-    data: (({ images, labels }) => ({ images, labels, featureSize: imageSize(train) }))(toShared(train)),
+    data: (({ features, labels }) => ({ features, labels, featureSize: train.featureSize }))(toShared(train)),
   };
   const deviceKind = backend.name === 'tensorflow-gpu' ? 'gpu' : 'cpu';
   const slots = scenario.runtime.devices?.[deviceKind]?.slots ?? scenario.runtime.workers;
@@ -124,8 +124,12 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   }
   const data = loadTask(scenario.task.dataset, { trainLimit: scenario.task.trainLimit, evalLimit: scenario.task.evalLimit });
   const { train } = data;
-  if (fm.cfg.imageSize !== train.height || fm.cfg.numChannels !== train.channels) {
-    throw new UserError(scenario.model.dir, 'config.json', `FM takes ${fm.cfg.numChannels}x${fm.cfg.imageSize}x${fm.cfg.imageSize} images, ${scenario.task.dataset} has ${train.channels}x${train.height}x${train.width}`);
+  const input = train.input;
+  if (input.kind !== 'image') {
+    throw new UserError(scenario.model.dir, 'config.json', `the ViT FM takes ${fm.cfg.numChannels}x${fm.cfg.imageSize}x${fm.cfg.imageSize} images, ${scenario.task.dataset} has ${input.kind} inputs, not images`);
+  }
+  if (fm.cfg.imageSize !== input.height || fm.cfg.numChannels !== input.channels) {
+    throw new UserError(scenario.model.dir, 'config.json', `FM takes ${fm.cfg.numChannels}x${fm.cfg.imageSize}x${fm.cfg.imageSize} images, ${scenario.task.dataset} has ${input.channels}x${input.height}x${input.width}`);
   }
   const parts = partition(train.labels, train.numClasses, fed.clients, scenario.partition, scenario.seed);
   const method = createMethod(scenario.method);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { toShared, type LabelledImages } from '../src/data/dataset.js';
+import { toShared, type LabelledExamples } from '../src/data/dataset.js';
 import { readImageDataset } from '../src/data/image-datasets.js';
 import type { DatasetName } from '../src/data/names.js';
 import { datasetInfo, loadTask } from '../src/data/registry.js';
@@ -27,8 +27,8 @@ function multiset(entries: Iterable<string>): Map<string, number> {
   return m;
 }
 
-function* keys(d: LabelledImages): Generator<string> {
-  for (let i = 0; i < d.n; i++) yield `${d.labels[i]}|${d.images.subarray(i * PIXELS, (i + 1) * PIXELS).join(',')}`;
+function* keys(d: LabelledExamples): Generator<string> {
+  for (let i = 0; i < d.n; i++) yield `${d.labels[i]}|${d.features.subarray(i * PIXELS, (i + 1) * PIXELS).join(',')}`;
 }
 
 /** The mnist files read here, independently of the loader. */
@@ -41,7 +41,7 @@ function* rawMnistKeys(): Generator<string> {
 }
 
 /** A prefix of length L should hold about L * (class share) of each class. */
-function expectBalancedPrefix(d: LabelledImages, full: number[], total: number): void {
+function expectBalancedPrefix(d: LabelledExamples, full: number[], total: number): void {
   const counts = classCounts(d.labels);
   counts.forEach((count, c) => expect(Math.abs(count - (d.n * (full[c] as number)) / total)).toBeLessThan(2));
 }
@@ -52,12 +52,12 @@ describe('mnist', () => {
     expect(train.n + validation.n).toBe(10_000);
     expect([train.n, validation.n]).toEqual([8000, 2000]);
     for (const d of [train, validation]) {
-      expect([d.channels, d.height, d.width, d.numClasses]).toEqual([1, 28, 28, 10]);
-      expect(d.images.length).toBe(d.n * PIXELS);
+      expect([d.input, d.featureSize, d.numClasses]).toEqual([{ kind: 'image', channels: 1, height: 28, width: 28 }, PIXELS, 10]);
+      expect(d.features.length).toBe(d.n * PIXELS);
       expect(d.labels.length).toBe(d.n);
       let min = Infinity;
       let max = -Infinity;
-      for (const v of d.images) {
+      for (const v of d.features) {
         min = Math.min(min, v);
         max = Math.max(max, v);
       }
@@ -79,7 +79,7 @@ describe('mnist', () => {
     const a = readImageDataset('mnist');
     const b = readImageDataset('mnist');
     for (const part of ['train', 'validation'] as const) {
-      expect(sameBytes(a[part].images, b[part].images)).toBe(true);
+      expect(sameBytes(a[part].features, b[part].features)).toBe(true);
       expect(sameBytes(a[part].labels, b[part].labels)).toBe(true);
     }
   });
@@ -109,10 +109,10 @@ describe('mnist', () => {
   it('copies into SharedArrayBuffers', () => {
     const { validation } = loadTask('mnist', { evalLimit: 300 });
     const shared = toShared(validation);
-    expect(shared.images.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(shared.features.buffer).toBeInstanceOf(SharedArrayBuffer);
     expect(shared.labels.buffer).toBeInstanceOf(SharedArrayBuffer);
     expect(shared.n).toBe(300);
-    expect(sameBytes(shared.images, validation.images)).toBe(true);
+    expect(sameBytes(shared.features, validation.features)).toBe(true);
     expect(sameBytes(shared.labels, validation.labels)).toBe(true);
   });
 });
@@ -139,15 +139,15 @@ describe('fashion-mnist', () => {
     expect(classCounts(train.labels)).toEqual(new Array(10).fill(6000));
     expect(classCounts(validation.labels)).toEqual(new Array(10).fill(1000));
     for (const d of [train, validation]) {
-      expect(d.images.length).toBe(d.n * PIXELS);
+      expect(d.features.length).toBe(d.n * PIXELS);
       let max = 0;
       let min = Infinity;
       let blank = 0;
       for (let i = 0; i < d.n; i++) {
         let rowMax = 0;
         for (let p = i * PIXELS; p < (i + 1) * PIXELS; p++) {
-          rowMax = Math.max(rowMax, d.images[p] as number);
-          min = Math.min(min, d.images[p] as number);
+          rowMax = Math.max(rowMax, d.features[p] as number);
+          min = Math.min(min, d.features[p] as number);
         }
         if (rowMax === 0) blank++;
         max = Math.max(max, rowMax);

@@ -275,7 +275,7 @@ describe('distillLoss', () => {
     expect(Math.abs(unmapped.total - ref.total)).toBeGreaterThan(1e-3);
     expect(() => distillLoss(teacher, emu, x, { layers: [0, 2], mu: 0, teacherLayerOf: map })).toThrow(/out of range/);
     // distill() with the map trains the emulator layer toward FM layer 2's output.
-    const { losses } = distill(teacher, emu, { images, featureSize: FEATURES, n: N_DATA }, {
+    const { losses } = distill(teacher, emu, { features: images, featureSize: FEATURES, n: N_DATA }, {
       steps: 15, batchSize: 8, lr: 1e-2, mu: 0, weightDecay: 0, seed: 5, layers: [0, 1], trainable: distillTrainableNames([1]), teacherLayerOf: map,
     });
     expect(losses[14] as number).toBeLessThan(losses[0] as number);
@@ -290,7 +290,7 @@ describe('distill', () => {
     const logged: [number, number][] = [];
     const run = (): { losses: number[]; student: DistillModel } => {
       const student: DistillModel = { cfg: STUDENT_CFG, params: makeStudent(teacher.params) };
-      const { losses } = distill(teacher, student, { images, featureSize: FEATURES, n: N_DATA }, {
+      const { losses } = distill(teacher, student, { features: images, featureSize: FEATURES, n: N_DATA }, {
         steps: 20, batchSize: 8, lr: 1e-2, mu: 0.1, weightDecay: 0.01, seed: 11, layers: [MID], trainable: MID_TRAINABLE,
         log: (step, loss) => logged.push([step, loss]),
       });
@@ -318,7 +318,7 @@ describe('distill', () => {
     const before = snapshot(student.params);
     const selected = [0, 3, 5, 10, 15];
     const isSel = (k: number): boolean => selected.includes(k);
-    distill(teacher, student, { images, featureSize: FEATURES, n: N_DATA }, {
+    distill(teacher, student, { features: images, featureSize: FEATURES, n: N_DATA }, {
       steps: 5, batchSize: 8, lr: 1e-2, mu: 0.5, weightDecay: 0.5, seed: 3, layers: [MID], trainable: MID_TRAINABLE,
       neuronMask: new Map([[MID, selected]]),
     });
@@ -359,14 +359,14 @@ describe('distill', () => {
       s.params.set(n, tf.clone(b));
     }
     const loraBefore = snapshot(s.params);
-    const { losses } = distill(t, s, { images, featureSize: FEATURES, n: N_DATA }, {
+    const { losses } = distill(t, s, { features: images, featureSize: FEATURES, n: N_DATA }, {
       steps: 10, batchSize: 8, lr: 1e-2, mu: 0, weightDecay: 0, seed: 9, layers: [MID], trainable: MID_TRAINABLE, lora: LORA,
     });
     expect(losses[9] as number).toBeLessThan(losses[0] as number);
     for (const [n, v] of loraBefore) if (n.includes('lora_')) expect(mustGet(s.params, n).dataSync(), n).toEqual(v);
     const bare: DistillModel = { cfg: STUDENT_CFG, params: makeStudent(teacher.params) };
     expect(() =>
-      distill(t, bare, { images, featureSize: FEATURES, n: N_DATA }, { steps: 1, batchSize: 4, lr: 1e-2, mu: 0, weightDecay: 0, seed: 1, layers: [MID], trainable: MID_TRAINABLE, lora: LORA }),
+      distill(t, bare, { features: images, featureSize: FEATURES, n: N_DATA }, { steps: 1, batchSize: 4, lr: 1e-2, mu: 0, weightDecay: 0, seed: 1, layers: [MID], trainable: MID_TRAINABLE, lora: LORA }),
     ).toThrow(/no LoRA tensors/);
     for (const p of [t.params, s.params, bare.params, lora]) disposeParams(p);
   });
@@ -376,7 +376,7 @@ describe('distill', () => {
     const originals = MID_TRAINABLE.map((n) => mustGet(student.params, n));
     const x = batch(0, 4);
     const count = tf.memory().numTensors;
-    distill(teacher, student, { images, featureSize: FEATURES, n: N_DATA }, {
+    distill(teacher, student, { features: images, featureSize: FEATURES, n: N_DATA }, {
       steps: 3, batchSize: 4, lr: 1e-2, mu: 0.5, weightDecay: 0.1, seed: 2, layers: [MID, 2], trainable: MID_TRAINABLE,
       neuronMask: new Map([[MID, [1, 2]]]),
     });
@@ -388,7 +388,7 @@ describe('distill', () => {
     // A tensor the teacher also holds is not disposed (sub-FMs may share tensors with the FM).
     const shared = mustGet(teacher.params, ffnTensorNames(2).lnWeight);
     const sharing: DistillModel = { cfg: TEACHER_CFG, params: new Map(teacher.params) };
-    distill(teacher, sharing, { images, featureSize: FEATURES, n: N_DATA }, {
+    distill(teacher, sharing, { features: images, featureSize: FEATURES, n: N_DATA }, {
       steps: 2, batchSize: 4, lr: 1e-2, mu: 0, weightDecay: 0, seed: 2, layers: [2], trainable: [ffnTensorNames(2).lnWeight],
     });
     expect(shared.isDisposed).toBe(false);

@@ -36,7 +36,7 @@ describe('a client task on a resident client model', () => {
       labels[i] = i % 3;
       for (let p = 0; p < 64; p++) images[i * 64 + p] = 0.2 * rng.next() + (Math.floor(p / 16) === labels[i] ? 0.8 : 0);
     }
-    data = { images, labels, featureSize: 64 };
+    data = { features: images, labels, featureSize: 64 };
   });
 
   const task = (clientId: number, epochs = 1): TrainTask => ({
@@ -72,12 +72,12 @@ describe('a client task on a resident client model', () => {
 
   it('lowers the loss on its own data', () => {
     const model = new ClientModel(spec);
-    const all = { images: data.images, labels: data.labels };
+    const all = { features: data.features, labels: data.labels };
     model.setTrainable(initial);
-    const before = evaluate((x) => model.forward(x), all.images, all.labels, 64);
+    const before = evaluate((x) => model.forward(x), all.features, all.labels, 64);
     const trained = localTrain(model, data, { ...task(0, 15), indices: Int32Array.from({ length: 48 }, (_, i) => i) });
     model.setTrainable(trained.weights);
-    const after = evaluate((x) => model.forward(x), all.images, all.labels, 64);
+    const after = evaluate((x) => model.forward(x), all.features, all.labels, 64);
     expect(after.loss).toBeLessThan(before.loss * 0.7);
     expect(after.accuracy).toBeGreaterThan(before.accuracy);
     model.dispose();

@@ -236,14 +236,14 @@ describe('CIFAR binary loader', () => {
     const file = join(tmp, 'data_batch_1.bin');
     writeFileSync(file, Buffer.concat([record([3], 255, 0), record([9], 51, 102)]));
     const d = loadCifarBinary(file, 'cifar10');
-    expect([d.n, d.channels, d.height, d.width, d.numClasses]).toEqual([2, 3, 32, 32, 10]);
+    expect([d.n, d.input, d.featureSize, d.numClasses]).toEqual([2, { kind: 'image', channels: 3, height: 32, width: 32 }, PIXELS, 10]);
     expect(Array.from(d.labels)).toEqual([3, 9]);
     expect(d.classNames[3]).toBe('cat');
-    expect(d.images).toHaveLength(2 * PIXELS);
-    expect([d.images[0], d.images[1023], d.images[1024], d.images[2048], d.images[2048 + 255]]).toEqual([1, 1, 0, 0, 1]);
-    expect(d.images[PIXELS]).toBeCloseTo(0.2, 6);
-    expect(d.images[PIXELS + 1024]).toBeCloseTo(0.4, 6);
-    expect(d.images[PIXELS + 2048 + 17]).toBeCloseTo(17 / 255, 6);
+    expect(d.features).toHaveLength(2 * PIXELS);
+    expect([d.features[0], d.features[1023], d.features[1024], d.features[2048], d.features[2048 + 255]]).toEqual([1, 1, 0, 0, 1]);
+    expect(d.features[PIXELS]).toBeCloseTo(0.2, 6);
+    expect(d.features[PIXELS + 1024]).toBeCloseTo(0.4, 6);
+    expect(d.features[PIXELS + 2048 + 17]).toBeCloseTo(17 / 255, 6);
     expect(d.coarseLabels).toBeUndefined();
   });
 
@@ -258,7 +258,7 @@ describe('CIFAR binary loader', () => {
     // both name lists are in alphabetical order in CIFAR-100's meta files
     expect([...d.classNames].sort()).toEqual(d.classNames);
     expect([...(d.coarseClassNames ?? [])].sort()).toEqual(d.coarseClassNames);
-    expect(d.images[PIXELS + 1024]).toBe(1);
+    expect(d.features[PIXELS + 1024]).toBe(1);
   });
 
   it('refuses truncated files and out-of-range labels', () => {

@@ -1,6 +1,5 @@
 import { ClientModel } from '../client/client-model.js';
 import { localTrain } from '../client/local-train.js';
-import { imageSize } from '../data/dataset.js';
 import { loadTask } from '../data/registry.js';
 import { createMethod } from '../methods/registry.js';
 import { disposeParams } from '../model/params.js';
@@ -83,7 +82,7 @@ export async function benchMethods(opts: MethodsBenchOptions): Promise<MethodsBe
     fedpft: { name: 'fedpft-n', lora: LORA, keep: d, interval: 5, proportion: 0.5 },
   } as const;
   const data = loadTask('mnist', { trainLimit: opts.examples });
-  const shared = { images: data.train.images, labels: data.train.labels, featureSize: imageSize(data.train) };
+  const shared = { features: data.train.features, labels: data.train.labels, featureSize: data.train.featureSize };
   const built: Array<{ method: MethodRow['method']; model: ClientModel; initial: Float32Array; info: Record<string, unknown>; bytes: MethodBytes; describe: string }> = [];
   try {
     for (const [key, config] of Object.entries(configs) as Array<[MethodRow['method'], Record<string, unknown>]>) {

@@ -3,7 +3,7 @@ import { DeviceScheduler } from '../../actors/device-scheduler.js';
 import { trainWithRetry } from '../../actors/dispatch.js';
 import { ActorPool } from '../../actors/pool.js';
 import type { TrainTask } from '../client/local-train.js';
-import { imageSize, toShared } from '../data/dataset.js';
+import { toShared } from '../data/dataset.js';
 import { loadTask } from '../data/registry.js';
 import { createMethod } from '../methods/registry.js';
 import type { ClientModelSpec } from '../methods/method.js';
@@ -96,7 +96,7 @@ export async function benchPool(opts: PoolBenchOptions): Promise<PoolBench> {
     method.dispose();
   }
   const shared = toShared(data.train);
-  const workerData: ClientActorInit = { backend: opts.backend, data: { images: shared.images, labels: shared.labels, featureSize: imageSize(shared) } };
+  const workerData: ClientActorInit = { backend: opts.backend, data: { features: shared.features, labels: shared.labels, featureSize: shared.featureSize } };
   const task = (i: number): TrainTask => ({
     round: 1,
     clientId: i,

@@ -23,7 +23,7 @@ export function apozProbe(model: ClientModel, data: SharedImages, task: ProbeTas
   const payload = task.payload as ApozPayload;
   model.setTrainable(task.global);
   const n = Math.min(payload.maxExamples, task.indices.length);
-  const { x } = gatherBatch(data.images, data.labels, data.featureSize, task.indices, 0, n);
+  const { x } = gatherBatch(data.features, data.labels, data.featureSize, task.indices, 0, n);
   try {
     const counts = ffnActivationZeroCounts(model.spec.config, model.params, x, payload.layers, { eps: payload.eps, lora: model.spec.lora, batchSize: 64 });
     return { layers: payload.layers, zeros: payload.layers.map((l) => Int32Array.from(counts.zeros.get(l) as Float64Array)), positions: counts.positions };

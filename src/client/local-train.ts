@@ -30,7 +30,8 @@ export interface TrainResult {
 }
 
 export interface SharedImages {
-  images: Float32Array;
+  /** [n, featureSize] (LabelledExamples.features). */
+  features: Float32Array;
   labels: Int32Array;
   featureSize: number;
 }
@@ -52,7 +53,7 @@ export function localTrain(model: ClientModel, data: SharedImages, task: TrainTa
       const order = Int32Array.from(rng.shuffle(Array.from(task.indices)));
       for (let start = 0; start < n; start += task.batchSize) {
         const count = Math.min(task.batchSize, n - start);
-        const { x, y } = gatherBatch(data.images, data.labels, data.featureSize, order, start, count);
+        const { x, y } = gatherBatch(data.features, data.labels, data.featureSize, order, start, count);
         const dropoutSeed = rng.seed();
         lossSum += trainStep(() => crossEntropy(model.forward(x, { dropoutSeed }), y), model.vars, optimizer, task.lr);
         x.dispose();

@@ -1,49 +1,50 @@
-/** A labelled image set held as one flat buffer, so it can be shared with workers without copies. */
-export interface LabelledImages {
+/** How to read one example's feature vector. */
+export type InputShape =
+  | { kind: 'image'; channels: number; height: number; width: number }
+  /** features = [input_ids (maxLength) | token_type_ids (maxLength)], ids stored as floats (exact below 2^24); padding uses padTokenId. */
+  | { kind: 'tokens'; maxLength: number; padTokenId: number };
+
+/** A labelled example set held as one flat buffer, so it can be shared with workers without copies. */
+export interface LabelledExamples {
   name: string;
-  /** [n, channels*height*width], values in [0,1], row-major, NCHW per image. */
-  images: Float32Array;
+  /** [n, featureSize], row-major. Images: NCHW values in [0,1]. */
+  features: Float32Array;
+  featureSize: number;
   /** [n], class ids in [0, numClasses). */
   labels: Int32Array;
   n: number;
-  channels: number;
-  height: number;
-  width: number;
+  input: InputShape;
   numClasses: number;
   classNames: string[];
 }
 
 export interface TaskData {
-  train: LabelledImages;
-  validation: LabelledImages;
-}
-
-export function imageSize(d: Pick<LabelledImages, 'channels' | 'height' | 'width'>): number {
-  return d.channels * d.height * d.width;
+  train: LabelledExamples;
+  validation: LabelledExamples;
 }
 
 /**
  * The first `count` examples, as views on the same buffers (no copy). Loaders order examples
  * so that prefixes stay class-balanced, which is what makes a prefix a fair subset.
  */
-export function prefix(d: LabelledImages, count: number): LabelledImages {
+export function prefix(d: LabelledExamples, count: number): LabelledExamples {
   if (count >= d.n) return d;
   return {
     ...d,
-    images: d.images.subarray(0, count * imageSize(d)),
+    features: d.features.subarray(0, count * d.featureSize),
     labels: d.labels.subarray(0, count),
     n: count,
   };
 }
 
 /**
- * A copy whose images and labels live in SharedArrayBuffers: posting it to a worker then shares
+ * A copy whose features and labels live in SharedArrayBuffers: posting it to a worker then shares
  * memory instead of cloning tens of megabytes per worker.
  */
-export function toShared(d: LabelledImages): LabelledImages {
-  const images = new Float32Array(new SharedArrayBuffer(d.images.byteLength));
-  images.set(d.images);
+export function toShared(d: LabelledExamples): LabelledExamples {
+  const features = new Float32Array(new SharedArrayBuffer(d.features.byteLength));
+  features.set(d.features);
   const labels = new Int32Array(new SharedArrayBuffer(d.labels.byteLength));
   labels.set(d.labels);
-  return { ...d, images, labels, classNames: [...d.classNames] };
+  return { ...d, input: { ...d.input }, features, labels, classNames: [...d.classNames] };
 }

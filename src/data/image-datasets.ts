@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { stream } from '../util/rng.js';
-import type { LabelledImages, TaskData } from './dataset.js';
+import type { LabelledExamples, TaskData } from './dataset.js';
 
 /** What is known about an image dataset before its files are read. */
 export interface ImageDatasetInfo {
@@ -122,15 +122,24 @@ function interleave(byClass: number[][], purpose: string): Array<[number, number
   return keyed.map(({ cls, row }) => [cls, row]);
 }
 
-function gather(spec: ImageDatasetSpec, classes: Float32Array[], order: Array<[number, number]>): LabelledImages {
-  const images = new Float32Array(order.length * PIXELS);
+function gather(spec: ImageDatasetSpec, classes: Float32Array[], order: Array<[number, number]>): LabelledExamples {
+  const features = new Float32Array(order.length * PIXELS);
   const labels = new Int32Array(order.length);
   order.forEach(([cls, row], i) => {
-    images.set((classes[cls] as Float32Array).subarray(row * PIXELS, (row + 1) * PIXELS), i * PIXELS);
+    features.set((classes[cls] as Float32Array).subarray(row * PIXELS, (row + 1) * PIXELS), i * PIXELS);
     labels[i] = cls;
   });
   const { name, channels, height, width, numClasses, classNames } = spec;
-  return { name, images, labels, n: order.length, channels, height, width, numClasses, classNames: [...classNames] };
+  return {
+    name,
+    features,
+    featureSize: PIXELS,
+    labels,
+    n: order.length,
+    input: { kind: 'image', channels, height, width },
+    numClasses,
+    classNames: [...classNames],
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { imageSize, type LabelledImages } from '../data/dataset.js';
+import type { LabelledExamples } from '../data/dataset.js';
 import { loadTask } from '../data/registry.js';
 import { countParams, disposeParams, flattenParams } from '../model/params.js';
 import type { EvalResult } from '../model/train.js';
@@ -24,7 +24,7 @@ type FedotConfig = Extract<MethodConfig, { name: 'fedot' }>;
  */
 export function fedOT(config: FedotConfig): Method {
   let full: FullModel | null = null;
-  let validation: LabelledImages | null = null;
+  let validation: LabelledExamples | null = null;
   /** Position in the client's global vector of each full-model trainable value, in full-model order. */
   let toFullOrder: Int32Array | null = null;
 
@@ -66,7 +66,7 @@ export function fedOT(config: FedotConfig): Method {
         const trainable = [...emu.params.keys()].filter((n) => emulated.includes(layerOf(n) ?? -1) && !n.includes('.lora_')).sort();
         const compared = Array.from({ length: emu.cfg.numHiddenLayers - a }, (_, i) => a + i);
         const t0 = performance.now();
-        const { losses } = distill(fm, emu, { images: d.images, featureSize: imageSize(d), n: d.n }, {
+        const { losses } = distill(fm, emu, { features: d.features, featureSize: d.featureSize, n: d.n }, {
           steps: config.distill.steps,
           batchSize: config.distill.batchSize,
           lr: config.distill.learningRate,

@@ -1,4 +1,4 @@
-import type { LabelledImages } from '../data/dataset.js';
+import type { LabelledExamples } from '../data/dataset.js';
 import { countParams, disposeParams, flattenParams } from '../model/params.js';
 import type { EvalResult } from '../model/train.js';
 import { vitForwardMacs } from '../model/vit.js';
@@ -13,7 +13,7 @@ import type { Method, MethodContext, MethodSetup } from './method.js';
  */
 export function fedPETuning(config: Extract<MethodConfig, { name: 'fedpetuning' }>): Method {
   let full: FullModel | null = null;
-  let validation: LabelledImages | null = null;
+  let validation: LabelledExamples | null = null;
   return {
     name: 'fedpetuning',
     async setup(ctx: MethodContext): Promise<MethodSetup> {

@@ -1,6 +1,6 @@
 import { ClientModel } from '../client/client-model.js';
 import { extractPatch, type FrozenPatch } from '../client/frozen-patch.js';
-import { imageSize, type LabelledImages } from '../data/dataset.js';
+import type { LabelledExamples } from '../data/dataset.js';
 import { loadTask } from '../data/registry.js';
 import { countParams, disposeParams, flattenParams, type Params } from '../model/params.js';
 import type { NamedArray } from '../model/safetensors.js';
@@ -39,8 +39,8 @@ export function fedPFT(config: FedpftConfig): Method {
   let full: FullModel | null = null;
   let sub: ClientModel | null = null;
   let layers: number[] = [];
-  let validation: LabelledImages | null = null;
-  let distillData: { images: Float32Array; featureSize: number; n: number } | null = null;
+  let validation: LabelledExamples | null = null;
+  let distillData: { features: Float32Array; featureSize: number; n: number } | null = null;
   let seed = 0;
 
   const must = <T>(x: T | null): T => {
@@ -69,10 +69,12 @@ export function fedPFT(config: FedpftConfig): Method {
       };
       if (variant.before || variant.during) {
         const d = loadTask(config.distill.dataset, { trainLimit: config.distill.examples }).train;
-        if (d.height !== ctx.data.train.height || d.channels !== ctx.data.train.channels) {
+        const shape = d.input;
+        const task = ctx.data.train.input;
+        if (shape.kind !== 'image' || task.kind !== 'image' || shape.height !== task.height || shape.channels !== task.channels) {
           throw new Error(`${config.name}: distillation dataset ${config.distill.dataset} has another image shape than the task`);
         }
-        distillData = { images: d.images, featureSize: imageSize(d), n: d.n };
+        distillData = { features: d.features, featureSize: d.featureSize, n: d.n };
       }
       if (variant.before && config.distill.steps > 0) {
         const t0 = performance.now();

@@ -1,5 +1,5 @@
 import { ClientModel } from '../client/client-model.js';
-import { imageSize, type LabelledImages } from '../data/dataset.js';
+import type { LabelledExamples } from '../data/dataset.js';
 import { evaluate, type EvalResult } from '../model/train.js';
 import type { Params } from '../model/params.js';
 import type { LoraOptions, VitConfig } from '../model/vit.js';
@@ -21,9 +21,9 @@ export class FullModel {
     this.model.setTrainable(global);
   }
 
-  evaluate(global: Float32Array, validation: LabelledImages): EvalResult {
+  evaluate(global: Float32Array, validation: LabelledExamples): EvalResult {
     this.plugIn(global);
-    return evaluate((x) => this.model.forward(x), validation.images, validation.labels, imageSize(validation));
+    return evaluate((x) => this.model.forward(x), validation.features, validation.labels, validation.featureSize);
   }
 
   dispose(): void {

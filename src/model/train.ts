@@ -43,7 +43,7 @@ export function makeTrainable(params: Params, names: readonly string[]): Map<str
 
 /** Copies `count` examples starting at `indices[start]` into one batch tensor. */
 export function gatherBatch(
-  images: Float32Array,
+  features: Float32Array,
   labels: Int32Array,
   featureSize: number,
   indices: ArrayLike<number>,
@@ -54,7 +54,7 @@ export function gatherBatch(
   const y = new Int32Array(count);
   for (let i = 0; i < count; i++) {
     const idx = indices[start + i] as number;
-    x.set(images.subarray(idx * featureSize, (idx + 1) * featureSize), i * featureSize);
+    x.set(features.subarray(idx * featureSize, (idx + 1) * featureSize), i * featureSize);
     y[i] = labels[idx] as number;
   }
   return { x: tf.tensor2d(x, [count, featureSize]), y };
@@ -69,7 +69,7 @@ export interface EvalResult {
 /** Accuracy and mean loss over a dataset (in fixed-size batches, the last one smaller). */
 export function evaluate(
   forward: (x: tf.Tensor2D) => tf.Tensor2D,
-  images: Float32Array,
+  features: Float32Array,
   labels: Int32Array,
   featureSize: number,
   batchSize = 256,
@@ -80,7 +80,7 @@ export function evaluate(
   let lossSum = 0;
   for (let start = 0; start < n; start += batchSize) {
     const count = Math.min(batchSize, n - start);
-    const { x, y } = gatherBatch(images, labels, featureSize, order, start, count);
+    const { x, y } = gatherBatch(features, labels, featureSize, order, start, count);
     const [pred, loss] = tf.tidy(() => {
       const logits = forward(x);
       return [tf.argMax(logits, 1), tf.mul(crossEntropy(logits, y), count)];

@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../util/rng.js';
-import { mustGet, type Params } from './params.js';
+import { EncoderForward, initLoraPair, layerNorm, type AttentionNames, type ForwardOptions } from './layers.js';
+import type { Params } from './params.js';
+
+export { gelu, layerNorm, type ForwardOptions, type LoraOptions } from './layers.js';
 
 /**
  * A ViT encoder for image classification with HuggingFace's ViTForImageClassification
@@ -21,23 +24,6 @@ export interface VitConfig {
   qkvBias: boolean;
   /** Per-layer FFN width when it differs between layers (a compressed sub-FM); default intermediateSize. */
   intermediateSizes?: number[];
-}
-
-export interface LoraOptions {
-  rank: number;
-  alpha: number;
-  dropout: number;
-}
-
-export interface ForwardOptions {
-  /** LoRA adapters are applied when given and their tensors exist in the params. */
-  lora?: LoraOptions;
-  /** Enables dropout; each call must use a different non-zero seed. */
-  dropoutSeed?: number;
-  /** Called with each layer's output hidden states [batch, tokens, hidden] (for distillation). */
-  onLayerOutput?: (layer: number, hidden: tf.Tensor3D) => void;
-  /** Called with each layer's FFN activation gelu(h W1 + b1) [batch*tokens, ffn width] (for APoZ). */
-  onFfnActivation?: (layer: number, act: tf.Tensor2D) => void;
 }
 
 export const LORA_TARGETS = ['attention.attention.query', 'attention.attention.key', 'attention.attention.value', 'attention.output.dense'] as const;
@@ -98,64 +84,29 @@ export function initVitParams(cfg: VitConfig, rng: Rng): Params {
   return params;
 }
 
-/** LoRA tensors for every target of every layer: A ~ U(-1/sqrt(in), 1/sqrt(in)) as PEFT's kaiming init, B = 0. */
+/** LoRA tensors for every target of every layer (see initLoraPair). */
 export function initLoraParams(cfg: VitConfig, rank: number, rng: Rng): Params {
-  const d = cfg.hiddenSize;
-  const bound = 1 / Math.sqrt(d);
   const params: Params = new Map();
   for (let i = 0; i < cfg.numHiddenLayers; i++) {
-    for (const t of LORA_TARGETS) {
-      const a = new Float32Array(d * rank);
-      for (let j = 0; j < a.length; j++) a[j] = (2 * rng.next() - 1) * bound;
-      params.set(`${layerPrefix(i)}.${t}.lora_A.weight`, tf.tensor(a, [d, rank], 'float32'));
-      params.set(`${layerPrefix(i)}.${t}.lora_B.weight`, tf.zeros([rank, d], 'float32'));
-    }
+    for (const t of LORA_TARGETS) initLoraPair(params, `${layerPrefix(i)}.${t}`, cfg.hiddenSize, rank, () => rng.next());
   }
   return params;
 }
 
-export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
-}
+const VIT_ATTENTION: AttentionNames = {
+  query: 'attention.attention.query',
+  key: 'attention.attention.key',
+  value: 'attention.attention.value',
+  output: 'attention.output.dense',
+};
 
-export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta);
-}
-
-class Forward {
-  private dropoutCalls = 0;
-
+class Forward extends EncoderForward {
   constructor(
     readonly cfg: VitConfig,
-    readonly params: Params,
-    readonly opts: ForwardOptions,
-  ) {}
-
-  get(name: string): tf.Tensor {
-    return mustGet(this.params, name);
-  }
-
-  /** x [n, in] @ W [in, out] + b, plus the LoRA path scale * dropout(x) A B when present. */
-  linear(x: tf.Tensor2D, name: string): tf.Tensor2D {
-    let y: tf.Tensor2D = tf.matMul(x, this.get(`${name}.weight`) as tf.Tensor2D);
-    const bias = this.params.get(`${name}.bias`);
-    if (bias) y = tf.add(y, bias) as tf.Tensor2D;
-    const lora = this.opts.lora;
-    const a = lora && this.params.get(`${name}.lora_A.weight`);
-    if (lora && a) {
-      const b = mustGet(this.params, `${name}.lora_B.weight`) as tf.Tensor2D;
-      const xin = this.dropout(x, lora.dropout);
-      y = tf.add(y, tf.mul(tf.matMul(tf.matMul(xin, a as tf.Tensor2D), b), lora.alpha / lora.rank)) as tf.Tensor2D;
-    }
-    return y;
-  }
-
-  dropout<T extends tf.Tensor>(x: T, rate: number): T {
-    if (this.opts.dropoutSeed === undefined || rate <= 0) return x;
-    // Each dropout site needs its own stream; tfjs reuses the same mask for the same seed.
-    const seed = this.opts.dropoutSeed + 7919 * ++this.dropoutCalls;
-    return tf.dropout(x, rate, undefined, seed) as T;
+    params: Params,
+    opts: ForwardOptions,
+  ) {
+    super(cfg, params, opts);
   }
 
   embed(images: tf.Tensor2D): tf.Tensor3D {
@@ -173,26 +124,6 @@ class Forward {
     return tf.add(tf.concat([cls, emb], 1), this.get('vit.embeddings.position_embeddings')) as tf.Tensor3D;
   }
 
-  attention(h: tf.Tensor2D, prefix: string, b: number, t: number): tf.Tensor2D {
-    const { cfg } = this;
-    const heads = cfg.numAttentionHeads;
-    const dh = cfg.hiddenSize / heads;
-    const split = (x: tf.Tensor2D) => tf.transpose(tf.reshape(x, [b, t, heads, dh]), [0, 2, 1, 3]);
-    const q = split(this.linear(h, `${prefix}.attention.attention.query`));
-    const k = split(this.linear(h, `${prefix}.attention.attention.key`));
-    const v = split(this.linear(h, `${prefix}.attention.attention.value`));
-    const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh));
-    const ctx = tf.matMul(tf.softmax(scores), v);
-    const merged = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [b * t, cfg.hiddenSize]) as tf.Tensor2D;
-    return this.linear(merged, `${prefix}.attention.output.dense`);
-  }
-
-  ffn(h: tf.Tensor2D, prefix: string, layer: number): tf.Tensor2D {
-    const act = gelu(this.linear(h, `${prefix}.intermediate.dense`)) as tf.Tensor2D;
-    this.opts.onFfnActivation?.(layer, act);
-    return this.linear(act, `${prefix}.output.dense`);
-  }
-
   run(images: tf.Tensor2D): tf.Tensor2D {
     const { cfg } = this;
     const x0 = this.embed(images);
@@ -201,7 +132,7 @@ class Forward {
     for (let i = 0; i < cfg.numHiddenLayers; i++) {
       const p = layerPrefix(i);
       const h1 = layerNorm(x, this.get(`${p}.layernorm_before.weight`), this.get(`${p}.layernorm_before.bias`), cfg.layerNormEps);
-      x = tf.add(x, this.attention(h1 as tf.Tensor2D, p, b, t)) as tf.Tensor2D;
+      x = tf.add(x, this.attention(h1 as tf.Tensor2D, p, VIT_ATTENTION, b, t)) as tf.Tensor2D;
       const h2 = layerNorm(x, this.get(`${p}.layernorm_after.weight`), this.get(`${p}.layernorm_after.bias`), cfg.layerNormEps);
       x = tf.add(x, this.ffn(h2 as tf.Tensor2D, p, i)) as tf.Tensor2D;
       this.opts.onLayerOutput?.(i, tf.reshape(x, [b, t, d]) as tf.Tensor3D);

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { imageSize } from '../data/dataset.js';
 import { loadTask } from '../data/registry.js';
 import { AdamW, DEFAULT_ADAMW } from '../model/adamw.js';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../model/safetensors.js';
@@ -10,6 +9,7 @@ import { saveVit } from '../model/vit-checkpoint.js';
 import { initVitParams, vitForward, type VitConfig } from '../model/vit.js';
 import { initBackend } from '../tensor/backend.js';
 import { appendLineDurable, writeFileAtomic } from '../util/atomic-write.js';
+import { UserError } from '../util/errors.js';
 import { Rng, stream } from '../util/rng.js';
 import { loadRecipe, pretrainLr, type Recipe } from './recipe.js';
 
@@ -42,16 +42,18 @@ export async function pretrain(recipeFile: string, opts: PretrainOptions = {}): 
   const recipe = loadRecipe(recipeFile);
   const backend = await initBackend(recipe.backend);
   const { train, validation } = loadTask(recipe.dataset);
+  const input = train.input;
+  if (input.kind !== 'image') throw new UserError(recipeFile, 'dataset', `${recipe.dataset} is not an image dataset; the ViT FM takes images`);
   const cfg: VitConfig = {
     modelType: 'vit',
     ...recipe.arch,
-    imageSize: train.height,
-    numChannels: train.channels,
+    imageSize: input.height,
+    numChannels: input.channels,
     numLabels: train.numClasses,
     layerNormEps: 1e-12,
     qkvBias: true,
   };
-  const feat = imageSize(train);
+  const feat = train.featureSize;
   const stepsPerEpoch = Math.floor(train.n / recipe.batchSize);
   const totalSteps = stepsPerEpoch * recipe.epochs;
   const partial = `${recipe.out}.partial`;
@@ -76,7 +78,7 @@ export async function pretrain(recipeFile: string, opts: PretrainOptions = {}): 
       order = Int32Array.from(stream(recipe.seed, 'pretrain-order', epoch).shuffle(Array.from({ length: train.n }, (_, i) => i)));
       orderEpoch = epoch;
     }
-    const { x, y } = gatherBatch(train.images, train.labels, feat, order as Int32Array, (step % stepsPerEpoch) * recipe.batchSize, recipe.batchSize);
+    const { x, y } = gatherBatch(train.features, train.labels, feat, order as Int32Array, (step % stepsPerEpoch) * recipe.batchSize, recipe.batchSize);
     const lr = pretrainLr(recipe, step, totalSteps);
     windowLoss += trainStep(() => crossEntropy(vitForward(cfg, params, x), y), vars, optimizer, lr);
     x.dispose();
@@ -97,7 +99,7 @@ export async function pretrain(recipeFile: string, opts: PretrainOptions = {}): 
     return { done: false, step, totalSteps, backend: backend.name };
   }
 
-  const val = evaluate((xb) => vitForward(cfg, params, xb), validation.images, validation.labels, feat);
+  const val = evaluate((xb) => vitForward(cfg, params, xb), validation.features, validation.labels, feat);
   log(`validation accuracy ${(val.accuracy * 100).toFixed(2)}% on ${val.n} ${recipe.dataset} images`);
   const { sha256 } = saveVit(recipe.out, cfg, params, train.classNames, { recipe: recipe.name, seed: String(recipe.seed) });
   copyFileSync(join(partial, 'train-log.jsonl'), join(recipe.out, 'train-log.jsonl'));

@@ -242,14 +242,14 @@ function neuronMaskTensor(shape: readonly number[], neurons: readonly number[], 
 export function distill(
   teacher: DistillModel,
   student: DistillModel,
-  data: { images: Float32Array; featureSize: number; n: number },
+  data: { features: Float32Array; featureSize: number; n: number },
   opts: DistillOptions,
 ): { losses: number[] } {
   const lossOpts: DistillLossOptions = { layers: opts.layers, mu: opts.mu, lora: opts.lora, teacherLayerOf: opts.teacherLayerOf };
   const teacherLayers = resolveTeacherLayers(teacher, student, lossOpts);
   checkLora(teacher, student, opts.lora);
-  const { images, featureSize, n } = data;
-  if (images.length !== n * featureSize) throw new Error(`distillation data has ${images.length} values, expected ${n} x ${featureSize}`);
+  const { features, featureSize, n } = data;
+  if (features.length !== n * featureSize) throw new Error(`distillation data has ${features.length} values, expected ${n} x ${featureSize}`);
   if (!Number.isInteger(opts.steps) || opts.steps < 0) throw new Error(`steps must be an integer >= 0, got ${opts.steps}`);
   if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1 || opts.batchSize > n) {
     throw new Error(`batchSize must be an integer in [1, ${n}], got ${opts.batchSize}`);
@@ -305,7 +305,7 @@ export function distill(
     for (let step = 0; step < opts.steps; step++) {
       const idx = stream(opts.seed, 'distill', step).sample(n, opts.batchSize);
       const batch = new Float32Array(opts.batchSize * featureSize);
-      idx.forEach((e, r) => batch.set(images.subarray(e * featureSize, (e + 1) * featureSize), r * featureSize));
+      idx.forEach((e, r) => batch.set(features.subarray(e * featureSize, (e + 1) * featureSize), r * featureSize));
       const x = tf.tensor2d(batch, [opts.batchSize, featureSize]);
       // Teacher outputs first, outside the tape: constants to the student's loss.
       const targets = tf.tidy(() => layerOutputs(teacher, x, teacherLayers, opts.lora));

@@ -31,7 +31,7 @@ export interface TextTaskData {
 export const TEXT_DATASET_NAMES = ['spam', 'sotu-party'] as const;
 export type TextDatasetName = (typeof TEXT_DATASET_NAMES)[number];
 
-export const UNLABELLED_CORPORA = ['moby-dick', 'sotu'] as const;
+export const UNLABELLED_CORPORA = ['moby-dick', 'sotu', 'spam-train'] as const;
 export type UnlabelledCorpus = (typeof UNLABELLED_CORPORA)[number];
 
 /** The first `count` examples (loaders order examples so that prefixes keep the class proportions). */
@@ -273,6 +273,7 @@ function mobyDickParagraphs(): string[] {
  */
 export function unlabelledText(corpus: UnlabelledCorpus): string[] {
   if (corpus === 'moby-dick') return mobyDickParagraphs();
+  if (corpus === 'spam-train') return loadTextTask('spam').train.texts;
   if (corpus === 'sotu') {
     const speeches = readSpeeches();
     const held = new Set(sotuSpeechSplit(speeches).validation.flat().map((s) => s.file));

@@ -3,7 +3,7 @@
  * CIFAR-10/100 binary version.
  */
 import { readFileSync } from 'node:fs';
-import type { LabelledImages } from '../data/dataset.js';
+import type { LabelledExamples } from '../data/dataset.js';
 import { UserError } from '../util/errors.js';
 import type { LabelledTexts } from './datasets.js';
 
@@ -132,7 +132,8 @@ export const CIFAR100_COARSE_CLASSES = (
 export type CifarVariant = 'cifar10' | 'cifar100';
 
 /** CIFAR images; for CIFAR-100, `labels` are the fine labels and the coarse ones come alongside. */
-export interface CifarImages extends LabelledImages {
+export interface CifarImages extends LabelledExamples {
+  input: { kind: 'image'; channels: number; height: number; width: number };
   coarseLabels?: Int32Array;
   coarseClassNames?: string[];
 }
@@ -162,7 +163,7 @@ export function loadCifarBinary(file: string, variant: CifarVariant): CifarImage
   }
   const n = bytes.length / record;
   const classNames = variant === 'cifar10' ? CIFAR10_CLASSES : CIFAR100_CLASSES;
-  const images = new Float32Array(n * PIXELS);
+  const features = new Float32Array(n * PIXELS);
   const labels = new Int32Array(n);
   const coarse = variant === 'cifar100' ? new Int32Array(n) : undefined;
   for (let i = 0; i < n; i++) {
@@ -179,16 +180,15 @@ export function loadCifarBinary(file: string, variant: CifarVariant): CifarImage
       }
       coarse[i] = c;
     }
-    for (let p = 0; p < PIXELS; p++) images[i * PIXELS + p] = (bytes[at + labelBytes + p] as number) / 255;
+    for (let p = 0; p < PIXELS; p++) features[i * PIXELS + p] = (bytes[at + labelBytes + p] as number) / 255;
   }
   return {
     name: variant,
-    images,
+    features,
+    featureSize: PIXELS,
     labels,
     n,
-    channels: 3,
-    height: 32,
-    width: 32,
+    input: { kind: 'image', channels: 3, height: 32, width: 32 },
     numClasses: classNames.length,
     classNames: [...classNames],
     ...(coarse ? { coarseLabels: coarse, coarseClassNames: [...CIFAR100_COARSE_CLASSES] } : {}),

@@ -1,0 +1,85 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AdamW } from '../model/adamw.js';
+import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../model/safetensors.js';
+import { appendLineDurable, writeFileAtomic } from '../util/atomic-write.js';
+
+/**
+ * The resumable part every pretraining objective shares: parameters, AdamW moments and the step
+ * are saved together in one atomically written file under `<out>.partial/`, so a run killed at
+ * any point continues from its last checkpoint and ends with the same weights as an
+ * uninterrupted one. Each LOG_EVERY steps a line goes to the log and to train-log.jsonl.
+ */
+
+const LOG_EVERY = 50;
+const STATE_FILE = 'state.safetensors';
+
+export interface PretrainLoop {
+  partial: string;
+  vars: Map<string, tf.Variable>;
+  optimizer: AdamW;
+  totalSteps: number;
+  checkpointEvery: number;
+  stopAfterSteps?: number;
+  lr(step: number): number;
+  epochOf(step: number): number;
+  /** One optimisation step at `step` (0-based) with learning rate `lr`; returns the loss. */
+  trainStep(step: number, lr: number): number;
+  log(line: string): void;
+}
+
+/** Runs from the saved step to the end (or the stop); returns the step reached. */
+export function runPretrainLoop(loop: PretrainLoop, resumedFrom: number): number {
+  let step = resumedFrom;
+  let windowLoss = 0;
+  let windowSteps = 0;
+  const t0 = performance.now();
+  const stopAt = loop.stopAfterSteps === undefined ? loop.totalSteps : Math.min(loop.totalSteps, step + loop.stopAfterSteps);
+  while (step < stopAt) {
+    const lr = loop.lr(step);
+    const epoch = loop.epochOf(step);
+    windowLoss += loop.trainStep(step, lr);
+    windowSteps++;
+    step++;
+    if (step % LOG_EVERY === 0 || step === stopAt) {
+      const seconds = (performance.now() - t0) / 1000;
+      const entry = { step, epoch, loss: windowLoss / windowSteps, lr, seconds };
+      appendLineDurable(join(loop.partial, 'train-log.jsonl'), JSON.stringify(entry));
+      const eta = ((loop.totalSteps - step) * seconds) / Math.max(1, step - resumedFrom);
+      loop.log(
+        `step ${step}/${loop.totalSteps} epoch ${epoch + 1} loss ${entry.loss.toFixed(4)} lr ${lr.toExponential(2)} ${seconds.toFixed(0)}s (about ${Math.ceil(eta / 60)} min left)`,
+      );
+      windowLoss = 0;
+      windowSteps = 0;
+    }
+    if (step % loop.checkpointEvery === 0 || step === stopAt) saveLoopState(loop.partial, loop.vars, loop.optimizer, step);
+  }
+  return step;
+}
+
+export function saveLoopState(partial: string, vars: Map<string, tf.Variable>, optimizer: AdamW, step: number): void {
+  const state = optimizer.exportState();
+  const arrays: NamedArray[] = [];
+  for (const [name, t] of [...vars, ...state.tensors]) {
+    arrays.push({ name, shape: t.shape, data: new Float32Array(t.dataSync() as Float32Array) });
+  }
+  writeFileAtomic(join(partial, STATE_FILE), encodeSafetensors(arrays, { step: String(step), adamwStep: String(state.step) }));
+}
+
+/** The saved step (0 when there is no checkpoint), with vars and optimizer restored to it. */
+export function restoreLoopState(partial: string, vars: Map<string, tf.Variable>, optimizer: AdamW): number {
+  const file = join(partial, STATE_FILE);
+  if (!existsSync(file)) return 0;
+  const { tensors, metadata } = decodeSafetensors(readFileSync(file), file);
+  const get = (name: string): Float32Array => {
+    const t = tensors.get(name);
+    if (!t) throw new Error(`${file}: missing ${name}; delete the .partial directory to start over`);
+    return t.data;
+  };
+  tf.tidy(() => {
+    for (const [name, v] of vars) v.assign(tf.tensor(get(name), v.shape, 'float32'));
+  });
+  optimizer.importState(Number(metadata['adamwStep']), get);
+  return Number(metadata['step']);
+}
