@@ -3,16 +3,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { toShared } from '../src/data/dataset.js';
+import { toShared, type TaskData } from '../src/data/dataset.js';
 import { partition } from '../src/data/partition.js';
-import { loadTask } from '../src/data/registry.js';
 import { fedAvg } from '../src/fl/fedavg.js';
 import { isFiniteUpdate, planRound } from '../src/fl/faults.js';
 import { sampleClients } from '../src/fl/sampling.js';
 import { roundLearningRate } from '../src/fl/schedule.js';
 import { createMethod } from '../src/methods/registry.js';
-import { loadVit } from '../src/model/vit-checkpoint.js';
-import { initVitParams } from '../src/model/vit.js';
+import { initModelParams, inputMismatch, isText, loadModel } from '../src/model/encoder.js';
+import { isTextTask } from '../src/data/names.js';
+import { loadScenarioTask } from '../src/scenario/task-data.js';
 import { Rng } from '../src/util/rng.js';
 import { describeEnvironment } from '../src/results/environment.js';
 import { applyPatch, patchBytes, type FrozenPatch } from '../src/client/frozen-patch.js';
@@ -53,13 +53,15 @@ export interface ClientPool {
 
 /** What a client pool depends on: the training set its actors hold, their backend and threads. */
 export function clientPoolKey(scenario: Scenario): string {
-  const { dataset, trainLimit } = scenario.task;
+  const { dataset, trainLimit, maxLength } = scenario.task;
   const { backend, workers, devices } = scenario.runtime;
-  return JSON.stringify({ dataset, trainLimit: trainLimit ?? null, backend, workers, devices: devices ?? null });
+  // Text is tokenized by the FM's tokenizer, so the FM directory and length shape the data too.
+  const text = isTextTask(dataset) ? { model: scenario.model.dir, maxLength } : null;
+  return JSON.stringify({ dataset, trainLimit: trainLimit ?? null, text, backend, workers, devices: devices ?? null });
 }
 
 /** Opens the client actors for a scenario's training set (loaded here unless given). */
-export async function openClientPool(scenario: Scenario, train = loadTask(scenario.task.dataset, { trainLimit: scenario.task.trainLimit }).train): Promise<ClientPool> {
+export async function openClientPool(scenario: Scenario, train = loadScenarioTask(scenario).train): Promise<ClientPool> {
   const backend = await initBackend(scenario.runtime.backend);
   const workerData: ClientActorInit = {
     backend: scenario.runtime.backend,
@@ -116,24 +118,33 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const fed = scenario.federation;
   const backend = await initBackend(scenario.runtime.backend);
-  const fm = loadVit(scenario.model.dir);
+  const fm = loadModel(scenario.model.dir);
   if (scenario.model.init === 'random') {
-    const drawn = initVitParams(fm.cfg, new Rng(`${scenario.seed}/random-fm`));
+    const drawn = initModelParams(fm.cfg, new Rng(`${scenario.seed}/random-fm`));
     for (const t of fm.params.values()) t.dispose();
     fm.params = drawn;
   }
-  const data = loadTask(scenario.task.dataset, { trainLimit: scenario.task.trainLimit, evalLimit: scenario.task.evalLimit });
+  const fail = (message: string): never => {
+    for (const t of fm.params.values()) t.dispose();
+    throw new UserError(scenario.model.dir, 'config.json', message);
+  };
+  if (isTextTask(scenario.task.dataset) !== isText(fm.cfg)) {
+    fail(`the ${fm.cfg.modelType} FM cannot read ${scenario.task.dataset} (${isText(fm.cfg) ? 'a text FM needs a text task' : 'an image FM needs an image task'})`);
+  }
+  const text = fm.tokenizer ? { tokenizer: fm.tokenizer, maxLength: scenario.task.maxLength } : undefined;
+  let data: TaskData;
+  try {
+    data = loadScenarioTask(scenario, text);
+  } catch (err) {
+    for (const t of fm.params.values()) t.dispose();
+    throw err;
+  }
   const { train } = data;
-  const input = train.input;
-  if (input.kind !== 'image') {
-    throw new UserError(scenario.model.dir, 'config.json', `the ViT FM takes ${fm.cfg.numChannels}x${fm.cfg.imageSize}x${fm.cfg.imageSize} images, ${scenario.task.dataset} has ${input.kind} inputs, not images`);
-  }
-  if (fm.cfg.imageSize !== input.height || fm.cfg.numChannels !== input.channels) {
-    throw new UserError(scenario.model.dir, 'config.json', `FM takes ${fm.cfg.numChannels}x${fm.cfg.imageSize}x${fm.cfg.imageSize} images, ${scenario.task.dataset} has ${input.channels}x${input.height}x${input.width}`);
-  }
+  const mismatch = inputMismatch(fm.cfg, train.input, scenario.task.dataset, fm.tokenizer);
+  if (mismatch) fail(mismatch);
   const parts = partition(train.labels, train.numClasses, fed.clients, scenario.partition, scenario.seed);
   const method = createMethod(scenario.method);
-  const setup = await method.setup({ scenario, fm, data, log });
+  const setup = await method.setup({ scenario, fm, data, log, text });
   for (const t of fm.params.values()) t.dispose();
 
   const dir = opts.resume ? RunDir.open(opts.resultsRoot, scenario.name, opts.resume === true ? undefined : opts.resume) : RunDir.create(opts.resultsRoot, scenario.name, opts.runId ?? defaultRunId());

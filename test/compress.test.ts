@@ -8,7 +8,7 @@ import type { Params } from '../src/model/params.js';
 import { loadVit, saveVit, toInternal } from '../src/model/vit-checkpoint.js';
 import { gelu, vitForward, vitParamShapes, type VitConfig } from '../src/model/vit.js';
 import { compressCommand, KEPT_NEURONS_FILE, type KeptNeuronsFile } from '../src/proxy/compress-command.js';
-import { compressVit, compressedLayers } from '../src/proxy/compress.js';
+import { compressFm, compressedLayers } from '../src/proxy/compress.js';
 import { neuronSaliency, topKInOrder } from '../src/proxy/saliency.js';
 import { initBackend } from '../src/tensor/backend.js';
 import { UserError } from '../src/util/errors.js';
@@ -155,15 +155,15 @@ describe('neuronSaliency and topKInOrder', () => {
   });
 });
 
-describe('compressVit', () => {
+describe('compressFm', () => {
   let hf: Map<string, HfTensor>;
   let fm: Params;
-  let sub: ReturnType<typeof compressVit>;
+  let sub: ReturnType<typeof compressFm>;
 
   beforeAll(() => {
     hf = randomHf(FM, new Rng('compress'));
     fm = internal(hf);
-    sub = compressVit(FM, fm, { keep: 0.25 });
+    sub = compressFm(FM, fm, { keep: 0.25 });
   });
   afterAll(() => {
     dispose(fm);
@@ -178,7 +178,7 @@ describe('compressVit', () => {
   });
 
   it('parameters: the shapes the sub config implies; sliced FFN tensors equal a hand slice; the rest bit-identical', () => {
-    const shapes = vitParamShapes(sub.cfg);
+    const shapes = vitParamShapes(sub.cfg as VitConfig);
     expect([...sub.params.keys()].sort()).toEqual([...shapes.keys()].sort());
     const expected = internal(sliceHf(hf, sub.kept, D, FF));
     for (const [name, t] of sub.params) {
@@ -241,37 +241,37 @@ describe('compressVit', () => {
     const rng = new Rng('compress-forward');
     const images = randomUniform(rng, BATCH * PIXELS);
     const before = tf.memory().numTensors;
-    const logits = tf.tidy(() => vitForward(sub.cfg, sub.params, tf.tensor2d(images, [BATCH, PIXELS])));
+    const logits = tf.tidy(() => vitForward(sub.cfg as VitConfig, sub.params, tf.tensor2d(images, [BATCH, PIXELS])));
     expect(logits.shape).toEqual([BATCH, FM.numLabels]);
     const got = Float32Array.from(logits.dataSync());
     logits.dispose();
     expect(tf.memory().numTensors).toBe(before);
-    const expected = referenceForward(refConfig(sub.cfg), sliceHf(hf, sub.kept, D, FF), images, BATCH);
+    const expected = referenceForward(refConfig(sub.cfg as VitConfig), sliceHf(hf, sub.kept, D, FF), images, BATCH);
     expectClose(got, expected, 1e-4, 'sub-FM logits');
     const fmLogits = referenceForward(refConfig(FM), hf, images, BATCH);
     expect(maxAbsDiff(expected, fmLogits)).toBeGreaterThan(1e-3);
   });
 
   it('absolute counts, custom retained layers, keep = 1 keeps everything', () => {
-    const a = compressVit(FM, fm, { keep: 5, retained: [2] });
+    const a = compressFm(FM, fm, { keep: 5, retained: [2] });
     expect(Object.keys(a.kept).map(Number)).toEqual([0, 1, 3]);
     expect(a.cfg.intermediateSizes).toEqual([5, 5, FF, 5]);
     for (const l of [0, 1, 3]) expect(a.kept[l]).toEqual(keptByRank(hfSaliency(hf, l, D, FF), 5));
     dispose(a.params);
-    const all = compressVit(FM, fm, { keep: 1 });
+    const all = compressFm(FM, fm, { keep: 1 });
     expect(all.kept[1]).toEqual(Array.from({ length: FF }, (_, i) => i));
     for (const [name, t] of all.params) expect(t.dataSync(), name).toEqual(fm.get(name)?.dataSync());
     dispose(all.params);
     // 0.1 * 32 = 3.2 -> 3 neurons (rounded).
-    const r = compressVit(FM, fm, { keep: 0.1 });
+    const r = compressFm(FM, fm, { keep: 0.1 });
     expect(r.cfg.intermediateSizes).toEqual([FF, 3, 3, FF]);
     dispose(r.params);
   });
 
   it('rejects keep out of range and retained layers out of range', () => {
-    for (const keep of [0, -0.5, 1.5, FF + 1, NaN]) expect(() => compressVit(FM, fm, { keep }), `keep ${keep}`).toThrow(RangeError);
-    expect(() => compressVit(FM, fm, { keep: 0.25, retained: [4] })).toThrow(RangeError);
-    expect(() => compressVit(FM, fm, { keep: 0.25, retained: [-1] })).toThrow(RangeError);
+    for (const keep of [0, -0.5, 1.5, FF + 1, NaN]) expect(() => compressFm(FM, fm, { keep }), `keep ${keep}`).toThrow(RangeError);
+    expect(() => compressFm(FM, fm, { keep: 0.25, retained: [4] })).toThrow(RangeError);
+    expect(() => compressFm(FM, fm, { keep: 0.25, retained: [-1] })).toThrow(RangeError);
   });
 });
 
@@ -289,7 +289,7 @@ describe('compressCommand', () => {
     const fm = internal(hf);
     const modelDir = join(dir, 'fm');
     saveVit(modelDir, FM, fm, ['a', 'b', 'c']);
-    const expected = compressVit(FM, fm, { keep: 0.25 });
+    const expected = compressFm(FM, fm, { keep: 0.25 });
     const out = join(dir, 'sub');
     const before = tf.memory().numTensors;
     const { kept, sha256 } = compressCommand({ model: modelDir, keep: 0.25, out });

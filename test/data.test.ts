@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { toShared, type LabelledExamples } from '../src/data/dataset.js';
 import { readImageDataset } from '../src/data/image-datasets.js';
 import type { DatasetName } from '../src/data/names.js';
-import { datasetInfo, loadTask } from '../src/data/registry.js';
+import { imageDatasetInfo as datasetInfo } from '../src/data/image-datasets.js';
+import { loadTask } from '../src/data/registry.js';
 import { UserError } from '../src/util/errors.js';
 
 const PIXELS = 784;
@@ -126,7 +127,8 @@ describe('registry', () => {
 
   it('rejects unknown names and bad limits', () => {
     expect(() => loadTask('cifar10' as DatasetName)).toThrow(UserError);
-    expect(() => datasetInfo('cifar10' as DatasetName)).toThrow(/mnist, fashion-mnist/);
+    expect(() => loadTask('cifar10' as DatasetName)).toThrow(/mnist, fashion-mnist, spam, sotu-party/);
+    expect(() => loadTask('spam')).toThrow(/text dataset; it needs a text FM/);
     expect(() => loadTask('mnist', { trainLimit: 0 })).toThrow(UserError);
     expect(() => loadTask('mnist', { evalLimit: 2.5 })).toThrow(UserError);
   });

@@ -52,7 +52,7 @@ const KEPT = Array.from({ length: KEEP }, (_, k) => (k * 4 + (k % 3)) % FF).sort
 /** The sub-FM: clones of the teacher's tensors, with the middle FFN's W1 columns, b1 entries and W2 rows sliced to KEPT. */
 function makeStudent(teacher: Params): Params {
   const student: Params = new Map();
-  const names = ffnTensorNames(MID);
+  const names = ffnTensorNames(TEACHER_CFG, MID);
   for (const [name, t] of teacher) {
     const data = t.dataSync() as Float32Array;
     if (name === names.w1) {
@@ -112,7 +112,7 @@ function jsMatMul(a: ArrayLike<number>, b: ArrayLike<number>, r: number, k: numb
 }
 
 function ffnProductJs(p: Params, layer: number): Float64Array {
-  const { w1, w2 } = ffnTensorNames(layer);
+  const { w1, w2 } = ffnTensorNames(TEACHER_CFG, layer);
   const a = mustGet(p, w1);
   return jsMatMul(a.dataSync(), mustGet(p, w2).dataSync(), D, a.shape[1] as number, D);
 }
@@ -127,8 +127,8 @@ function jsLoss(
   map: (j: number) => number = (j) => j,
   lora?: LoraOptions,
 ): { hidden: number; prod: number; total: number } {
-  const th = hiddenStates(teacher.cfg, teacher.params, x, lora);
-  const sh = hiddenStates(student.cfg, student.params, x, lora);
+  const th = hiddenStates(teacher.cfg as VitConfig, teacher.params, x, lora);
+  const sh = hiddenStates(student.cfg as VitConfig, student.params, x, lora);
   const hidden = layers.reduce((s, j) => s + jsNmse(th[map(j)] as Float32Array, sh[j] as Float32Array), 0) / layers.length;
   const prod = layers.reduce((s, j) => s + jsNmse(ffnProductJs(teacher.params, map(j)), ffnProductJs(student.params, j)), 0) / layers.length;
   return { hidden, prod, total: hidden + mu * prod };
@@ -153,7 +153,7 @@ function batch(start: number, count: number): tf.Tensor2D {
   return tf.tensor2d(images.slice(start * FEATURES, (start + count) * FEATURES), [count, FEATURES]);
 }
 
-const MID_TRAINABLE = distillTrainableNames([MID]);
+const MID_TRAINABLE = distillTrainableNames(TEACHER_CFG, [MID]);
 
 describe('distillLoss', () => {
   it('equals a plain-JS normalised hidden-state MSE (mu = 0) and adds mu times the W1 W2 term', () => {
@@ -176,7 +176,7 @@ describe('distillLoss', () => {
 
   it('the mu term has the analytic gradient w.r.t. W1\' (differentiable, not detached)', () => {
     const student: DistillModel = { cfg: STUDENT_CFG, params: makeStudent(teacher.params) };
-    const { w1, w2 } = ffnTensorNames(MID);
+    const { w1, w2 } = ffnTensorNames(TEACHER_CFG, MID);
     const w1Var = tf.variable(mustGet(student.params, w1), true);
     const plain = mustGet(student.params, w1);
     student.params.set(w1, w1Var);
@@ -276,7 +276,7 @@ describe('distillLoss', () => {
     expect(() => distillLoss(teacher, emu, x, { layers: [0, 2], mu: 0, teacherLayerOf: map })).toThrow(/out of range/);
     // distill() with the map trains the emulator layer toward FM layer 2's output.
     const { losses } = distill(teacher, emu, { features: images, featureSize: FEATURES, n: N_DATA }, {
-      steps: 15, batchSize: 8, lr: 1e-2, mu: 0, weightDecay: 0, seed: 5, layers: [0, 1], trainable: distillTrainableNames([1]), teacherLayerOf: map,
+      steps: 15, batchSize: 8, lr: 1e-2, mu: 0, weightDecay: 0, seed: 5, layers: [0, 1], trainable: distillTrainableNames(TEACHER_CFG, [1]), teacherLayerOf: map,
     });
     expect(losses[14] as number).toBeLessThan(losses[0] as number);
     x.dispose();
@@ -323,7 +323,7 @@ describe('distill', () => {
       neuronMask: new Map([[MID, selected]]),
     });
     const after = snapshot(student.params);
-    const names = ffnTensorNames(MID);
+    const names = ffnTensorNames(TEACHER_CFG, MID);
     const w1b = before.get(names.w1) as Float32Array;
     const w1a = after.get(names.w1) as Float32Array;
     const w2b = before.get(names.w2) as Float32Array;
@@ -386,14 +386,14 @@ describe('distill', () => {
     for (const t of originals) expect(t.isDisposed).toBe(true);
     expect([...student.params.keys()].sort()).toEqual([...vitParamShapes(STUDENT_CFG).keys()].sort());
     // A tensor the teacher also holds is not disposed (sub-FMs may share tensors with the FM).
-    const shared = mustGet(teacher.params, ffnTensorNames(2).lnWeight);
+    const shared = mustGet(teacher.params, ffnTensorNames(TEACHER_CFG, 2).lnWeight);
     const sharing: DistillModel = { cfg: TEACHER_CFG, params: new Map(teacher.params) };
     distill(teacher, sharing, { features: images, featureSize: FEATURES, n: N_DATA }, {
-      steps: 2, batchSize: 4, lr: 1e-2, mu: 0, weightDecay: 0, seed: 2, layers: [2], trainable: [ffnTensorNames(2).lnWeight],
+      steps: 2, batchSize: 4, lr: 1e-2, mu: 0, weightDecay: 0, seed: 2, layers: [2], trainable: [ffnTensorNames(TEACHER_CFG, 2).lnWeight],
     });
     expect(shared.isDisposed).toBe(false);
-    expect(mustGet(teacher.params, ffnTensorNames(2).lnWeight)).toBe(shared);
-    mustGet(sharing.params, ffnTensorNames(2).lnWeight).dispose();
+    expect(mustGet(teacher.params, ffnTensorNames(TEACHER_CFG, 2).lnWeight)).toBe(shared);
+    mustGet(sharing.params, ffnTensorNames(TEACHER_CFG, 2).lnWeight).dispose();
     x.dispose();
     disposeParams(student.params);
   });

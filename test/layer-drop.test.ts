@@ -115,7 +115,7 @@ describe('buildEmulator (12 layers, a = 2, k = 3)', () => {
     expect(emu.layerMap).toEqual([0, 1, 2, 6, 9, 10, 11]);
     expect(emu.adapterLayers).toEqual([0, 1, 10, 11]);
 
-    const shapes = vitParamShapes(emu.cfg);
+    const shapes = vitParamShapes(emu.cfg as VitConfig);
     expect([...emu.params.keys()].sort()).toEqual([...shapes.keys()].sort());
     for (const [name, t] of emu.params) {
       const l = layerOf(name);
@@ -136,7 +136,7 @@ describe('buildEmulator (12 layers, a = 2, k = 3)', () => {
     }
     const images = randomUniform(rng, BATCH * PIXELS);
     const before = tf.memory().numTensors;
-    const emuLogits = logits(emu.cfg, emu.params, images);
+    const emuLogits = logits(emu.cfg as VitConfig, emu.params, images);
     expect(tf.memory().numTensors).toBe(before);
     expect(emuLogits.length).toBe(BATCH * FM.numLabels);
     expectClose(emuLogits, logits(FM, passThrough, images), 1e-5, 'emulator vs pass-through FM');

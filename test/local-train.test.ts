@@ -23,7 +23,7 @@ describe('a client task on a resident client model', () => {
     const base = initVitParams(cfg, new Rng('fm'));
     const { cfg: taskCfg, params } = withLoraAndHead(base, cfg, 3, lora, 1);
     const trainable = trainableNames(params);
-    spec = { arch: 'vit', config: taskCfg, tensors: toNamedArrays(params), trainable, lora };
+    spec = { config: taskCfg, tensors: toNamedArrays(params), trainable, lora };
     initial = flattenParams(params, trainable);
     disposeParams(params);
     disposeParams(base);

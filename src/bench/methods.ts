@@ -3,8 +3,7 @@ import { localTrain } from '../client/local-train.js';
 import { loadTask } from '../data/registry.js';
 import { createMethod } from '../methods/registry.js';
 import { disposeParams } from '../model/params.js';
-import { loadVit } from '../model/vit-checkpoint.js';
-import { ffnWidth } from '../model/vit.js';
+import { encoderFfnWidth as ffnWidth, loadModel } from '../model/encoder.js';
 import { updatedNeuronCount } from '../proxy/apoz.js';
 import { initBackend, type BackendChoice } from '../tensor/backend.js';
 import { benchScenario, load1, median } from './common.js';
@@ -73,7 +72,7 @@ export const METHODS_DEFINITION =
 export async function benchMethods(opts: MethodsBenchOptions): Promise<MethodsBench> {
   const loadBefore = load1();
   const backend = await initBackend(opts.backend);
-  const probe = loadVit(opts.modelDir);
+  const probe = loadModel(opts.modelDir);
   const d = probe.cfg.hiddenSize;
   disposeParams(probe.params);
   const configs = {
@@ -101,7 +100,7 @@ export async function benchMethods(opts: MethodsBenchOptions): Promise<MethodsBe
         batchSize: opts.batchSize,
         method: config,
       });
-      const fm = loadVit(scenario.model.dir);
+      const fm = loadModel(scenario.model.dir);
       const method = createMethod(scenario.method);
       try {
         const setup = await method.setup({ scenario, fm, data, log: () => {} });

@@ -8,7 +8,7 @@ import { loadTask } from '../data/registry.js';
 import { createMethod } from '../methods/registry.js';
 import type { ClientModelSpec } from '../methods/method.js';
 import { disposeParams } from '../model/params.js';
-import { loadVit } from '../model/vit-checkpoint.js';
+import { loadModel } from '../model/encoder.js';
 import { initBackend, type BackendChoice } from '../tensor/backend.js';
 import { benchScenario, clientActorFile, FEDPETUNING, load1, median } from './common.js';
 
@@ -85,7 +85,7 @@ export async function benchPool(opts: PoolBenchOptions): Promise<PoolBench> {
   });
   const data = loadTask('mnist', { trainLimit: opts.tasks * opts.examplesPerTask });
   if (data.train.n < opts.tasks * opts.examplesPerTask) throw new Error(`pool bench: mnist has ${data.train.n} training examples, ${opts.tasks} x ${opts.examplesPerTask} needed`);
-  const fm = loadVit(scenario.model.dir);
+  const fm = loadModel(scenario.model.dir);
   const method = createMethod(scenario.method);
   let spec: ClientModelSpec;
   let initial: Float32Array;

@@ -3,7 +3,8 @@ import type { ClientModelSpec } from '../methods/method.js';
 import { applyPatch, type FrozenPatch } from './frozen-patch.js';
 import { assignFlat, flattenParams, type Params } from '../model/params.js';
 import { makeTrainable } from '../model/train.js';
-import { vitForward, type ForwardOptions } from '../model/vit.js';
+import { modelForward } from '../model/encoder.js';
+import type { ForwardOptions } from '../model/layers.js';
 
 /** A client model resident in an actor: frozen tensors plus trainable variables. */
 export class ClientModel {
@@ -16,7 +17,7 @@ export class ClientModel {
   }
 
   forward(x: tf.Tensor2D, opts: Omit<ForwardOptions, 'lora'> = {}): tf.Tensor2D {
-    return vitForward(this.spec.config, this.params, x, { ...opts, lora: this.spec.lora });
+    return modelForward(this.spec.config, this.params, x, { ...opts, lora: this.spec.lora });
   }
 
   setTrainable(flat: Float32Array): void {

@@ -9,11 +9,11 @@ export function registerPartition(program: Command): void {
     .option('--json', 'print JSON instead of a table')
     .action(async (file: string, opts: { json?: boolean }) => {
         const { loadScenario } = await import('../scenario/load.js');
-        const { loadTask } = await import('../data/registry.js');
+        const { loadTrainLabels } = await import('../data/registry.js');
         const { partition } = await import('../data/partition.js');
         const { formatPartitionTable, partitionJson } = await import('../data/partition-table.js');
         const scenario = loadScenario(file);
-        const { train } = loadTask(scenario.task.dataset, { trainLimit: scenario.task.trainLimit });
+        const train = loadTrainLabels(scenario.task.dataset, { trainLimit: scenario.task.trainLimit });
         const p = partition(train.labels, train.numClasses, scenario.federation.clients, scenario.partition, scenario.seed);
         console.log(opts.json ? JSON.stringify(partitionJson(p, train.labels, train.classNames), null, 2) : formatPartitionTable(p, train.labels, train.classNames));
       });

@@ -18,6 +18,13 @@ export interface LabelledExamples {
   classNames: string[];
 }
 
+/** Whether two sets can go through the same model input (same kind and sizes). */
+export function sameInput(a: InputShape, b: InputShape): boolean {
+  if (a.kind === 'image' && b.kind === 'image') return a.channels === b.channels && a.height === b.height && a.width === b.width;
+  if (a.kind === 'tokens' && b.kind === 'tokens') return a.maxLength === b.maxLength && a.padTokenId === b.padTokenId;
+  return false;
+}
+
 export interface TaskData {
   train: LabelledExamples;
   validation: LabelledExamples;

@@ -1,3 +1,19 @@
 /** Dataset names that scenario files may use; the loaders live in registry.ts. */
-export const DATASET_NAMES = ['mnist', 'fashion-mnist'] as const;
+export const IMAGE_DATASET_NAMES = ['mnist', 'fashion-mnist'] as const;
+export type ImageDatasetName = (typeof IMAGE_DATASET_NAMES)[number];
+
+/** Labelled text tasks built from npm packages (src/text/datasets.ts); they need a text FM's tokenizer. */
+export const TEXT_TASK_NAMES = ['spam', 'sotu-party'] as const;
+export type TextTaskName = (typeof TEXT_TASK_NAMES)[number];
+
+export const DATASET_NAMES = [...IMAGE_DATASET_NAMES, ...TEXT_TASK_NAMES] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
+
+/** Unlabelled text that may feed distillation (a text FM's pretraining domain). */
+export const DISTILL_CORPUS_NAMES = ['moby-dick', 'sotu'] as const;
+export const DISTILL_DATASET_NAMES = [...DATASET_NAMES, ...DISTILL_CORPUS_NAMES] as const;
+export type DistillDatasetName = (typeof DISTILL_DATASET_NAMES)[number];
+
+export function isTextTask(name: string): name is TextTaskName {
+  return (TEXT_TASK_NAMES as readonly string[]).includes(name);
+}

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { partitionJson } from '../data/partition-table.js';
 import { partition } from '../data/partition.js';
-import { loadTask } from '../data/registry.js';
+import { loadTrainLabels } from '../data/registry.js';
 import { lineChart, stackedBars } from '../report/svg.js';
 import { buildTables, groupLabel, renderCli, renderCsv, renderMarkdown } from '../report/tables.js';
 import { groupRuns, partitionLabel, type Grouping } from './groups.js';
@@ -75,7 +75,7 @@ export function writeReport(opts: ReportOptions): ReportOutcome {
   if (opts.partitions ?? true) {
     for (const r of partitionRuns(runs)) {
       const s = r.scenario;
-      const { train } = loadTask(s.task.dataset, { trainLimit: s.task.trainLimit });
+      const train = loadTrainLabels(s.task.dataset, { trainLimit: s.task.trainLimit });
       const p = partition(train.labels, train.numClasses, s.federation.clients, s.partition, s.seed);
       const sizes = p.clients.map((c) => c.length);
       if (JSON.stringify(sizes) !== JSON.stringify(r.partitionSizes)) {

@@ -1,14 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LabelledExamples } from '../data/dataset.js';
-import { loadTask } from '../data/registry.js';
 import { countParams, disposeParams, flattenParams } from '../model/params.js';
 import type { EvalResult } from '../model/train.js';
-import { vitForwardMacs, type LoraOptions } from '../model/vit.js';
+import { forwardMacs } from '../model/encoder.js';
+import type { LoraOptions } from '../model/layers.js';
 import { distill } from '../proxy/distill.js';
 import { buildEmulator, layerOf, renameLayerName } from '../proxy/layer-drop.js';
 import type { MethodConfig } from '../scenario/schema.js';
 import { UserError } from '../util/errors.js';
 import { stream } from '../util/rng.js';
+import { distillDataFor } from './distill-data.js';
 import { FullModel } from './full-model.js';
 import { toNamedArrays, trainableNames, withLoraAndHead } from './lora-setup.js';
 import type { Method, MethodContext, MethodSetup } from './method.js';
@@ -57,11 +58,11 @@ export function fedOT(config: FedotConfig): Method {
         fmParams: countParams(fm.params, [...fm.params.keys()]),
         clientModelParams: countParams(emu.params, [...emu.params.keys()]),
         trainableParams: countParams(emu.params, trainableNames(emu.params)),
-        clientForwardMacsPerExample: vitForwardMacs(emu.cfg, rank),
-        fmForwardMacsPerExample: vitForwardMacs(fm.cfg, rank),
+        clientForwardMacsPerExample: forwardMacs(emu.cfg, ctx.data.train.featureSize, rank),
+        fmForwardMacsPerExample: forwardMacs(fm.cfg, ctx.data.train.featureSize, rank),
       };
       if (config.distill.steps > 0) {
-        const d = loadTask(config.distill.dataset, { trainLimit: config.distill.examples }).train;
+        const d = distillDataFor(config.distill, ctx);
         const emulated = Array.from({ length: config.emulatorLayers }, (_, i) => a + i);
         const trainable = [...emu.params.keys()].filter((n) => emulated.includes(layerOf(n) ?? -1) && !n.includes('.lora_')).sort();
         const compared = Array.from({ length: emu.cfg.numHiddenLayers - a }, (_, i) => a + i);
@@ -81,7 +82,7 @@ export function fedOT(config: FedotConfig): Method {
         ctx.log(`fedot: distilled the emulator for ${losses.length} steps, loss ${losses[0]?.toFixed(4)} -> ${losses[losses.length - 1]?.toFixed(4)}`);
       }
       const clientTrainable = trainableNames(emu.params);
-      const spec = { arch: 'vit' as const, config: emu.cfg, tensors: toNamedArrays(emu.params), trainable: clientTrainable, lora };
+      const spec = { config: emu.cfg, tensors: toNamedArrays(emu.params), trainable: clientTrainable, lora };
       const initial = flattenParams(emu.params, clientTrainable);
       // Plug-in by name: emulator layer j's adapter tensors are the FM's layer layerMap[j].
       const offsets = new Map<string, { offset: number; size: number }>();

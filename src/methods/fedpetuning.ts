@@ -1,7 +1,7 @@
 import type { LabelledExamples } from '../data/dataset.js';
 import { countParams, disposeParams, flattenParams } from '../model/params.js';
 import type { EvalResult } from '../model/train.js';
-import { vitForwardMacs } from '../model/vit.js';
+import { forwardMacs } from '../model/encoder.js';
 import type { MethodConfig } from '../scenario/schema.js';
 import { FullModel } from './full-model.js';
 import { toNamedArrays, trainableNames, withLoraAndHead } from './lora-setup.js';
@@ -19,15 +19,15 @@ export function fedPETuning(config: Extract<MethodConfig, { name: 'fedpetuning' 
     async setup(ctx: MethodContext): Promise<MethodSetup> {
       const { cfg, params } = withLoraAndHead(ctx.fm.params, ctx.fm.cfg, ctx.data.train.numClasses, config.lora, ctx.scenario.seed);
       const trainable = trainableNames(params);
-      const spec = { arch: 'vit' as const, config: cfg, tensors: toNamedArrays(params), trainable, lora: config.lora };
+      const spec = { config: cfg, tensors: toNamedArrays(params), trainable, lora: config.lora };
       const initial = flattenParams(params, trainable);
       const all = [...params.keys()];
       const info = {
         fmParams: countParams(params, all),
         clientModelParams: countParams(params, all),
         trainableParams: countParams(params, trainable),
-        clientForwardMacsPerExample: vitForwardMacs(cfg, config.lora.rank),
-        fmForwardMacsPerExample: vitForwardMacs(cfg, config.lora.rank),
+        clientForwardMacsPerExample: forwardMacs(cfg, ctx.data.train.featureSize, config.lora.rank),
+        fmForwardMacsPerExample: forwardMacs(cfg, ctx.data.train.featureSize, config.lora.rank),
       };
       full = new FullModel(cfg, params, trainable, config.lora);
       disposeParams(params);

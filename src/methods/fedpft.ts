@@ -1,17 +1,17 @@
 import { ClientModel } from '../client/client-model.js';
 import { extractPatch, type FrozenPatch } from '../client/frozen-patch.js';
 import type { LabelledExamples } from '../data/dataset.js';
-import { loadTask } from '../data/registry.js';
-import { countParams, disposeParams, flattenParams, type Params } from '../model/params.js';
+import { countParams, disposeParams, flattenParams } from '../model/params.js';
 import type { NamedArray } from '../model/safetensors.js';
 import type { EvalResult } from '../model/train.js';
-import { ffnWidth, vitForwardMacs } from '../model/vit.js';
+import { encoderFfnWidth as ffnWidth, forwardMacs } from '../model/encoder.js';
 import { pooledApoz, selectUpdatedNeurons, type ZeroCounts } from '../proxy/apoz.js';
-import { compressedLayers, compressVit } from '../proxy/compress.js';
-import { distill, distillTrainableNames, ffnTensorNames } from '../proxy/distill.js';
+import { compressedLayers, compressFm } from '../proxy/compress.js';
+import { distill, distillTrainableNames, ffnTensorNames, type DistillModel } from '../proxy/distill.js';
 import type { MethodConfig } from '../scenario/schema.js';
 import { stream } from '../util/rng.js';
 import type { ApozPayload, ApozReport } from '../client/apoz-probe.js';
+import { distillDataFor } from './distill-data.js';
 import { FullModel } from './full-model.js';
 import { toNamedArrays, trainableNames, withLoraAndHead } from './lora-setup.js';
 import type { Method, MethodContext, MethodSetup, RoundContext, RoundHookResult } from './method.js';
@@ -55,7 +55,7 @@ export function fedPFT(config: FedpftConfig): Method {
       seed = ctx.scenario.seed;
       const fm = withLoraAndHead(ctx.fm.params, ctx.fm.cfg, ctx.data.train.numClasses, config.lora, seed);
       const trainable = trainableNames(fm.params);
-      const compressed = compressVit(fm.cfg, fm.params, { keep: config.keep, retained: config.retained });
+      const compressed = compressFm(fm.cfg, fm.params, { keep: config.keep, retained: config.retained });
       layers = compressedLayers(fm.cfg, config.retained);
       const info: Record<string, unknown> = {
         variant,
@@ -64,16 +64,11 @@ export function fedPFT(config: FedpftConfig): Method {
         fmParams: countParams(fm.params, [...fm.params.keys()]),
         clientModelParams: countParams(compressed.params, [...compressed.params.keys()]),
         trainableParams: countParams(compressed.params, trainable),
-        clientForwardMacsPerExample: vitForwardMacs(compressed.cfg, config.lora.rank),
-        fmForwardMacsPerExample: vitForwardMacs(fm.cfg, config.lora.rank),
+        clientForwardMacsPerExample: forwardMacs(compressed.cfg, ctx.data.train.featureSize, config.lora.rank),
+        fmForwardMacsPerExample: forwardMacs(fm.cfg, ctx.data.train.featureSize, config.lora.rank),
       };
       if (variant.before || variant.during) {
-        const d = loadTask(config.distill.dataset, { trainLimit: config.distill.examples }).train;
-        const shape = d.input;
-        const task = ctx.data.train.input;
-        if (shape.kind !== 'image' || task.kind !== 'image' || shape.height !== task.height || shape.channels !== task.channels) {
-          throw new Error(`${config.name}: distillation dataset ${config.distill.dataset} has another image shape than the task`);
-        }
+        const d = distillDataFor(config.distill, ctx);
         distillData = { features: d.features, featureSize: d.featureSize, n: d.n };
       }
       if (variant.before && config.distill.steps > 0) {
@@ -86,12 +81,12 @@ export function fedPFT(config: FedpftConfig): Method {
           weightDecay: DISTILL_WEIGHT_DECAY,
           seed: stream(seed, 'distill-before').seed(),
           layers,
-          trainable: distillTrainableNames(layers),
+          trainable: distillTrainableNames(fm.cfg, layers),
         });
         info['distillBefore'] = { steps: losses.length, firstLoss: losses[0], lastLoss: losses[losses.length - 1], seconds: (performance.now() - t0) / 1000 };
         ctx.log(`${config.name}: distilled the sub-FM for ${losses.length} steps, loss ${losses[0]?.toFixed(4)} -> ${losses[losses.length - 1]?.toFixed(4)}`);
       }
-      const spec = { arch: 'vit' as const, config: compressed.cfg, tensors: toNamedArrays(compressed.params), trainable, lora: config.lora };
+      const spec = { config: compressed.cfg, tensors: toNamedArrays(compressed.params), trainable, lora: config.lora };
       const initial = flattenParams(compressed.params, trainable);
       full = new FullModel(fm.cfg, fm.params, trainable, config.lora);
       sub = new ClientModel(spec);
@@ -122,11 +117,11 @@ export function fedPFT(config: FedpftConfig): Method {
         weightDecay: DISTILL_WEIGHT_DECAY,
         seed: stream(seed, 'align', ctx.round).seed(),
         layers,
-        trainable: distillTrainableNames(layers),
+        trainable: distillTrainableNames(student.spec.config, layers),
         neuronMask: mask,
         lora: config.lora,
       });
-      const patches = alignmentPatches(student.params, layers, mask);
+      const patches = alignmentPatches({ cfg: student.spec.config, params: student.params }, layers, mask);
       const meanApoz = layers.map((l) => mean(apoz.get(l) as Float64Array));
       return {
         frozenUpdate: patches,
@@ -142,8 +137,8 @@ export function fedPFT(config: FedpftConfig): Method {
     },
 
     exportState(): NamedArray[] {
-      const params = must(sub).params;
-      return distillTrainableNames(layers).map((name) => {
+      const { params, spec } = must(sub);
+      return distillTrainableNames(spec.config, layers).map((name) => {
         const t = params.get(name);
         if (!t) throw new Error(`missing ${name}`);
         return { name, shape: t.shape, data: new Float32Array(t.dataSync() as Float32Array) };
@@ -170,7 +165,8 @@ export function fedPFT(config: FedpftConfig): Method {
 }
 
 /** The realigned neurons' W1' columns, b1' entries and W2' rows, plus b2' and the FFN LayerNorm. */
-function alignmentPatches(params: Params, layers: readonly number[], mask: ReadonlyMap<number, number[]>): FrozenPatch[] {
+function alignmentPatches(student: DistillModel, layers: readonly number[], mask: ReadonlyMap<number, number[]>): FrozenPatch[] {
+  const { params, cfg } = student;
   const patches: FrozenPatch[] = [];
   const read = (name: string) => {
     const t = params.get(name);
@@ -178,7 +174,7 @@ function alignmentPatches(params: Params, layers: readonly number[], mask: Reado
     return { data: t.dataSync() as Float32Array, shape: t.shape };
   };
   for (const l of layers) {
-    const n = ffnTensorNames(l);
+    const n = ffnTensorNames(cfg, l);
     const sel = mask.get(l) as number[];
     const w1 = read(n.w1);
     patches.push(extractPatch(n.w1, w1.data, w1.shape, 'cols', sel));

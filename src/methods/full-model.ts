@@ -2,7 +2,8 @@ import { ClientModel } from '../client/client-model.js';
 import type { LabelledExamples } from '../data/dataset.js';
 import { evaluate, type EvalResult } from '../model/train.js';
 import type { Params } from '../model/params.js';
-import type { LoraOptions, VitConfig } from '../model/vit.js';
+import type { ModelConfig } from '../model/encoder.js';
+import type { LoraOptions } from '../model/layers.js';
 import { toNamedArrays } from './lora-setup.js';
 
 /**
@@ -13,8 +14,8 @@ import { toNamedArrays } from './lora-setup.js';
 export class FullModel {
   readonly model: ClientModel;
 
-  constructor(cfg: VitConfig, params: Params, trainable: string[], lora: LoraOptions) {
-    this.model = new ClientModel({ arch: 'vit', config: cfg, tensors: toNamedArrays(params), trainable, lora });
+  constructor(cfg: ModelConfig, params: Params, trainable: string[], lora: LoraOptions) {
+    this.model = new ClientModel({ config: cfg, tensors: toNamedArrays(params), trainable, lora });
   }
 
   plugIn(global: Float32Array): void {

@@ -2,14 +2,14 @@ import type { FrozenPatch } from '../client/frozen-patch.js';
 import type { TaskData } from '../data/dataset.js';
 import type { EvalResult } from '../model/train.js';
 import type { NamedArray } from '../model/safetensors.js';
-import type { LoadedVit } from '../model/vit-checkpoint.js';
-import type { LoraOptions, VitConfig } from '../model/vit.js';
+import type { LoadedModel, ModelConfig } from '../model/encoder.js';
+import type { LoraOptions } from '../model/layers.js';
+import type { TextEncoding } from '../text/encode-set.js';
 import type { MethodConfig, Scenario } from '../scenario/schema.js';
 
 /** What every client actor holds resident: a model, its frozen weights, and which tensors train. */
 export interface ClientModelSpec {
-  arch: 'vit';
-  config: VitConfig;
+  config: ModelConfig;
   /** All tensors of the client model (internal layout), frozen and trainable. */
   tensors: NamedArray[];
   /** Names of the tensors clients train and exchange, sorted; the global vector follows this order. */
@@ -19,8 +19,10 @@ export interface ClientModelSpec {
 
 export interface MethodContext {
   scenario: Scenario;
-  fm: LoadedVit;
+  fm: LoadedModel;
   data: TaskData;
+  /** Text tasks: how the FM reads text (distillation corpora are tokenized the same way). */
+  text?: TextEncoding;
   log: (line: string) => void;
 }
 

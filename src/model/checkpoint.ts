@@ -16,7 +16,8 @@ export interface Checkpoint {
 const CONFIG_FILE = 'config.json';
 const WEIGHTS_FILE = 'model.safetensors';
 
-export function readCheckpoint(dir: string): Checkpoint {
+/** config.json of a checkpoint directory, checked to be a JSON object. */
+export function readCheckpointConfig(dir: string): Record<string, unknown> {
   if (!isDirectory(dir)) throw new UserError(dir, '', 'checkpoint directory does not exist');
   const configPath = join(dir, CONFIG_FILE);
   let config: unknown;
@@ -31,9 +32,14 @@ export function readCheckpoint(dir: string): Checkpoint {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new UserError(configPath, '', 'expected a JSON object');
   }
+  return config as Record<string, unknown>;
+}
+
+export function readCheckpoint(dir: string): Checkpoint {
+  const config = readCheckpointConfig(dir);
   const weightsPath = join(dir, WEIGHTS_FILE);
   const { tensors, metadata } = decodeSafetensors(readUserFile(weightsPath), weightsPath);
-  return { config: config as Record<string, unknown>, tensors, metadata, dir };
+  return { config, tensors, metadata, dir };
 }
 
 /**

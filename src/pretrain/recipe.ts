@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DATASET_NAMES } from '../data/names.js';
+import { UNLABELLED_CORPORA } from '../text/datasets.js';
 import { UserError } from '../util/errors.js';
 
 /** A pretraining recipe: everything that determines the shipped FM's weights. */
@@ -27,15 +28,55 @@ export const recipeSchema = z.strictObject({
 
 export type Recipe = z.output<typeof recipeSchema>;
 
-export function loadRecipe(file: string): Recipe {
-  let raw: unknown;
+/**
+ * A masked-language-model recipe: a WordPiece tokenizer trained on the corpora, then a BERT
+ * encoder trained to predict masked tokens of packed [CLS] ... [SEP] windows.
+ */
+export const mlmRecipeSchema = z.strictObject({
+  objective: z.literal('mlm'),
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/),
+  out: z.string().min(1),
+  seed: z.number().int().min(0),
+  corpora: z.array(z.enum(UNLABELLED_CORPORA)).min(1),
+  /** Each text contributes at most this many tokens (keeps long e-mails from dominating). */
+  maxTokensPerText: z.number().int().min(1).optional(),
+  tokenizer: z.strictObject({
+    vocabSize: z.number().int().min(16),
+    minFrequency: z.number().int().min(1).default(2),
+  }),
+  arch: z.strictObject({
+    hiddenSize: z.number().int().min(1),
+    numHiddenLayers: z.number().int().min(1),
+    numAttentionHeads: z.number().int().min(1),
+    intermediateSize: z.number().int().min(1),
+    hiddenDropoutProb: z.number().min(0).lt(1).default(0),
+  }),
+  maxLength: z.number().int().min(8),
+  maskProbability: z.number().gt(0).lt(1).default(0.15),
+  /** Every k-th packed window is held out to measure masked-token loss and accuracy at the end. */
+  validationEvery: z.number().int().min(2).default(50),
+  epochs: z.number().int().min(1),
+  batchSize: z.number().int().min(1),
+  learningRate: z.number().positive(),
+  warmupSteps: z.number().int().min(0),
+  weightDecay: z.number().min(0),
+  checkpointEvery: z.number().int().min(1),
+  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('wasm'),
+});
+
+export type MlmRecipe = z.output<typeof mlmRecipeSchema>;
+
+function readRecipeJson(file: string): unknown {
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    return JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `invalid JSON: ${(err as Error).message}`;
     throw new UserError(file, '', reason);
   }
-  const parsed = recipeSchema.safeParse(raw);
+}
+
+function parseWith<T>(schema: z.ZodType<T>, raw: unknown, file: string): T {
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new UserError(file, issue?.path.join('.') ?? '', issue?.message ?? 'invalid recipe');
@@ -43,8 +84,21 @@ export function loadRecipe(file: string): Recipe {
   return parsed.data;
 }
 
+/** Either kind of recipe, told apart by `objective` ("mlm", or absent for supervised image pretraining). */
+export function loadAnyRecipe(file: string): { kind: 'image'; recipe: Recipe } | { kind: 'mlm'; recipe: MlmRecipe } {
+  const raw = readRecipeJson(file);
+  if (typeof raw === 'object' && raw !== null && (raw as Record<string, unknown>)['objective'] === 'mlm') {
+    return { kind: 'mlm', recipe: parseWith(mlmRecipeSchema, raw, file) };
+  }
+  return { kind: 'image', recipe: parseWith(recipeSchema, raw, file) };
+}
+
+export function loadRecipe(file: string): Recipe {
+  return parseWith(recipeSchema, readRecipeJson(file), file);
+}
+
 /** Linear warm-up, then cosine decay to zero at the last step. */
-export function pretrainLr(recipe: Recipe, step: number, totalSteps: number): number {
+export function pretrainLr(recipe: Pick<Recipe, 'learningRate' | 'warmupSteps'>, step: number, totalSteps: number): number {
   if (step < recipe.warmupSteps) return (recipe.learningRate * (step + 1)) / recipe.warmupSteps;
   const progress = (step - recipe.warmupSteps) / Math.max(1, totalSteps - recipe.warmupSteps);
   return 0.5 * recipe.learningRate * (1 + Math.cos(Math.PI * Math.min(1, progress)));

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Params } from '../model/params.js';
-import { ffnWidth, vitForward, type LoraOptions, type VitConfig } from '../model/vit.js';
+import { encoderFfnWidth as ffnWidth, modelForward, realTokenMask, tokensPerExample, type ModelConfig } from '../model/encoder.js';
+import type { LoraOptions } from '../model/layers.js';
 import type { Rng } from '../util/rng.js';
 
 /**
@@ -24,23 +25,23 @@ export interface ZeroCountOptions {
 export interface ZeroCounts {
   /** Layer -> per-neuron count of positions counted as zero. */
   zeros: Map<number, Float64Array>;
-  /** Token positions seen: images * (patches + 1), CLS included. */
+  /** Token positions seen: images * (patches + 1), CLS included; text: real (non-padding) tokens. */
   positions: number;
 }
 
 /**
- * Runs the model (eval mode: no dropout) over `images` [n, pixels] and counts, for each listed
+ * Runs the model (eval mode: no dropout) over `inputs` [n, features] and counts, for each listed
  * layer and FFN neuron, the token positions where the activation gelu(h W1 + b1) is zero
  * (eps = 0) or within eps of zero. One read-back per batch; no tensors are left behind.
  */
-export function ffnActivationZeroCounts(cfg: VitConfig, params: Params, images: tf.Tensor2D, layers: readonly number[], opts: ZeroCountOptions): ZeroCounts {
+export function ffnActivationZeroCounts(cfg: ModelConfig, params: Params, inputs: tf.Tensor2D, layers: readonly number[], opts: ZeroCountOptions): ZeroCounts {
   const { eps } = opts;
   if (!Number.isFinite(eps) || eps < 0) throw new RangeError(`eps must be a finite number >= 0, got ${eps}`);
   const wanted = [...new Set(layers)].sort((a, b) => a - b);
   for (const l of wanted) {
     if (!Number.isInteger(l) || l < 0 || l >= cfg.numHiddenLayers) throw new RangeError(`layer ${l} is not in [0, ${cfg.numHiddenLayers - 1}]`);
   }
-  const n = images.shape[0];
+  const n = inputs.shape[0];
   const batchSize = opts.batchSize ?? n;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be an integer >= 1, got ${batchSize}`);
 
@@ -55,24 +56,28 @@ export function ffnActivationZeroCounts(cfg: VitConfig, params: Params, images: 
 
   for (let start = 0; start < n; start += batchSize) {
     const size = Math.min(batchSize, n - start);
-    positions += size * tokensPerImage(cfg);
-    if (wanted.length === 0) continue;
-    const counts = tf.tidy(() => {
-      const batch = start === 0 && size === n ? images : (tf.slice(images, [start, 0], [size, images.shape[1]]) as tf.Tensor2D);
+    const [counts, real] = tf.tidy(() => {
+      const batch = start === 0 && size === n ? inputs : (tf.slice(inputs, [start, 0], [size, inputs.shape[1]]) as tf.Tensor2D);
+      // Text: padding positions are not tokens, so they count neither as zeros nor as positions.
+      const mask = realTokenMask(cfg, batch);
       const perLayer = new Map<number, tf.Tensor1D>();
-      vitForward(cfg, params, batch, {
+      modelForward(cfg, params, batch, {
         lora: opts.lora,
         onFfnActivation: (layer, act) => {
           if (!offsets.has(layer)) return;
-          const zero = eps === 0 ? tf.equal(act, 0) : tf.lessEqual(tf.abs(act), eps);
+          let zero = tf.cast(eps === 0 ? tf.equal(act, 0) : tf.lessEqual(tf.abs(act), eps), 'float32');
+          if (mask) zero = tf.mul(zero, tf.reshape(mask, [-1, 1]));
           // float32 sums of 0/1 are exact below 2^24 positions per batch.
-          perLayer.set(layer, tf.sum(tf.cast(zero, 'float32'), 0) as tf.Tensor1D);
+          perLayer.set(layer, tf.sum(zero, 0) as tf.Tensor1D);
         },
       });
-      return tf.concat(wanted.map((l) => perLayer.get(l) as tf.Tensor1D));
+      const all = wanted.length > 0 ? tf.concat(wanted.map((l) => perLayer.get(l) as tf.Tensor1D)) : tf.zeros([0]);
+      return [all, mask ? tf.sum(mask) : tf.scalar(size * tokensPerExample(cfg, inputs.shape[1]))];
     });
+    positions += (real.dataSync() as Float32Array)[0] as number;
     const data = counts.dataSync();
     counts.dispose();
+    real.dispose();
     for (let i = 0; i < total; i++) sums[i] = (sums[i] as number) + (data[i] as number);
   }
 
@@ -82,10 +87,6 @@ export function ffnActivationZeroCounts(cfg: VitConfig, params: Params, images: 
     zeros.set(l, sums.slice(o, o + ffnWidth(cfg, l)));
   }
   return { zeros, positions };
-}
-
-function tokensPerImage(cfg: VitConfig): number {
-  return (cfg.imageSize / cfg.patchSize) ** 2 + 1;
 }
 
 /** Server side: APoZ per layer and neuron = sum of zero counts / sum of positions over the reports. */

@@ -1,9 +1,10 @@
+import { copyFileSync, existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { disposeParams } from '../model/params.js';
-import { loadVit, saveVit } from '../model/vit-checkpoint.js';
+import { loadModel, saveModel } from '../model/encoder.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { UserError } from '../util/errors.js';
-import { checkCompressOptions, compressVit, defaultRetained } from './compress.js';
+import { checkCompressOptions, compressFm, defaultRetained } from './compress.js';
 
 export interface CompressCommandOptions {
   /** FM directory (HF layout). */
@@ -25,22 +26,25 @@ export interface KeptNeuronsFile {
 }
 
 export const KEPT_NEURONS_FILE = 'kept-neurons.json';
+const TOKENIZER_FILES = ['tokenizer.json', 'vocab.txt', 'tokenizer_config.json'];
 
 /**
- * `fedpft compress`: loads the FM, builds the sub-FM (compressVit) and writes it in HF layout
+ * `fedpft compress`: loads the FM, builds the sub-FM (compressFm) and writes it in HF layout
  * (config.json gains `intermediate_sizes`), plus `kept-neurons.json`. Returns the kept indices
  * and the sha256 of the written model.safetensors.
  */
 export function compressCommand(opts: CompressCommandOptions): { kept: Record<number, number[]>; sha256: string } {
   if (resolve(opts.out) === resolve(opts.model)) throw new UserError('command line', '--out', 'must differ from --model (it would overwrite the FM)');
-  const fm = loadVit(opts.model);
+  const fm = loadModel(opts.model);
   try {
     const problem = checkCompressOptions(fm.cfg, opts);
     if (problem) throw new UserError('command line', `--${problem.field}`, problem.message);
     const retained = [...new Set(opts.retained ?? defaultRetained(fm.cfg))].sort((a, b) => a - b);
-    const sub = compressVit(fm.cfg, fm.params, { keep: opts.keep, retained });
+    const sub = compressFm(fm.cfg, fm.params, { keep: opts.keep, retained });
     try {
-      const { sha256 } = saveVit(opts.out, sub.cfg, sub.params, fm.classNames);
+      const { sha256 } = saveModel(opts.out, sub.cfg, sub.params, fm.classNames);
+      // A text sub-FM reads text exactly as its FM does.
+      for (const f of TOKENIZER_FILES) if (existsSync(join(opts.model, f))) copyFileSync(join(opts.model, f), join(opts.out, f));
       const record: KeptNeuronsFile = {
         source: opts.model,
         keep: opts.keep,

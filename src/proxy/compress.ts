@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { mustGet, type Params } from '../model/params.js';
-import { ffnWidth, layerPrefix, type VitConfig } from '../model/vit.js';
+import { encoderFfnWidth as ffnWidth, encoderLayerPrefix, type ModelConfig } from '../model/encoder.js';
 import { neuronSaliency, topKInOrder } from './saliency.js';
 
 /**
@@ -22,26 +22,26 @@ export interface CompressOptions {
   retained?: number[];
 }
 
-export interface CompressedVit {
-  cfg: VitConfig;
+export interface CompressedFm {
+  cfg: ModelConfig;
   params: Params;
   /** Compressed layer -> kept neuron indices in the input model's numbering, ascending. */
   kept: Record<number, number[]>;
 }
 
-export function defaultRetained(cfg: VitConfig): number[] {
+export function defaultRetained(cfg: ModelConfig): number[] {
   const last = cfg.numHiddenLayers - 1;
   return last > 0 ? [0, last] : [0];
 }
 
 /** The layers whose FFN is compressed: all but the retained ones, ascending. */
-export function compressedLayers(cfg: VitConfig, retained: readonly number[] = defaultRetained(cfg)): number[] {
+export function compressedLayers(cfg: ModelConfig, retained: readonly number[] = defaultRetained(cfg)): number[] {
   const keep = new Set(retained);
   return Array.from({ length: cfg.numHiddenLayers }, (_, i) => i).filter((i) => !keep.has(i));
 }
 
 /** Why the options do not fit the model, or null; the field is the option's name. */
-export function checkCompressOptions(cfg: VitConfig, opts: CompressOptions): { field: 'keep' | 'retained'; message: string } | null {
+export function checkCompressOptions(cfg: ModelConfig, opts: CompressOptions): { field: 'keep' | 'retained'; message: string } | null {
   const { keep } = opts;
   if (!Number.isFinite(keep) || keep <= 0) return { field: 'keep', message: `expected a fraction in (0, 1] or an integer count > 1, got ${keep}` };
   if (keep > 1 && !Number.isInteger(keep)) return { field: 'keep', message: `a count above 1 must be an integer, got ${keep}` };
@@ -63,8 +63,8 @@ export function keptCount(keep: number, ff: number): number {
 }
 
 /** The kept neurons of one layer: top-k saliency, original order. */
-export function selectKeptNeurons(params: Params, cfg: VitConfig, layer: number, k: number): number[] {
-  const p = layerPrefix(layer);
+export function selectKeptNeurons(params: Params, cfg: ModelConfig, layer: number, k: number): number[] {
+  const p = encoderLayerPrefix(cfg, layer);
   const ff = ffnWidth(cfg, layer);
   const w1 = mustGet(params, `${p}.intermediate.dense.weight`).dataSync() as Float32Array;
   const w2 = mustGet(params, `${p}.output.dense.weight`).dataSync() as Float32Array;
@@ -72,9 +72,9 @@ export function selectKeptNeurons(params: Params, cfg: VitConfig, layer: number,
 }
 
 /** Builds the sub-FM; the input params are neither modified nor disposed, the output holds fresh tensors. */
-export function compressVit(cfg: VitConfig, params: Params, opts: CompressOptions): CompressedVit {
+export function compressFm(cfg: ModelConfig, params: Params, opts: CompressOptions): CompressedFm {
   const problem = checkCompressOptions(cfg, opts);
-  if (problem) throw new RangeError(`compressVit: ${problem.field}: ${problem.message}`);
+  if (problem) throw new RangeError(`compressFm: ${problem.field}: ${problem.message}`);
   const retained = opts.retained ?? defaultRetained(cfg);
   const kept: Record<number, number[]> = {};
   for (const l of compressedLayers(cfg, retained)) kept[l] = selectKeptNeurons(params, cfg, l, keptCount(opts.keep, ffnWidth(cfg, l)));
@@ -83,7 +83,7 @@ export function compressVit(cfg: VitConfig, params: Params, opts: CompressOption
   const sliced = new Map<string, [number, number]>();
   for (const key of Object.keys(kept)) {
     const l = Number(key);
-    const p = layerPrefix(l);
+    const p = encoderLayerPrefix(cfg, l);
     sliced.set(`${p}.intermediate.dense.weight`, [l, 1]);
     sliced.set(`${p}.intermediate.dense.bias`, [l, 0]);
     sliced.set(`${p}.output.dense.weight`, [l, 0]);

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AdamW, DEFAULT_ADAMW } from '../model/adamw.js';
 import { mustGet, type Params } from '../model/params.js';
-import { ffnWidth, layerPrefix, vitForward, type LoraOptions, type VitConfig } from '../model/vit.js';
+import { encoderFfnWidth as ffnWidth, encoderLayerPrefix, ffnLayerNormName, modelForward, type ModelConfig } from '../model/encoder.js';
+import type { LoraOptions } from '../model/layers.js';
 import { stream } from '../util/rng.js';
 
 /**
@@ -30,7 +31,7 @@ import { stream } from '../util/rng.js';
  */
 
 export interface DistillModel {
-  cfg: VitConfig;
+  cfg: ModelConfig;
   params: Params;
 }
 
@@ -46,27 +47,28 @@ export interface DistillLossOptions {
 }
 
 /** HF names of one layer's FFN tensors and of the LayerNorm that feeds it. */
-export function ffnTensorNames(layer: number): { w1: string; b1: string; w2: string; b2: string; lnWeight: string; lnBias: string } {
-  const p = layerPrefix(layer);
+export function ffnTensorNames(cfg: ModelConfig, layer: number): { w1: string; b1: string; w2: string; b2: string; lnWeight: string; lnBias: string } {
+  const p = encoderLayerPrefix(cfg, layer);
+  const ln = ffnLayerNormName(cfg, layer);
   return {
     w1: `${p}.intermediate.dense.weight`,
     b1: `${p}.intermediate.dense.bias`,
     w2: `${p}.output.dense.weight`,
     b2: `${p}.output.dense.bias`,
-    // ViT is pre-LN: HF's "layernorm_after" (after attention) is the FFN's own LayerNorm, the
-    // one METHOD.md calls "the LayerNorm after the FFN" for post-LN BERT.
-    lnWeight: `${p}.layernorm_after.weight`,
-    lnBias: `${p}.layernorm_after.bias`,
+    // ViT is pre-LN: HF's "layernorm_after" (after attention) is the FFN's own LayerNorm; for
+    // post-LN BERT it is output.LayerNorm, the one METHOD.md calls "the LayerNorm after the FFN".
+    lnWeight: `${ln}.weight`,
+    lnBias: `${ln}.bias`,
   };
 }
 
 /**
  * The trainable set of layer-level distillation for the given layers: W1', b1', W2', b2' and
- * the FFN's LayerNorm (ViT's layernorm_after, see ffnTensorNames), sorted.
+ * the FFN's LayerNorm (see ffnTensorNames), sorted.
  */
-export function distillTrainableNames(layers: readonly number[]): string[] {
+export function distillTrainableNames(cfg: ModelConfig, layers: readonly number[]): string[] {
   const names = new Set<string>();
-  for (const l of layers) for (const n of Object.values(ffnTensorNames(l))) names.add(n);
+  for (const l of layers) for (const n of Object.values(ffnTensorNames(cfg, l))) names.add(n);
   return [...names].sort();
 }
 
@@ -110,7 +112,7 @@ function checkLora(teacher: DistillModel, student: DistillModel, lora: LoraOptio
 function layerOutputs(model: DistillModel, images: tf.Tensor2D, layers: readonly number[], lora: LoraOptions | undefined): tf.Tensor3D[] {
   const wanted = new Set(layers);
   const got = new Map<number, tf.Tensor3D>();
-  const logits = vitForward(model.cfg, model.params, images, {
+  const logits = modelForward(model.cfg, model.params, images, {
     lora,
     onLayerOutput: (i, hidden) => {
       if (wanted.has(i)) got.set(i, hidden);
@@ -125,9 +127,9 @@ function layerOutputs(model: DistillModel, images: tf.Tensor2D, layers: readonly
 }
 
 /** W1 W2 of one layer, [d, d] (internal layout W1 [d, ff], W2 [ff, d]). */
-function ffnProduct(params: Params, layer: number): tf.Tensor2D {
-  const { w1, w2 } = ffnTensorNames(layer);
-  return tf.matMul(mustGet(params, w1) as tf.Tensor2D, mustGet(params, w2) as tf.Tensor2D);
+function ffnProduct(model: DistillModel, layer: number): tf.Tensor2D {
+  const { w1, w2 } = ffnTensorNames(model.cfg, layer);
+  return tf.matMul(mustGet(model.params, w1) as tf.Tensor2D, mustGet(model.params, w2) as tf.Tensor2D);
 }
 
 /** mean(((t - s) / sqrt(mean(t^2)))^2), computed as mean((t - s)^2) / mean(t^2). */
@@ -154,7 +156,7 @@ function studentLoss(
   if (mu !== 0 && teacherProducts) {
     let prod: tf.Tensor = tf.scalar(0);
     layers.forEach((j, k) => {
-      prod = tf.add(prod, normalisedError(teacherProducts[k] as tf.Tensor2D, ffnProduct(student.params, j)));
+      prod = tf.add(prod, normalisedError(teacherProducts[k] as tf.Tensor2D, ffnProduct(student, j)));
     });
     loss = tf.add(loss, tf.mul(tf.div(prod, layers.length), mu));
   }
@@ -171,7 +173,7 @@ export function distillLoss(teacher: DistillModel, student: DistillModel, images
   checkLora(teacher, student, opts.lora);
   return tf.tidy(() => {
     const targets = layerOutputs(teacher, images, teacherLayers, opts.lora);
-    const products = opts.mu !== 0 ? teacherLayers.map((i) => ffnProduct(teacher.params, i)) : null;
+    const products = opts.mu !== 0 ? teacherLayers.map((i) => ffnProduct(teacher, i)) : null;
     return studentLoss(student, images, opts.layers, targets, products, opts.mu, opts.lora);
   });
 }
@@ -262,7 +264,7 @@ export function distill(
     if (!Number.isInteger(layer) || layer < 0 || layer >= student.cfg.numHiddenLayers) throw new Error(`neuronMask layer ${layer} is out of range`);
     const ff = ffnWidth(student.cfg, layer);
     for (const k of neurons) if (!Number.isInteger(k) || k < 0 || k >= ff) throw new Error(`neuronMask: layer ${layer} has no neuron ${k} (width ${ff})`);
-    const names = ffnTensorNames(layer);
+    const names = ffnTensorNames(student.cfg, layer);
     maskByName.set(names.w1, { neurons, axis: 1 });
     maskByName.set(names.b1, { neurons, axis: 0 });
     maskByName.set(names.w2, { neurons, axis: 0 });
@@ -299,7 +301,7 @@ export function distill(
     optimizer = new AdamW(vars, { ...DEFAULT_ADAMW, weightDecay: opts.weightDecay });
     const opt = optimizer;
     // The teacher's weights are fixed: its FFN products are constants for the whole run.
-    products = opts.mu !== 0 ? tf.tidy(() => teacherLayers.map((i) => ffnProduct(teacher.params, i))) : null;
+    products = opts.mu !== 0 ? tf.tidy(() => teacherLayers.map((i) => ffnProduct(teacher, i))) : null;
     const varList = [...vars.values()];
     const losses: number[] = [];
     for (let step = 0; step < opts.steps; step++) {

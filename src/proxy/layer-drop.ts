@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Params } from '../model/params.js';
-import type { VitConfig } from '../model/vit.js';
+import type { ModelConfig } from '../model/encoder.js';
 
 /**
  * FedOT's emulator (Offsite-Tuning in FL; METHOD.md, FedOT): the bottom `a` and top `a`
@@ -45,8 +45,8 @@ export interface EmulatorOptions {
 }
 
 export interface Emulator {
-  /** A ViT with 2a + k layers. */
-  cfg: VitConfig;
+  /** An encoder of the FM's kind with 2a + k layers. */
+  cfg: ModelConfig;
   /** Fresh tensors, layers renumbered 0..2a+k-1. */
   params: Params;
   /** Emulator layer j -> original layer index. */
@@ -67,31 +67,31 @@ export function emulatorLayerMap(numLayers: number, opts: EmulatorOptions): { la
 }
 
 /**
- * The emulator model (adapters + layer-dropped middle), as a plain ViT: layer layerMap[j] of
+ * The emulator model (adapters + layer-dropped middle), as a plain encoder of the FM's kind: layer layerMap[j] of
  * the FM becomes layer j. Embeddings, final LayerNorm, head and any other non-layer tensors
  * are copied; tensors of dropped layers are left out. The input params are not disposed.
  */
-export function buildEmulator(cfg: VitConfig, params: Params, opts: EmulatorOptions): Emulator {
+export function buildEmulator(cfg: ModelConfig, params: Params, opts: EmulatorOptions): Emulator {
   const { layerMap, adapterLayers } = emulatorLayerMap(cfg.numHiddenLayers, opts);
   const renamed = renameLayers(params, inverse(layerMap), { dropUnmapped: true });
   const out: Params = new Map([...renamed].map(([name, t]) => [name, tf.clone(t)]));
-  const emuCfg: VitConfig = { ...cfg, numHiddenLayers: layerMap.length };
+  const emuCfg: ModelConfig = { ...cfg, numHiddenLayers: layerMap.length };
   if (cfg.intermediateSizes) emuCfg.intermediateSizes = layerMap.map((l) => cfg.intermediateSizes?.[l] ?? cfg.intermediateSize);
   else delete emuCfg.intermediateSizes;
   return { cfg: emuCfg, params: out, layerMap, adapterLayers };
 }
 
-const LAYER_NAME = /^vit\.encoder\.layer\.(\d+)\./;
+const LAYER_NAME = /^(vit|bert|roberta)\.encoder\.layer\.(\d+)\./;
 
 /** The encoder layer a parameter name belongs to, or null for embeddings, final LayerNorm, head. */
 export function layerOf(name: string): number | null {
   const m = LAYER_NAME.exec(name);
-  return m ? Number(m[1]) : null;
+  return m ? Number(m[2]) : null;
 }
 
-/** `vit.encoder.layer.{l}.rest` -> `vit.encoder.layer.{to}.rest`; other names unchanged. */
+/** `<model>.encoder.layer.{l}.rest` -> `<model>.encoder.layer.{to}.rest`; other names unchanged. */
 export function renameLayerName(name: string, to: number): string {
-  return name.replace(LAYER_NAME, `vit.encoder.layer.${to}.`);
+  return name.replace(LAYER_NAME, (_, model: string) => `${model}.encoder.layer.${to}.`);
 }
 
 /** The map old index -> new index that sends layerMap[j] to j (original -> emulator). */

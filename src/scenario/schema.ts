@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { DATASET_NAMES } from '../data/names.js';
+import { DATASET_NAMES, DISTILL_DATASET_NAMES } from '../data/names.js';
 import type { BackendChoice } from '../tensor/backend.js';
 
 export function int(min: number) {
@@ -108,7 +108,7 @@ const fraction = (what: string) =>
 
 /** Layer-level distillation toward the FM on a dataset from the FM's pretraining domain. */
 export const distillSchema = mapping({
-  dataset: oneOf(DATASET_NAMES).default('fashion-mnist').describe("distillation data: the FM's pretraining domain, not the task's"),
+  dataset: oneOf(DISTILL_DATASET_NAMES).default('fashion-mnist').describe("distillation data: the FM's pretraining domain, not the task's (text FMs: moby-dick or sotu)"),
   examples: int(1).default(4000).describe('how many distillation examples to draw batches from'),
   steps: int(0).default(200),
   batchSize: int(1).default(32),
@@ -213,6 +213,7 @@ export const scenarioSchema = mapping({
     dataset: oneOf(DATASET_NAMES),
     trainLimit: int(1).optional().describe('use only the first N training examples'),
     evalLimit: int(1).optional().describe('evaluate on only the first N validation examples'),
+    maxLength: int(4).default(128).describe('text tasks: tokens per example after truncation and padding (ignored for images)'),
   }),
   partition: partitionSchema,
   federation: federationSchema,

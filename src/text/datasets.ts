@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { TEXT_TASK_NAMES, type TextTaskName } from '../data/names.js';
 import { UserError } from '../util/errors.js';
 import { stream } from '../util/rng.js';
 import { emailSubjectAndBody } from './email.js';
@@ -28,8 +29,8 @@ export interface TextTaskData {
   validation: LabelledTexts;
 }
 
-export const TEXT_DATASET_NAMES = ['spam', 'sotu-party'] as const;
-export type TextDatasetName = (typeof TEXT_DATASET_NAMES)[number];
+export const TEXT_DATASET_NAMES = TEXT_TASK_NAMES;
+export type TextDatasetName = TextTaskName;
 
 export const UNLABELLED_CORPORA = ['moby-dick', 'sotu', 'spam-train'] as const;
 export type UnlabelledCorpus = (typeof UNLABELLED_CORPORA)[number];

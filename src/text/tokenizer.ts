@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { UserError } from '../util/errors.js';
 import { hf, type HfTokenizer } from './hf.js';
+import { wordPieceJson } from './wordpiece-trainer.js';
 
 /** A parsed tokenizer.json (the fields this module reads are typed; the rest passes through). */
 export interface TokenizerJson {
@@ -375,3 +376,24 @@ export function writeTokenizerJson(file: string, json: TokenizerJson): void {
 }
 
 export { trainWordPiece, type WordPieceTrainOptions } from './wordpiece-trainer.js';
+
+const VOCAB_TXT_SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
+
+/**
+ * A BERT WordPiece tokenizer from a vocab.txt (one token per line, the line number is the id),
+ * as older checkpoints ship it instead of tokenizer.json.
+ */
+export function readVocabTxt(file: string, lowercase = true): TextTokenizer {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UserError(file, '', (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `cannot read (${(err as Error).message})`);
+  }
+  const vocab = text.split(/\r?\n/);
+  if (vocab[vocab.length - 1] === '') vocab.pop();
+  if (new Set(vocab).size !== vocab.length) throw new UserError(file, '', 'a token appears on two lines');
+  const specials = VOCAB_TXT_SPECIALS.filter((t) => vocab.includes(t));
+  for (const t of ['[UNK]', '[CLS]', '[SEP]']) if (!specials.includes(t)) throw new UserError(file, '', `no ${t} line; not a BERT vocabulary`);
+  return TextTokenizer.fromJson(wordPieceJson(vocab, specials, lowercase), file);
+}

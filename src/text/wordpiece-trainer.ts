@@ -218,6 +218,15 @@ export function trainWordPiece(texts: readonly string[], opts: WordPieceTrainOpt
     }
   }
 
+  return wordPieceJson(vocab, specials);
+}
+
+/**
+ * A BERT-layout WordPiece tokenizer.json for a vocabulary (uncased BERT normalisation, [CLS] a [SEP] b [SEP]);
+ * what the trainer writes and what a bert-base style vocab.txt stands for.
+ */
+export function wordPieceJson(vocab: readonly string[], specials: readonly string[], lowercase = true): TokenizerJson {
+  const ids = new Map(vocab.map((t, i) => [t, i]));
   const special = (t: string) => ({ id: ids.get(t) as number, content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
   const cls = ids.get('[CLS]') as number;
   const sep = ids.get('[SEP]') as number;
@@ -226,7 +235,7 @@ export function trainWordPiece(texts: readonly string[], opts: WordPieceTrainOpt
     truncation: null,
     padding: null,
     added_tokens: specials.map(special),
-    normalizer: { ...NORMALIZER },
+    normalizer: { ...NORMALIZER, lowercase },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',

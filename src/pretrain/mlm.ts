@@ -1,0 +1,178 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AdamW, DEFAULT_ADAMW } from '../model/adamw.js';
+import { saveBert } from '../model/bert-checkpoint.js';
+import { bertEncoderShapes, bertMaskedLm, initBertTensors, mlmHeadShapes, type BertConfig } from '../model/bert.js';
+import { sha256File } from '../model/checkpoint.js';
+import { disposeParams, type Params } from '../model/params.js';
+import { crossEntropy, makeTrainable, trainStep } from '../model/train.js';
+import { initBackend } from '../tensor/backend.js';
+import { unlabelledText } from '../text/datasets.js';
+import { TextTokenizer, trainWordPiece, writeTokenizerJson } from '../text/tokenizer.js';
+import { UserError } from '../util/errors.js';
+import { Rng, stream } from '../util/rng.js';
+import { restoreLoopState, runPretrainLoop } from './loop.js';
+import { maskBatch, packWindows, splitWindows, type PackedWindows, type SpecialIds } from './mlm-data.js';
+import { pretrainLr, type MlmRecipe } from './recipe.js';
+import type { PretrainOptions, PretrainResult } from './pretrain.js';
+
+const TOKENIZER_FILE = 'tokenizer.json';
+/** Held-out windows scored at the end (all of them, up to this many). */
+const MAX_VALIDATION_WINDOWS = 1024;
+const VALIDATION_BATCH = 32;
+
+/** BERT-style masked-LM pretraining of a text FM; deterministic and resumable like the image pretrainer. */
+export async function pretrainMlm(recipe: MlmRecipe, recipeFile: string, opts: PretrainOptions = {}): Promise<PretrainResult> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const backend = await initBackend(recipe.backend);
+  const partial = `${recipe.out}.partial`;
+  mkdirSync(partial, { recursive: true });
+
+  const texts = recipe.corpora.flatMap((c) => unlabelledText(c));
+  const tokenizerFile = join(partial, TOKENIZER_FILE);
+  if (!existsSync(tokenizerFile)) {
+    log(`training a ${recipe.tokenizer.vocabSize}-token WordPiece vocabulary on ${texts.length} texts of ${recipe.corpora.join(', ')}`);
+    writeTokenizerJson(tokenizerFile, trainWordPiece(texts, { vocabSize: recipe.tokenizer.vocabSize, minFrequency: recipe.tokenizer.minFrequency }));
+  }
+  const tokenizer = TextTokenizer.fromFile(tokenizerFile);
+  const specials = specialIds(tokenizer, tokenizerFile);
+  const windows = packWindows(texts, (t) => tokenizer.ids(t), recipe.maxLength, specials, recipe.maxTokensPerText);
+  const split = splitWindows(windows.n, recipe.validationEvery);
+  const stepsPerEpoch = Math.floor(split.train.length / recipe.batchSize);
+  if (stepsPerEpoch < 1) throw new UserError(recipeFile, 'batchSize', `${split.train.length} training windows make no batch of ${recipe.batchSize}`);
+  const totalSteps = stepsPerEpoch * recipe.epochs;
+
+  const cfg: BertConfig = {
+    modelType: 'bert',
+    vocabSize: tokenizer.vocabSize,
+    hiddenSize: recipe.arch.hiddenSize,
+    numHiddenLayers: recipe.arch.numHiddenLayers,
+    numAttentionHeads: recipe.arch.numAttentionHeads,
+    intermediateSize: recipe.arch.intermediateSize,
+    maxPositionEmbeddings: recipe.maxLength,
+    typeVocabSize: 2,
+    layerNormEps: 1e-12,
+    padTokenId: tokenizer.padId ?? 0,
+    hiddenDropoutProb: recipe.arch.hiddenDropoutProb,
+    numLabels: 2,
+  };
+  const params: Params = initBertTensors(new Map([...bertEncoderShapes(cfg), ...mlmHeadShapes(cfg)]), new Rng(`${recipe.seed}/mlm-init`));
+  const vars = makeTrainable(params, [...params.keys()]);
+  const optimizer = new AdamW(vars, { ...DEFAULT_ADAMW, weightDecay: recipe.weightDecay });
+  const resumed = restoreLoopState(partial, vars, optimizer);
+  if (resumed > 0) log(`resuming ${recipe.name} at step ${resumed}/${totalSteps}`);
+  else {
+    log(`pretraining ${recipe.name}: ${windows.n} windows of ${recipe.maxLength} tokens (${split.validation.length} held out), ${totalSteps} steps of ${recipe.batchSize} on ${backend.name}`);
+  }
+
+  let order: number[] = [];
+  let orderEpoch = -1;
+  const step = runPretrainLoop(
+    {
+      partial,
+      vars,
+      optimizer,
+      totalSteps,
+      checkpointEvery: recipe.checkpointEvery,
+      stopAfterSteps: opts.stopAfterSteps,
+      log,
+      lr: (s) => pretrainLr(recipe, s, totalSteps),
+      epochOf: (s) => Math.floor(s / stepsPerEpoch),
+      trainStep: (s, lr) => {
+        const epoch = Math.floor(s / stepsPerEpoch);
+        if (epoch !== orderEpoch) {
+          order = stream(recipe.seed, 'mlm-order', epoch).shuffle([...split.train]);
+          orderEpoch = epoch;
+        }
+        const start = (s % stepsPerEpoch) * recipe.batchSize;
+        const batch = maskBatch(windows, order.slice(start, start + recipe.batchSize), specials, recipe.maskProbability, stream(recipe.seed, 'mlm-mask', s));
+        const dropoutSeed = stream(recipe.seed, 'mlm-dropout', s).seed();
+        return tf.tidy(() => {
+          const x = tf.tensor2d(batch.features, [batch.features.length / (2 * recipe.maxLength), 2 * recipe.maxLength]);
+          const rows = tf.tensor1d(batch.rows, 'int32');
+          return trainStep(() => crossEntropy(bertMaskedLm(cfg, params, x, rows, { dropoutSeed }), batch.labels), vars, optimizer, lr);
+        });
+      },
+    },
+    resumed,
+  );
+  if (step < totalSteps) {
+    optimizer.dispose();
+    disposeParams(params);
+    return { done: false, step, totalSteps, backend: backend.name };
+  }
+
+  const val = maskedLmScore(cfg, params, windows, split.validation.slice(0, MAX_VALIDATION_WINDOWS), specials, recipe);
+  log(`held-out masked-token loss ${val.loss.toFixed(4)}, accuracy ${(val.accuracy * 100).toFixed(2)}% on ${val.tokens} tokens of ${val.windows} windows`);
+  const { sha256 } = saveBert(recipe.out, cfg, params, ['LABEL_0', 'LABEL_1'], { recipe: recipe.name, seed: String(recipe.seed) });
+  copyFileSync(tokenizerFile, join(recipe.out, TOKENIZER_FILE));
+  copyFileSync(join(partial, 'train-log.jsonl'), join(recipe.out, 'train-log.jsonl'));
+  writeFileSync(join(recipe.out, 'recipe.json'), readFileSync(recipeFile, 'utf8'));
+  const tokenizerSha = sha256File(join(recipe.out, TOKENIZER_FILE));
+  writeFileSync(
+    join(recipe.out, 'pretrain.json'),
+    JSON.stringify(
+      {
+        recipe: recipe.name,
+        objective: 'mlm',
+        seed: recipe.seed,
+        steps: totalSteps,
+        windows: windows.n,
+        tokens: windows.n * recipe.maxLength,
+        backend: backend.name,
+        tfjs: backend.tfjsVersion,
+        heldOutMaskedLoss: val.loss,
+        heldOutMaskedAccuracy: val.accuracy,
+        heldOutMaskedTokens: val.tokens,
+        sha256,
+        tokenizerSha256: tokenizerSha,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  writeFileSync(join(recipe.out, 'SHA256SUMS'), `${sha256}  model.safetensors\n${tokenizerSha}  ${TOKENIZER_FILE}\n`);
+  optimizer.dispose();
+  disposeParams(params);
+  rmSync(partial, { recursive: true, force: true });
+  return { done: true, step, totalSteps, sha256, backend: backend.name, heldOutMaskedAccuracy: val.accuracy };
+}
+
+export function specialIds(tokenizer: TextTokenizer, file: string): SpecialIds {
+  const need = (token: string) => {
+    const id = tokenizer.tokenToId(token);
+    if (id === undefined) throw new UserError(file, 'added_tokens', `masked-LM pretraining needs a ${token} token`);
+    return id;
+  };
+  return { cls: need('[CLS]'), sep: need('[SEP]'), mask: need('[MASK]'), special: tokenizer.specialIds, vocabSize: tokenizer.vocabSize };
+}
+
+/** Mean masked-token cross-entropy and accuracy over held-out windows, with seeded masks. */
+export function maskedLmScore(
+  cfg: BertConfig,
+  params: Params,
+  windows: PackedWindows,
+  indices: readonly number[],
+  specials: SpecialIds,
+  recipe: Pick<MlmRecipe, 'seed' | 'maskProbability' | 'maxLength'>,
+): { loss: number; accuracy: number; tokens: number; windows: number } {
+  let lossSum = 0;
+  let correct = 0;
+  let tokens = 0;
+  for (let start = 0; start < indices.length; start += VALIDATION_BATCH) {
+    const batch = maskBatch(windows, indices.slice(start, start + VALIDATION_BATCH), specials, recipe.maskProbability, stream(recipe.seed, 'mlm-validation', start));
+    const [loss, hits] = tf.tidy(() => {
+      const x = tf.tensor2d(batch.features, [batch.features.length / (2 * recipe.maxLength), 2 * recipe.maxLength]);
+      const logits = bertMaskedLm(cfg, params, x, tf.tensor1d(batch.rows, 'int32'));
+      const labels = tf.tensor1d(batch.labels, 'int32');
+      return [tf.mul(crossEntropy(logits, batch.labels), batch.labels.length), tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'))];
+    });
+    lossSum += (loss.dataSync() as Float32Array)[0] as number;
+    correct += (hits.dataSync() as Float32Array)[0] as number;
+    tokens += batch.labels.length;
+    loss.dispose();
+    hits.dispose();
+  }
+  return { loss: lossSum / Math.max(1, tokens), accuracy: correct / Math.max(1, tokens), tokens, windows: indices.length };
+}
