@@ -29,7 +29,7 @@ export async function pretrainMlm(recipe: MlmRecipe, recipeFile: string, opts: P
   const partial = `${recipe.out}.partial`;
   mkdirSync(partial, { recursive: true });
 
-  const texts = recipe.corpora.flatMap((c) => unlabelledText(c));
+  const texts = recipe.corpora.flatMap((c) => unlabelledText(c).slice(0, recipe.maxTextsPerCorpus));
   const tokenizerFile = join(partial, TOKENIZER_FILE);
   if (!existsSync(tokenizerFile)) {
     log(`training a ${recipe.tokenizer.vocabSize}-token WordPiece vocabulary on ${texts.length} texts of ${recipe.corpora.join(', ')}`);

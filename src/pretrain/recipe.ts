@@ -38,6 +38,8 @@ export const mlmRecipeSchema = z.strictObject({
   out: z.string().min(1),
   seed: z.number().int().min(0),
   corpora: z.array(z.enum(UNLABELLED_CORPORA)).min(1),
+  /** Only the first N texts of each corpus (small recipes for tests and quick trials). */
+  maxTextsPerCorpus: z.number().int().min(1).optional(),
   /** Each text contributes at most this many tokens (keeps long e-mails from dominating). */
   maxTokensPerText: z.number().int().min(1).optional(),
   tokenizer: z.strictObject({

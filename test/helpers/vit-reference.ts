@@ -93,14 +93,14 @@ export function geluExact(x: number): number {
   return 0.5 * x * (1 + erf(x / Math.SQRT2));
 }
 
-function get(params: ReadonlyMap<string, HfTensor>, name: string): Float32Array {
+export function get(params: ReadonlyMap<string, HfTensor>, name: string): Float32Array {
   const t = params.get(name);
   if (!t) throw new Error(`reference: missing ${name}`);
   return t.data;
 }
 
 /** rows x [n][inDim] -> [n][outDim] with PyTorch's y = x W^T + b, plus the LoRA path when given. */
-function linear(
+export function linear(
   x: Float64Array[],
   params: ReadonlyMap<string, HfTensor>,
   name: string,
@@ -134,7 +134,7 @@ function linear(
   });
 }
 
-function layerNorm(x: Float64Array[], gamma: Float32Array, beta: Float32Array, eps: number): Float64Array[] {
+export function layerNorm(x: Float64Array[], gamma: Float32Array, beta: Float32Array, eps: number): Float64Array[] {
   return x.map((row) => {
     const n = row.length;
     let mean = 0;
