@@ -78,13 +78,70 @@ export function writeScenario(dir: string, text: string, name = 'tiny.yaml'): st
   return file;
 }
 
-/** rounds.jsonl without the wall-clock fields, the part that must be bit-identical. */
+/** rounds.jsonl without the wall-clock fields (FedPFT's alignSeconds included), the part that must be bit-identical. */
 export function roundMetrics(runDir: string): unknown[] {
   return readFileSync(join(runDir, 'rounds.jsonl'), 'utf8')
     .trim()
     .split('\n')
     .map((line) => {
       const { wallSeconds: _w, clientTrainSeconds: _c, ...rest } = JSON.parse(line) as Record<string, unknown>;
+      if (rest['method']) {
+        const { alignSeconds: _a, ...method } = rest['method'] as Record<string, unknown>;
+        rest['method'] = method;
+      }
       return rest;
     });
+}
+
+/**
+ * A tiny randomly initialised BERT FM (4 layers, d = 16, d_ff = 32, 32 positions) with a 400-token
+ * WordPiece tokenizer trained on the first spam training e-mails and Moby-Dick paragraphs,
+ * written in HF layout with tokenizer.json, in a child process.
+ */
+export async function makeTinyTextFm(dir: string, rngKey = 'tiny-text-fm'): Promise<void> {
+  const mod = (p: string) => JSON.stringify(join(REPO, 'dist/src', p));
+  const script = `
+    const { initBackend } = await import(${mod('tensor/backend.js')});
+    await initBackend('cpu');
+    const { initBertParams } = await import(${mod('model/bert.js')});
+    const { saveBert } = await import(${mod('model/bert-checkpoint.js')});
+    const { unlabelledText } = await import(${mod('text/datasets.js')});
+    const { trainWordPiece, writeTokenizerJson, TextTokenizer } = await import(${mod('text/tokenizer.js')});
+    const { Rng } = await import(${mod('util/rng.js')});
+    const texts = [...unlabelledText('spam-train').slice(0, 300), ...unlabelledText('moby-dick').slice(0, 100)];
+    const json = trainWordPiece(texts, { vocabSize: 400 });
+    const tok = TextTokenizer.fromJson(json);
+    const cfg = { modelType: 'bert', vocabSize: tok.vocabSize, hiddenSize: 16, numHiddenLayers: 4, numAttentionHeads: 2, intermediateSize: 32,
+      maxPositionEmbeddings: 32, typeVocabSize: 2, layerNormEps: 1e-12, padTokenId: tok.padId, hiddenDropoutProb: 0, numLabels: 2 };
+    saveBert(${JSON.stringify(dir)}, cfg, initBertParams(cfg, new Rng(${JSON.stringify(rngKey)})), ['a', 'b']);
+    writeTokenizerJson(${JSON.stringify(join(dir, 'tokenizer.json'))}, json);
+  `;
+  await run(process.execPath, ['--input-type=module', '-e', script]);
+}
+
+export function tinyTextScenario(fmDir: string, method = 'name: fedpetuning\n  lora: { rank: 4, alpha: 8, dropout: 0.1 }', overrides = ''): string {
+  return `name: tiny-text
+seed: 11
+model:
+  dir: ${fmDir}
+task:
+  dataset: spam
+  trainLimit: 240
+  evalLimit: 120
+  maxLength: 24
+partition:
+  family: dirichlet
+  alpha: 1
+federation:
+  clients: 8
+  clientsPerRound: 4
+  rounds: 3
+  batchSize: 16
+  learningRate: 0.01
+  evalEvery: 1
+method:
+  ${method}
+runtime:
+  backend: wasm
+${overrides}`;
 }
