@@ -4,6 +4,7 @@ import { registerAblate } from './commands/ablate.js';
 import { registerBench } from './commands/bench.js';
 import { registerCompress } from './commands/compress.js';
 import { registerPartition } from './commands/partition.js';
+import { registerPredict } from './commands/predict.js';
 import { registerPretrain } from './commands/pretrain.js';
 import { registerReport } from './commands/report.js';
 import { registerRun } from './commands/run.js';
@@ -23,6 +24,7 @@ registerBench(program);
 registerAblate(program);
 registerSweep(program);
 registerReport(program);
+registerPredict(program);
 
 // User errors, from option parsers or from a command, become one line and exit code 2.
 try {
