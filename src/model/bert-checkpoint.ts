@@ -113,10 +113,13 @@ export function loadBert(dir: string): LoadedBert {
   const present = (shapes: Map<string, number[]>) => [...shapes.keys()].every((n) => ckpt.tensors.has(lookup(n)));
   const hasClassifier = present(head);
   const hasMaskedLmHead = present(mlm);
-  const shapes = new Map([...bertEncoderShapes(cfg), ...(hasClassifier ? head : []), ...(hasMaskedLmHead ? mlm : [])]);
-  // A pretrained BERT keeps its pooler even without a classifier.
-  const pooler = cfg.modelType === 'bert' && !hasClassifier && ckpt.tensors.has(lookup('bert.pooler.dense.weight'));
-  if (pooler) for (const n of ['bert.pooler.dense.weight', 'bert.pooler.dense.bias']) shapes.set(n, head.get(n) as number[]);
+  const shapes = () => {
+    const all = new Map([...bertEncoderShapes(cfg), ...(hasClassifier ? head : []), ...(hasMaskedLmHead ? mlm : [])]);
+    // A pretrained BERT keeps its pooler even without a classifier.
+    const pooler = cfg.modelType === 'bert' && !hasClassifier && ckpt.tensors.has(lookup('bert.pooler.dense.weight'));
+    if (pooler) for (const n of ['bert.pooler.dense.weight', 'bert.pooler.dense.bias']) all.set(n, head.get(n) as number[]);
+    return all;
+  };
   const params = loadTensors(ckpt, shapes, swapLinear, lookup);
   return { cfg, params, classNames: classNamesOf(ckpt.config, cfg.numLabels), dir, hasClassifier, hasMaskedLmHead };
 }

@@ -71,12 +71,13 @@ export function transpose2d(data: Float32Array, rows: number, cols: number): Flo
 }
 
 /**
- * Loads the tensors `shapes` names (internal layout) from a checkpoint. Names in `optional` may be
+ * Loads the tensors `shapes()` names (internal layout) from a checkpoint; the table is built only
+ * after a cheap check that the layer count can be real. Names in `optional` may be
  * absent; every other one must be present with its shape. Nothing stays allocated on failure.
  */
 export function loadTensors(
   ckpt: Checkpoint,
-  shapes: Map<string, number[]>,
+  shapes: () => Map<string, number[]>,
   toInternal: (name: string, shape: number[], data: Float32Array) => { shape: number[]; data: Float32Array },
   lookup: (name: string) => string = (n) => n,
   optional: ReadonlySet<string> = new Set(),
@@ -90,7 +91,7 @@ export function loadTensors(
   }
   const params: Params = new Map();
   try {
-    for (const [name, shape] of shapes) {
+    for (const [name, shape] of shapes()) {
       const t = ckpt.tensors.get(lookup(name));
       if (!t) {
         if (optional.has(name)) continue;

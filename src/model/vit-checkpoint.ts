@@ -95,7 +95,7 @@ export interface LoadedVit {
 export function loadVit(dir: string): LoadedVit {
   const ckpt = readCheckpoint(dir);
   const cfg = vitConfigFromHF(ckpt.config, `${dir}/config.json`);
-  const params = loadTensors(ckpt, vitParamShapes(cfg), toInternal);
+  const params = loadTensors(ckpt, () => vitParamShapes(cfg), toInternal);
   return { cfg, params, classNames: classNamesOf(ckpt.config, cfg.numLabels), dir };
 }
 
