@@ -1,10 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { readCheckpoint } from '../model/checkpoint.js';
-import { vitConfigFromHF } from '../model/vit-checkpoint.js';
+import { isText, modelConfigFromHF, tokensPerExample } from '../model/encoder.js';
+import { maxSequenceLength } from '../model/bert.js';
 import { initBackend, type BackendChoice } from '../tensor/backend.js';
 import { median } from './common.js';
 import { measureMatMul, measureTrainStep } from './train-step.js';
+
+const TEXT_LENGTH = 128;
 
 export interface StepSummary {
   /** Median over the repeats. */
@@ -38,16 +41,18 @@ export interface EngineBench {
 export async function benchEngine(modelDir: string, backend: BackendChoice, batch: number, steps: number, repeats = 1): Promise<EngineBench> {
   const info = await initBackend(backend);
   const ckpt = readCheckpoint(modelDir);
-  const cfg = vitConfigFromHF(ckpt.config, `${modelDir}/config.json`);
-  const tokens = batch * ((cfg.imageSize / cfg.patchSize) ** 2 + 1);
+  const cfg = modelConfigFromHF(ckpt.config, `${modelDir}/config.json`);
+  // Text FMs: 128-token inputs (or the FM's positions if fewer).
+  const textLength = isText(cfg) ? Math.min(TEXT_LENGTH, maxSequenceLength(cfg)) : 0;
+  const tokens = batch * tokensPerExample(cfg, 2 * textLength);
   const mm: number[] = [];
   const full: Array<{ gflops: number; msPerStep: number }> = [];
   const lora: Array<{ gflops: number; msPerStep: number }> = [];
   for (let r = 0; r < repeats; r++) {
     // The FFN's first product is the largest plain matMul of a step: the fair ceiling.
     mm.push(measureMatMul(tokens, cfg.hiddenSize, cfg.intermediateSize, 10));
-    full.push(measureTrainStep(cfg, batch, steps, null));
-    lora.push(measureTrainStep(cfg, batch, steps, { rank: 8 }));
+    full.push(measureTrainStep(cfg, batch, steps, null, textLength));
+    lora.push(measureTrainStep(cfg, batch, steps, { rank: 8 }, textLength));
   }
   const matMulGflops = median(mm);
   const summary = (xs: Array<{ gflops: number; msPerStep: number }>): StepSummary => {

@@ -5,7 +5,7 @@ import type { InputShape } from '../data/dataset.js';
 import { readVocabTxt, TextTokenizer } from '../text/tokenizer.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { loadBert, saveBert } from './bert-checkpoint.js';
+import { bertConfigFromHF, loadBert, saveBert } from './bert-checkpoint.js';
 import {
   bertFfnWidth,
   bertForward,
@@ -21,7 +21,7 @@ import {
 import { readCheckpointConfig } from './checkpoint.js';
 import type { ForwardOptions } from './layers.js';
 import type { Params } from './params.js';
-import { loadVit, saveVit } from './vit-checkpoint.js';
+import { loadVit, saveVit, vitConfigFromHF } from './vit-checkpoint.js';
 import { ffnWidth as vitFfnWidth, initLoraParams as initVitLora, initVitParams, layerPrefix as vitLayerPrefix, numPatches, vitForward, vitForwardMacs, vitParamShapes, type VitConfig } from './vit.js';
 
 /**
@@ -93,15 +93,20 @@ export interface LoadedModel {
   tokenizer?: TextTokenizer;
 }
 
+/** A config.json of any supported model_type, validated. */
+export function modelConfigFromHF(json: Record<string, unknown>, file: string): ModelConfig {
+  const type = json['model_type'];
+  if (type === 'vit') return vitConfigFromHF(json, file);
+  if (type === 'bert' || type === 'roberta') return bertConfigFromHF(json, file);
+  throw new UserError(file, 'model_type', `expected "vit", "bert" or "roberta", got ${JSON.stringify(type)}`);
+}
+
 /** Loads a HF checkpoint directory of any supported model_type (vit, bert, roberta). */
 export function loadModel(dir: string): LoadedModel {
-  const type = readCheckpointConfig(dir)['model_type'];
-  if (type === 'vit') return loadVit(dir);
-  if (type === 'bert' || type === 'roberta') {
-    const { cfg, params, classNames } = loadBert(dir);
-    return { cfg, params, classNames, dir, tokenizer: loadTokenizer(dir) };
-  }
-  throw new UserError(join(dir, 'config.json'), 'model_type', `expected "vit", "bert" or "roberta", got ${JSON.stringify(type)}`);
+  const cfg = modelConfigFromHF(readCheckpointConfig(dir), join(dir, 'config.json'));
+  if (!isText(cfg)) return loadVit(dir);
+  const { params, classNames } = loadBert(dir);
+  return { cfg, params, classNames, dir, tokenizer: loadTokenizer(dir) };
 }
 
 /** tokenizer.json, or else vocab.txt (cased when tokenizer_config.json says do_lower_case: false). */
