@@ -53,11 +53,11 @@ export interface ClientPool {
 
 /** What a client pool depends on: the training set its actors hold, their backend and threads. */
 export function clientPoolKey(scenario: Scenario): string {
-  const { dataset, trainLimit, maxLength } = scenario.task;
+  const { dataset, trainLimit, maxLength, files } = scenario.task;
   const { backend, workers, devices } = scenario.runtime;
   // Text is tokenized by the FM's tokenizer, so the FM directory and length shape the data too.
   const text = isTextTask(dataset) ? { model: scenario.model.dir, maxLength } : null;
-  return JSON.stringify({ dataset, trainLimit: trainLimit ?? null, text, backend, workers, devices: devices ?? null });
+  return JSON.stringify({ dataset, trainLimit: trainLimit ?? null, files: files ?? null, text, backend, workers, devices: devices ?? null });
 }
 
 /** Opens the client actors for a scenario's training set (loaded here unless given). */

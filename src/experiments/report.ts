@@ -75,7 +75,7 @@ export function writeReport(opts: ReportOptions): ReportOutcome {
   if (opts.partitions ?? true) {
     for (const r of partitionRuns(runs)) {
       const s = r.scenario;
-      const train = loadTrainLabels(s.task.dataset, { trainLimit: s.task.trainLimit });
+      const train = loadTrainLabels(s.task.dataset, { trainLimit: s.task.trainLimit, files: s.task.files });
       const p = partition(train.labels, train.numClasses, s.federation.clients, s.partition, s.seed);
       const sizes = p.clients.map((c) => c.length);
       if (JSON.stringify(sizes) !== JSON.stringify(r.partitionSizes)) {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { DATASET_NAMES } from '../data/names.js';
+import { IMAGE_DATASET_NAMES } from '../data/names.js';
 import { UNLABELLED_CORPORA } from '../text/datasets.js';
 import { UserError } from '../util/errors.js';
 
@@ -9,7 +9,7 @@ export const recipeSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9._-]+$/),
   out: z.string().min(1),
   seed: z.number().int().min(0),
-  dataset: z.enum(DATASET_NAMES),
+  dataset: z.enum(IMAGE_DATASET_NAMES),
   arch: z.strictObject({
     hiddenSize: z.number().int().min(1),
     numHiddenLayers: z.number().int().min(1),

@@ -37,6 +37,17 @@ export function parseScenario(text: string, file: string, opts: { checkFiles?: b
     ...parsed,
     name: parsed.name ?? basename(file, extname(file)),
     model: { ...parsed.model, dir: resolve(parsed.model.dir) },
+    task: {
+      ...parsed.task,
+      ...(parsed.task.files
+        ? {
+            files: {
+              train: Array.isArray(parsed.task.files.train) ? parsed.task.files.train.map((f) => resolve(f)) : resolve(parsed.task.files.train),
+              validation: resolve(parsed.task.files.validation),
+            },
+          }
+        : {}),
+    },
   };
   if (opts.checkFiles ?? true) checkModelDir(file, scenario.model.dir);
   return scenario;

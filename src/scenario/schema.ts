@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { DATASET_NAMES, DISTILL_DATASET_NAMES } from '../data/names.js';
+import { DATASET_NAMES, DISTILL_DATASET_NAMES, FILE_DATASET_NAMES, isFileDataset } from '../data/names.js';
 import type { BackendChoice } from '../tensor/backend.js';
 
 export function int(min: number) {
@@ -44,6 +44,8 @@ export function unionError(issue: z.core.$ZodRawIssue): string {
   }
   return 'expected a mapping';
 }
+
+const filePath = z.string({ error: 'expected a file path' }).min(1, { error: 'expected a file path' });
 
 const alpha = positive().describe('Dirichlet concentration; smaller is more skewed');
 
@@ -214,6 +216,16 @@ export const scenarioSchema = mapping({
     trainLimit: int(1).optional().describe('use only the first N training examples'),
     evalLimit: int(1).optional().describe('evaluate on only the first N validation examples'),
     maxLength: int(4).default(128).describe('text tasks: tokens per example after truncation and padding (ignored for images)'),
+    files: mapping({
+      train: z.union([filePath, z.array(filePath).min(1)]).describe('GLUE: train.tsv; CIFAR: one or more binary batch files'),
+      validation: filePath.describe('GLUE: dev.tsv (MNLI: dev_matched.tsv or dev_mismatched.tsv); CIFAR: test_batch.bin / test.bin'),
+    })
+      .optional()
+      .describe("the user's own files, required for glue-* and cifar* datasets"),
+  }).superRefine((t, ctx) => {
+    const needs = isFileDataset(t.dataset);
+    if (needs && !t.files) ctx.addIssue({ code: 'custom', path: ['files'], message: `${t.dataset} is read from your files: give task.files.train and task.files.validation` });
+    if (!needs && t.files) ctx.addIssue({ code: 'custom', path: ['files'], message: `${t.dataset} ships with the project; task.files is only for ${FILE_DATASET_NAMES.join(', ')}` });
   }),
   partition: partitionSchema,
   federation: federationSchema,

@@ -13,6 +13,6 @@ export function scenarioTextEncoding(scenario: Scenario): TextEncoding | undefin
 
 /** The scenario's task data, with text tokenized for its FM. */
 export function loadScenarioTask(scenario: Scenario, text = scenarioTextEncoding(scenario)): TaskData {
-  const { dataset, trainLimit, evalLimit } = scenario.task;
-  return loadTask(dataset, { trainLimit, evalLimit, text });
+  const { dataset, trainLimit, evalLimit, files } = scenario.task;
+  return loadTask(dataset, { trainLimit, evalLimit, text, files });
 }
