@@ -126,8 +126,9 @@ describe('registry', () => {
   });
 
   it('rejects unknown names and bad limits', () => {
-    expect(() => loadTask('cifar10' as DatasetName)).toThrow(UserError);
-    expect(() => loadTask('cifar10' as DatasetName)).toThrow(/mnist, fashion-mnist, spam, sotu-party/);
+    expect(() => loadTask('cifar1' as DatasetName)).toThrow(UserError);
+    expect(() => loadTask('cifar1' as DatasetName)).toThrow(/mnist, fashion-mnist, spam, sotu-party, glue-sst2, .*, cifar100/);
+    expect(() => loadTask('cifar10')).toThrow(/read from your files/);
     expect(() => loadTask('spam')).toThrow(/text dataset; it needs a text FM/);
     expect(() => loadTask('mnist', { trainLimit: 0 })).toThrow(UserError);
     expect(() => loadTask('mnist', { evalLimit: 2.5 })).toThrow(UserError);

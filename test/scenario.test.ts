@@ -156,7 +156,7 @@ describe('parseScenario', () => {
     ['alpha missing for dirichlet', withField('partition', { family: 'dirichlet' }), 'partition.alpha', /missing required field, expected a number > 0/],
     ['unknown partition family', withField('partition', { family: 'dir', alpha: 1 }), 'partition.family', /expected one of iid \| dirichlet \| dirichlet-per-class, got "dir"/],
     ['unknown method name', withField('method', { name: 'fedsgd' }), 'method.name', /expected one of fedpetuning \| fedot \| fedpft \| fedpft-n \| fedpft-b \| fedpft-d, got "fedsgd"/],
-    ['unknown dataset', withField('task.dataset', 'cifar10'), 'task.dataset', /expected one of mnist \| fashion-mnist \| spam \| sotu-party, got "cifar10"/],
+    ['unknown dataset', withField('task.dataset', 'cifar1'), 'task.dataset', /expected one of mnist \| fashion-mnist \| spam \| sotu-party \| glue-sst2 .* \| cifar100, got "cifar1"/],
     ['unknown backend', withField('runtime', { backend: 'cuda' }), 'runtime.backend', /expected one of auto/],
     ['unknown device kind', withField('runtime', { devices: { tpu: { slots: 1 } } }), 'runtime.devices.tpu', /unknown field "tpu"/],
     ['bad name', withField('name', 'my run'), 'name', /expected a name/],
