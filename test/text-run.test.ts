@@ -52,6 +52,9 @@ describe('federated runs on a text task (tiny BERT FM on spam)', () => {
       if (label === 'fedpetuning') expect(summary.methodInfo['fmForwardMacsPerExample']).toBe(4 * perLayer + d * d + d * 2);
       expect(summary.methodInfo['clientForwardMacsPerExample']).toBeGreaterThan(0);
       if (label === 'fedpft') expect(JSON.stringify(roundMetrics(dir))).toContain('"aligned":true');
+      // Tensor counts (server and the largest actor) stay flat from round 2 on, realignments included.
+      const tensors = roundMetrics(dir).map((r) => (r as { tensors: unknown }).tensors);
+      expect(tensors[2]).toEqual(tensors[1]);
     });
   }
 
