@@ -21,6 +21,7 @@ import { formatRunTable, type RunSummary } from '../src/report/summary-table.js'
 import type { Scenario } from '../src/scenario/schema.js';
 import { initBackend } from '../src/tensor/backend.js';
 import { RunStoppedError, UserError } from '../src/util/errors.js';
+import { lockDir } from '../src/util/dir-lock.js';
 import type { ClientActor, ClientActorInit } from './client-actor.js';
 import { DeviceScheduler } from './device-scheduler.js';
 import { trainWithRetry } from './dispatch.js';
@@ -148,35 +149,43 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   for (const t of fm.params.values()) t.dispose();
 
   const dir = opts.resume ? RunDir.open(opts.resultsRoot, scenario.name, opts.resume === true ? undefined : opts.resume) : RunDir.create(opts.resultsRoot, scenario.name, opts.runId ?? defaultRunId());
+  const unlock = lockDir(dir.path, 'run');
   let global = setup.initial;
   let startRound = 1;
   let rounds: RoundRecord[] = [];
   let restoredFrozen: FrozenPatch[] = [];
   // Bytes of frozen-model updates that travel with the next round's download, per client.
   let pendingDownBytes = 0;
-  if (opts.resume) {
-    const saved = dir.readJson<Scenario>('scenario.json');
-    // The runtime section (workers, backend choice) does not change results, so it may differ.
-    if (JSON.stringify({ ...saved, runtime: null }) !== JSON.stringify({ ...scenario, runtime: null })) throw new UserError(dir.path, 'scenario.json', 'the scenario changed since this run started; start a new run instead');
-    const ckpt = dir.loadCheckpoint();
-    if (ckpt) {
-      if (ckpt.global.length !== global.length) throw new UserError(join(dir.path, 'checkpoint.safetensors'), 'global', `${ckpt.global.length} values, this scenario's method trains ${global.length}`);
-      global = ckpt.global;
-      startRound = ckpt.round + 1;
-      pendingDownBytes = ckpt.facts['pendingDownBytes'] ?? 0;
-      if (ckpt.methodState.length > 0) restoredFrozen = method.importState?.(ckpt.methodState) ?? [];
+  let pool: ClientPool['pool'];
+  // Until the round loop's finally takes over, a failed check must still release the run.
+  try {
+    if (opts.resume) {
+      const saved = dir.readJson<Scenario>('scenario.json');
+      // The runtime section (workers, backend choice) does not change results, so it may differ.
+      if (JSON.stringify({ ...saved, runtime: null }) !== JSON.stringify({ ...scenario, runtime: null })) throw new UserError(dir.path, 'scenario.json', 'the scenario changed since this run started; start a new run instead');
+      const ckpt = dir.loadCheckpoint();
+      if (ckpt) {
+        if (ckpt.global.length !== global.length) throw new UserError(join(dir.path, 'checkpoint.safetensors'), 'global', `${ckpt.global.length} values, this scenario's method trains ${global.length}`);
+        global = ckpt.global;
+        startRound = ckpt.round + 1;
+        pendingDownBytes = ckpt.facts['pendingDownBytes'] ?? 0;
+        if (ckpt.methodState.length > 0) restoredFrozen = method.importState?.(ckpt.methodState) ?? [];
+      }
+      rounds = dir.rounds(startRound - 1);
+      log(`resuming ${dir.path} at round ${startRound}`);
+    } else {
+      dir.writeJson('environment.json', describeEnvironment(backend, scenario.runtime.workers));
+      dir.writeJson('partition.json', { family: parts.family, alpha: parts.alpha, seed: parts.seed, classOrder: parts.classOrder, sizes: parts.clients.map((c) => c.length) });
+      // Last: scenario.json marks a run that can be resumed, so a kill before it leaves none half-started.
+      dir.writeJson('scenario.json', scenario);
     }
-    rounds = dir.rounds(startRound - 1);
-    log(`resuming ${dir.path} at round ${startRound}`);
-  } else {
-    dir.writeJson('environment.json', describeEnvironment(backend, scenario.runtime.workers));
-    dir.writeJson('partition.json', { family: parts.family, alpha: parts.alpha, seed: parts.seed, classOrder: parts.classOrder, sizes: parts.clients.map((c) => c.length) });
-    // Last: scenario.json marks a run that can be resumed, so a kill before it leaves none half-started.
-    dir.writeJson('scenario.json', scenario);
-  }
 
-  if (opts.pool && opts.pool.key !== clientPoolKey(scenario)) throw new Error(`runScenario: the shared pool holds ${opts.pool.key}, this run needs ${clientPoolKey(scenario)}`);
-  const pool = opts.pool?.pool ?? (await openClientPool(scenario, train)).pool;
+    if (opts.pool && opts.pool.key !== clientPoolKey(scenario)) throw new Error(`runScenario: the shared pool holds ${opts.pool.key}, this run needs ${clientPoolKey(scenario)}`);
+    pool = opts.pool?.pool ?? (await openClientPool(scenario, train)).pool;
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   const clientIndices = parts.clients.map((c) => Int32Array.from(c));
   const runStart = performance.now();
   try {
@@ -311,5 +320,6 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   } finally {
     if (!opts.pool) await pool.close();
     method.dispose();
+    unlock();
   }
 }

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { clientPoolKey, openClientPool, runScenario, type ClientPool } from '../../actors/server.js';
 import type { Scenario } from '../scenario/schema.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { lockDir } from '../util/dir-lock.js';
 import { RunStoppedError, UserError } from '../util/errors.js';
 import { axisLabel, type GridSpec } from './grid.js';
 
@@ -91,7 +92,13 @@ export async function runGrid(opts: GridRunOptions): Promise<GridOutcome> {
     return existsSync(join(runDir, 'summary.json')) ? ('finished' as const) : ('started' as const);
   });
   mkdirSync(dir, { recursive: true });
-  writeGridFile(dir, opts);
+  const unlock = lockDir(dir, 'grid');
+  try {
+    writeGridFile(dir, opts);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
 
   const outcome: GridOutcome = { dir, ran: [], skipped: [], stopped: [], pending: [] };
   let shared: ClientPool | null = null;
@@ -135,6 +142,7 @@ export async function runGrid(opts: GridRunOptions): Promise<GridOutcome> {
     }
   } finally {
     await shared?.pool.close();
+    unlock();
   }
   if (outcome.pending.length > 0) log(`stopped after ${outcome.ran.length} runs (--stop-after-runs); ${outcome.pending.length} left: run the same command again to continue`);
   return outcome;
