@@ -281,3 +281,24 @@ describe('wasm kernels leave nothing behind', () => {
     expect(tf.backend().numDataIds()).toBe(dataBefore);
   });
 });
+
+describe('wasm with the speed fixes switched off (the bench comparison)', () => {
+  it('still has UnsortedSegmentSum, so embedding gradients (text FMs) work', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const { REPO } = await import('./helpers/tiny-run.js');
+    const script = `
+      const { initBackend } = await import(${JSON.stringify(join(REPO, 'dist/src/tensor/backend.js'))});
+      const info = await initBackend('wasm');
+      const tf = await import('@tensorflow/tfjs-core');
+      const table = tf.variable(tf.tensor2d([[1, 2], [3, 4], [5, 6]]));
+      const g = tf.grad((t) => tf.sum(tf.gather(t, tf.tensor1d([2, 0, 2], 'int32'))))(table);
+      console.log(JSON.stringify({ name: info.name, grad: Array.from(g.dataSync()) }));
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: join(REPO, 'dist'), env: { ...process.env, FEDPFT_WASM_KERNEL_FIXES: 'off' } });
+    const result = JSON.parse(out.toString()) as { name: string; grad: number[] };
+    expect(result.name).toBe('wasm (stock kernels)');
+    // Row 0 gathered once, row 2 twice, row 1 never: d sum / d table by hand.
+    expect(result.grad).toEqual([1, 1, 0, 0, 2, 2]);
+  });
+});

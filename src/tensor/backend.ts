@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import { createRequire } from 'node:module';
-import { installWasmKernelFixes } from './wasm-kernels.js';
+import { installMissingWasmKernels, installWasmKernelFixes } from './wasm-kernels.js';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -43,7 +43,10 @@ async function tryWasm(skipped: string[]): Promise<string | null> {
       return null;
     }
     // A diagnostic switch, so the bench can measure what the fixes buy in a child process.
-    if (process.env['FEDPFT_WASM_KERNEL_FIXES'] === 'off') return 'wasm (stock kernels)';
+    if (process.env['FEDPFT_WASM_KERNEL_FIXES'] === 'off') {
+      installMissingWasmKernels();
+      return 'wasm (stock kernels)';
+    }
     installWasmKernelFixes();
     return 'wasm';
   } catch (err) {

@@ -40,10 +40,18 @@ export function installWasmKernelFixes(): void {
     setupFunc: original.setupFunc,
     kernelFunc: fastBatchMatMul(originalFunc, transposeFunc, reshapeFunc),
   } as KernelConfig);
+  installMissingWasmKernels();
+  installed = true;
+}
+
+/**
+ * Kernels wasm lacks altogether (not speed fixes): installed even when the bench switches the
+ * fixes off, so that the stock-kernel comparison can still train embeddings (text FMs).
+ */
+export function installMissingWasmKernels(): void {
   if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
     tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as KernelFunc });
   }
-  installed = true;
 }
 
 function fastBatchMatMul(original: KernelFunc, transposeFunc: KernelFunc, reshapeFunc: KernelFunc): KernelFunc {
