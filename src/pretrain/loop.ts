@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import type { AdamW } from '../model/adamw.js';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../model/safetensors.js';
 import { appendLineDurable, writeFileAtomic } from '../util/atomic-write.js';
+import { stream } from '../util/rng.js';
+import { pretrainLr, type Recipe } from './recipe.js';
 
 /**
  * The resumable part every pretraining objective shares: parameters, AdamW moments and the step
@@ -19,41 +21,56 @@ export interface PretrainLoop {
   partial: string;
   vars: Map<string, tf.Variable>;
   optimizer: AdamW;
-  totalSteps: number;
-  checkpointEvery: number;
+  recipe: Pick<Recipe, 'seed' | 'batchSize' | 'epochs' | 'learningRate' | 'warmupSteps' | 'checkpointEvery'>;
+  /** What an epoch visits: these example indices, shuffled per epoch by (seed, orderPurpose, epoch). */
+  items: readonly number[];
+  orderPurpose: string;
   stopAfterSteps?: number;
-  lr(step: number): number;
-  epochOf(step: number): number;
-  /** One optimisation step at `step` (0-based) with learning rate `lr`; returns the loss. */
-  trainStep(step: number, lr: number): number;
+  /** One optimisation step at `step` (0-based) with learning rate `lr` on `batch` (items); returns the loss. */
+  trainStep(step: number, lr: number, batch: number[]): number;
   log(line: string): void;
+}
+
+/** Steps per epoch (whole batches only) and in all. */
+export function loopSteps(items: number, recipe: Pick<Recipe, 'batchSize' | 'epochs'>): { stepsPerEpoch: number; totalSteps: number } {
+  const stepsPerEpoch = Math.floor(items / recipe.batchSize);
+  return { stepsPerEpoch, totalSteps: stepsPerEpoch * recipe.epochs };
 }
 
 /** Runs from the saved step to the end (or the stop); returns the step reached. */
 export function runPretrainLoop(loop: PretrainLoop, resumedFrom: number): number {
+  const { recipe } = loop;
+  const { stepsPerEpoch, totalSteps } = loopSteps(loop.items.length, recipe);
+  let order: number[] = [];
+  let orderEpoch = -1;
   let step = resumedFrom;
   let windowLoss = 0;
   let windowSteps = 0;
   const t0 = performance.now();
-  const stopAt = loop.stopAfterSteps === undefined ? loop.totalSteps : Math.min(loop.totalSteps, step + loop.stopAfterSteps);
+  const stopAt = loop.stopAfterSteps === undefined ? totalSteps : Math.min(totalSteps, step + loop.stopAfterSteps);
   while (step < stopAt) {
-    const lr = loop.lr(step);
-    const epoch = loop.epochOf(step);
-    windowLoss += loop.trainStep(step, lr);
+    const lr = pretrainLr(recipe, step, totalSteps);
+    const epoch = Math.floor(step / stepsPerEpoch);
+    if (epoch !== orderEpoch) {
+      order = stream(recipe.seed, loop.orderPurpose, epoch).shuffle([...loop.items]);
+      orderEpoch = epoch;
+    }
+    const start = (step % stepsPerEpoch) * recipe.batchSize;
+    windowLoss += loop.trainStep(step, lr, order.slice(start, start + recipe.batchSize));
     windowSteps++;
     step++;
     if (step % LOG_EVERY === 0 || step === stopAt) {
       const seconds = (performance.now() - t0) / 1000;
       const entry = { step, epoch, loss: windowLoss / windowSteps, lr, seconds };
       appendLineDurable(join(loop.partial, 'train-log.jsonl'), JSON.stringify(entry));
-      const eta = ((loop.totalSteps - step) * seconds) / Math.max(1, step - resumedFrom);
+      const eta = ((totalSteps - step) * seconds) / Math.max(1, step - resumedFrom);
       loop.log(
-        `step ${step}/${loop.totalSteps} epoch ${epoch + 1} loss ${entry.loss.toFixed(4)} lr ${lr.toExponential(2)} ${seconds.toFixed(0)}s (about ${Math.ceil(eta / 60)} min left)`,
+        `step ${step}/${totalSteps} epoch ${epoch + 1} loss ${entry.loss.toFixed(4)} lr ${lr.toExponential(2)} ${seconds.toFixed(0)}s (about ${Math.ceil(eta / 60)} min left)`,
       );
       windowLoss = 0;
       windowSteps = 0;
     }
-    if (step % loop.checkpointEvery === 0 || step === stopAt) saveLoopState(loop.partial, loop.vars, loop.optimizer, step);
+    if (step % recipe.checkpointEvery === 0 || step === stopAt) saveLoopState(loop.partial, loop.vars, loop.optimizer, step);
   }
   return step;
 }

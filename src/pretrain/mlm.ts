@@ -12,9 +12,9 @@ import { unlabelledText } from '../text/datasets.js';
 import { TextTokenizer, trainWordPiece, writeTokenizerJson } from '../text/tokenizer.js';
 import { UserError } from '../util/errors.js';
 import { Rng, stream } from '../util/rng.js';
-import { restoreLoopState, runPretrainLoop } from './loop.js';
+import { loopSteps, restoreLoopState, runPretrainLoop } from './loop.js';
 import { maskBatch, packWindows, splitWindows, type PackedWindows, type SpecialIds } from './mlm-data.js';
-import { pretrainLr, type MlmRecipe } from './recipe.js';
+import type { MlmRecipe } from './recipe.js';
 import type { PretrainOptions, PretrainResult } from './pretrain.js';
 
 const TOKENIZER_FILE = 'tokenizer.json';
@@ -39,9 +39,8 @@ export async function pretrainMlm(recipe: MlmRecipe, recipeFile: string, opts: P
   const specials = specialIds(tokenizer, tokenizerFile);
   const windows = packWindows(texts, (t) => tokenizer.ids(t), recipe.maxLength, specials, recipe.maxTokensPerText);
   const split = splitWindows(windows.n, recipe.validationEvery);
-  const stepsPerEpoch = Math.floor(split.train.length / recipe.batchSize);
+  const { stepsPerEpoch, totalSteps } = loopSteps(split.train.length, recipe);
   if (stepsPerEpoch < 1) throw new UserError(recipeFile, 'batchSize', `${split.train.length} training windows make no batch of ${recipe.batchSize}`);
-  const totalSteps = stepsPerEpoch * recipe.epochs;
 
   const cfg: BertConfig = {
     modelType: 'bert',
@@ -66,27 +65,18 @@ export async function pretrainMlm(recipe: MlmRecipe, recipeFile: string, opts: P
     log(`pretraining ${recipe.name}: ${windows.n} windows of ${recipe.maxLength} tokens (${split.validation.length} held out), ${totalSteps} steps of ${recipe.batchSize} on ${backend.name}`);
   }
 
-  let order: number[] = [];
-  let orderEpoch = -1;
   const step = runPretrainLoop(
     {
       partial,
       vars,
       optimizer,
-      totalSteps,
-      checkpointEvery: recipe.checkpointEvery,
+      recipe,
+      items: split.train,
+      orderPurpose: 'mlm-order',
       stopAfterSteps: opts.stopAfterSteps,
       log,
-      lr: (s) => pretrainLr(recipe, s, totalSteps),
-      epochOf: (s) => Math.floor(s / stepsPerEpoch),
-      trainStep: (s, lr) => {
-        const epoch = Math.floor(s / stepsPerEpoch);
-        if (epoch !== orderEpoch) {
-          order = stream(recipe.seed, 'mlm-order', epoch).shuffle([...split.train]);
-          orderEpoch = epoch;
-        }
-        const start = (s % stepsPerEpoch) * recipe.batchSize;
-        const batch = maskBatch(windows, order.slice(start, start + recipe.batchSize), specials, recipe.maskProbability, stream(recipe.seed, 'mlm-mask', s));
+      trainStep: (s, lr, indices) => {
+        const batch = maskBatch(windows, indices, specials, recipe.maskProbability, stream(recipe.seed, 'mlm-mask', s));
         const dropoutSeed = stream(recipe.seed, 'mlm-dropout', s).seed();
         return tf.tidy(() => {
           const x = tf.tensor2d(batch.features, [batch.features.length / (2 * recipe.maxLength), 2 * recipe.maxLength]);

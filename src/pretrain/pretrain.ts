@@ -7,9 +7,9 @@ import { saveVit } from '../model/vit-checkpoint.js';
 import { initVitParams, vitForward, type VitConfig } from '../model/vit.js';
 import { initBackend } from '../tensor/backend.js';
 import { UserError } from '../util/errors.js';
-import { Rng, stream } from '../util/rng.js';
-import { restoreLoopState, runPretrainLoop } from './loop.js';
-import { loadAnyRecipe, pretrainLr, type Recipe } from './recipe.js';
+import { Rng } from '../util/rng.js';
+import { loopSteps, restoreLoopState, runPretrainLoop } from './loop.js';
+import { loadAnyRecipe, type Recipe } from './recipe.js';
 
 export interface PretrainOptions {
   log?: (line: string) => void;
@@ -59,8 +59,8 @@ async function pretrainImage(recipe: Recipe, recipeFile: string, opts: PretrainO
     qkvBias: true,
   };
   const feat = train.featureSize;
-  const stepsPerEpoch = Math.floor(train.n / recipe.batchSize);
-  const totalSteps = stepsPerEpoch * recipe.epochs;
+  const items = Array.from({ length: train.n }, (_, i) => i);
+  const { totalSteps } = loopSteps(items.length, recipe);
   const partial = `${recipe.out}.partial`;
   mkdirSync(partial, { recursive: true });
 
@@ -71,26 +71,18 @@ async function pretrainImage(recipe: Recipe, recipeFile: string, opts: PretrainO
   if (resumed > 0) log(`resuming ${recipe.name} at step ${resumed}/${totalSteps}`);
   else log(`pretraining ${recipe.name} on ${recipe.dataset}: ${totalSteps} steps of ${recipe.batchSize} on ${backend.name}`);
 
-  let order: Int32Array | null = null;
-  let orderEpoch = -1;
   const step = runPretrainLoop(
     {
       partial,
       vars,
       optimizer,
-      totalSteps,
-      checkpointEvery: recipe.checkpointEvery,
+      recipe,
+      items,
+      orderPurpose: 'pretrain-order',
       stopAfterSteps: opts.stopAfterSteps,
       log,
-      lr: (s) => pretrainLr(recipe, s, totalSteps),
-      epochOf: (s) => Math.floor(s / stepsPerEpoch),
-      trainStep: (s, lr) => {
-        const epoch = Math.floor(s / stepsPerEpoch);
-        if (epoch !== orderEpoch) {
-          order = Int32Array.from(stream(recipe.seed, 'pretrain-order', epoch).shuffle(Array.from({ length: train.n }, (_, i) => i)));
-          orderEpoch = epoch;
-        }
-        const { x, y } = gatherBatch(train.features, train.labels, feat, order as Int32Array, (s % stepsPerEpoch) * recipe.batchSize, recipe.batchSize);
+      trainStep: (_s, lr, batch) => {
+        const { x, y } = gatherBatch(train.features, train.labels, feat, Int32Array.from(batch), 0, batch.length);
         const loss = trainStep(() => crossEntropy(vitForward(cfg, params, x), y), vars, optimizer, lr);
         x.dispose();
         return loss;
