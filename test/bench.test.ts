@@ -49,45 +49,61 @@ describe('fedpft bench --quick', () => {
     positive(r.seconds.total, 'seconds.total');
   });
 
-  it('engine: GFLOP/s and ratios to the plain matMul', () => {
-    const e = r.engine;
-    if (!e) throw new Error('no engine section');
-    positive(e.matMulGflops, 'matMulGflops');
-    expect(e.matMulGflops).toBe(median(e.matMulSamples));
-    for (const step of [e.fullStep, e.loraStep]) {
-      positive(step.gflops, 'gflops');
-      positive(step.msPerStep, 'msPerStep');
-      ratioOf(step.vsMatMul, step.gflops, e.matMulGflops);
-    }
-    if (e.backend === 'wasm') {
-      expect(r.stock?.backend).toBe('wasm (stock kernels)');
-      positive(r.stock?.fullStep.gflops, 'stock gflops');
+  it('engine: GFLOP/s and ratios to the plain matMul, for the vision and the text FM', () => {
+    expect(r.models).toEqual(['models/vit-fmnist', 'models/bert-text']);
+    expect(r.engine.map((x) => x.project.model)).toEqual(r.models);
+    // --quick: 16 images, or 2 texts of 128 tokens.
+    expect(r.engine.map((x) => x.project.batch)).toEqual([16, 2]);
+    for (const { project: e, stock } of r.engine) {
+      positive(e.matMulGflops, 'matMulGflops');
+      expect(e.matMulGflops).toBe(median(e.matMulSamples));
+      for (const step of [e.fullStep, e.loraStep]) {
+        positive(step.gflops, 'gflops');
+        positive(step.msPerStep, 'msPerStep');
+        ratioOf(step.vsMatMul, step.gflops, e.matMulGflops);
+      }
+      if (e.backend === 'wasm') {
+        expect(stock?.backend).toBe('wasm (stock kernels)');
+        expect(stock?.model).toBe(e.model);
+        positive(stock?.fullStep.gflops, 'stock gflops');
+      }
     }
   });
 
   it('methods: step ratios and bytes per round are quotients and sums of the reported values', () => {
-    const m = r.methods;
-    if (!m) throw new Error('no methods section');
-    expect(m.rows.map((x) => x.method)).toEqual(['fedpetuning', 'fedot', 'fedpft']);
-    const base = m.rows[0];
-    if (!base) throw new Error('no FedPETuning row');
-    // LoRA on q, k, v, output of 6 layers (2 x d x r each) plus the 10-class head, d = 64, r = 8.
-    expect(base.trainableParams).toBe(6 * 4 * 2 * 64 * 8 + 64 * 10 + 10);
-    for (const row of m.rows) {
-      positive(row.msPerStep, `${row.method} msPerStep`);
-      positive(row.trainableParams, `${row.method} trainable`);
-      expect(row.msPerStep).toBe(median(row.samples));
-      ratioOf(row.stepRatio, row.msPerStep, base.msPerStep);
-      ratioOf(row.macsRatio, row.clientForwardMacsPerExample, base.clientForwardMacsPerExample);
-      expect(row.bytes.exchangePerClient).toBe(2 * 4 * row.trainableParams);
-      expect(row.bytes.exchangePerRound).toBe(m.clientsPerRound * row.bytes.exchangePerClient);
-      expect(row.bytes.perRound).toBe(row.bytes.exchangePerRound + row.bytes.alignmentPerRound);
-    }
-    const fedpft = m.rows[2];
-    expect(fedpft?.bytes.alignmentPerRound).toBeGreaterThan(0);
-    // d'_ff = d in the compressed layers, the first and last layer kept whole.
-    expect(fedpft?.clientFfnWidths).toEqual([256, 64, 64, 64, 64, 256]);
-    expect(m.rows[1]?.bytes.alignmentPerRound).toBe(0);
+    expect(r.methods.map((m) => [m.model, m.dataset])).toEqual([
+      ['models/vit-fmnist', 'mnist'],
+      ['models/bert-text', 'spam (64 tokens)'],
+    ]);
+    // LoRA on q, k, v, output of 6 layers (2 x d x r each), r = 8, plus the head: ViT d = 64 with a
+    // 10-class classifier; BERT d = 128 with the pooler (d x d + d) and a 2-class classifier.
+    const trainable = [6 * 4 * 2 * 64 * 8 + 64 * 10 + 10, 6 * 4 * 2 * 128 * 8 + 128 * 128 + 128 + 128 * 2 + 2];
+    // d'_ff = d in the compressed layers: the first and last layer kept whole, or none.
+    const widths = [
+      [[256, 64, 64, 64, 64, 256], Array(6).fill(64)],
+      [[512, 128, 128, 128, 128, 512], Array(6).fill(128)],
+    ];
+    r.methods.forEach((m, i) => {
+      expect(m.rows.map((x) => x.method)).toEqual(['fedpetuning', 'fedot', 'fedpft', 'fedpft-all-layers']);
+      const base = m.rows[0];
+      if (!base) throw new Error('no FedPETuning row');
+      expect(base.trainableParams).toBe(trainable[i]);
+      for (const row of m.rows) {
+        positive(row.msPerStep, `${row.method} msPerStep`);
+        positive(row.trainableParams, `${row.method} trainable`);
+        expect(row.msPerStep).toBe(median(row.samples));
+        ratioOf(row.stepRatio, row.msPerStep, base.msPerStep);
+        ratioOf(row.macsRatio, row.clientForwardMacsPerExample, base.clientForwardMacsPerExample);
+        expect(row.bytes.exchangePerClient).toBe(2 * 4 * row.trainableParams);
+        expect(row.bytes.exchangePerRound).toBe(m.clientsPerRound * row.bytes.exchangePerClient);
+        expect(row.bytes.perRound).toBe(row.bytes.exchangePerRound + row.bytes.alignmentPerRound);
+      }
+      expect(m.rows[1]?.bytes.alignmentPerRound).toBe(0);
+      expect(m.rows[2]?.bytes.alignmentPerRound).toBeGreaterThan(0);
+      expect([m.rows[2]?.clientFfnWidths, m.rows[3]?.clientFfnWidths]).toEqual(widths[i]);
+      // Compressing every layer costs fewer MACs than keeping the first and last whole.
+      expect(m.rows[3]?.macsRatio).toBeLessThan(m.rows[2]?.macsRatio as number);
+    });
   });
 
   it('pool: updates/s with 1 and 2 workers and their ratio', () => {
@@ -142,15 +158,17 @@ describe('fedpft bench --quick', () => {
     expect(m.liveDeltaMB).toBe((last?.startLiveMB as number) - (first?.startLiveMB as number));
   });
 
-  it('targets: one per measured target, each PASS/FAIL the comparison of the reported value', () => {
-    const byId = new Map(r.targets.map((t) => [t.id, t]));
-    expect([...byId.keys()].sort()).toEqual(['engine.fullStepVsMatMul', 'engine.loraStepVsMatMul', 'memory.liveDeltaMB', 'memory.peakDeltaMB', 'methods.fedpftStepRatio', 'overhead.outsideShare', 'pool.ratio']);
+  it('targets: one per measured target (engine and methods per FM), each PASS/FAIL the comparison of the reported value', () => {
+    const key = (t: { id: string; model?: string }) => (t.model ? `${t.id}@${t.model}` : t.id);
+    const byId = new Map(r.targets.map((t) => [key(t), t]));
+    const perFm = ['engine.fullStepVsMatMul', 'engine.loraStepVsMatMul', 'methods.fedpftStepRatio'].flatMap((id) => r.models.map((m) => `${id}@${m}`));
+    expect([...byId.keys()].sort()).toEqual([...perFm, 'memory.liveDeltaMB', 'memory.peakDeltaMB', 'overhead.outsideShare', 'pool.ratio'].sort());
     for (const t of r.targets) expect(t.pass).toBe(t.op === '>=' ? t.value >= t.threshold : t.value <= t.threshold);
-    expect(byId.get('engine.fullStepVsMatMul')?.value).toBe(r.engine?.fullStep.vsMatMul);
+    r.engine.forEach(({ project: e }) => expect(byId.get(`engine.fullStepVsMatMul@${e.model}`)?.value).toBe(e.fullStep.vsMatMul));
+    r.methods.forEach((m) => expect(byId.get(`methods.fedpftStepRatio@${m.model}`)?.value).toBe(m.rows[2]?.stepRatio));
     expect(byId.get('pool.ratio')?.value).toBe(r.pool?.ratio);
     expect(byId.get('overhead.outsideShare')?.value).toBe(r.overhead?.outsideShare);
     expect(byId.get('memory.peakDeltaMB')?.value).toBe(r.memory?.peakDeltaMB);
-    expect(byId.get('methods.fedpftStepRatio')?.value).toBe(r.methods?.rows[2]?.stepRatio);
   });
 
   it('rejects an unknown section with a one-line usage error', async () => {

@@ -122,6 +122,44 @@ describe('fedpft pretrain (masked LM)', () => {
     expect(config).toMatchObject({ model_type: 'bert', vocab_size: 300, hidden_size: 16, max_position_embeddings: 24, pad_token_id: 0 });
   });
 
+  it('continues pretraining from an FM directory (init): its tokenizer, architecture and weights', async () => {
+    const work = tempDir('mlm-init');
+    writeFileSync(join(work, 'base.json'), recipe(join(work, 'base')));
+    const base = await cli(['pretrain', join(work, 'base.json')]);
+    expect(base.code, base.stderr).toBe(0);
+    const { tokenizer: _t, arch: _a, ...rest } = JSON.parse(recipe(join(work, 'more'))) as Record<string, unknown>;
+    // A learning rate of 1e-9 leaves the weights where init put them, and the same seed draws the
+    // same held-out masks: the held-out loss must then be the base FM's (a fresh init scores about ln 300).
+    writeFileSync(join(work, 'more.json'), JSON.stringify({ ...rest, name: 'tiny-mlm-more', learningRate: 1e-9, init: join(work, 'base') }));
+    const more = await cli(['pretrain', join(work, 'more.json')]);
+    expect(more.code, more.stderr).toBe(0);
+    expect(more.stdout).toContain(`continuing from ${join(work, 'base')}`);
+    const read = (dir: string, file: string) => readFileSync(join(work, dir, file), 'utf8');
+    expect(read('more', 'tokenizer.json')).toBe(read('base', 'tokenizer.json'));
+    const arch = (dir: string) => {
+      const c = JSON.parse(read(dir, 'config.json')) as Record<string, unknown>;
+      return [c['vocab_size'], c['hidden_size'], c['num_hidden_layers'], c['intermediate_size'], c['max_position_embeddings']];
+    };
+    expect(arch('more')).toEqual(arch('base'));
+    const info = (dir: string) => JSON.parse(read(dir, 'pretrain.json')) as { heldOutMaskedLoss: number; sha256: string; initSha256?: string };
+    expect(info('more').initSha256).toBe(info('base').sha256);
+    expect(Math.abs(info('more').heldOutMaskedLoss - info('base').heldOutMaskedLoss)).toBeLessThan(1e-4);
+    expect(info('base').heldOutMaskedLoss).toBeLessThan(Math.log(300) - 0.5);
+
+    for (const [extra, field] of [
+      [{ arch: { hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32 } }, 'arch'],
+      [{ init: join(work, 'nowhere') }, 'init'],
+      [{ maxLength: 64 }, 'maxLength'],
+    ] as const) {
+      const file = join(work, `bad-${field}.json`);
+      writeFileSync(file, JSON.stringify({ ...rest, init: join(work, 'base'), ...extra }));
+      const r = await cli(['pretrain', file]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(field);
+    }
+  });
+
   it('rejects an MLM recipe with a bad field in one line, exit 2', async () => {
     const work = tempDir('mlm-bad');
     const file = join(work, 'bad.json');

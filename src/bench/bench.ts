@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { readCheckpoint } from '../model/checkpoint.js';
-import { isText, modelConfigFromHF, tokensPerExample } from '../model/encoder.js';
+import { readCheckpointConfig } from '../model/checkpoint.js';
+import { isText, modelConfigFromHF, tokensPerExample, type ModelConfig } from '../model/encoder.js';
 import { maxSequenceLength } from '../model/bert.js';
 import { initBackend, type BackendChoice } from '../tensor/backend.js';
 import { median } from './common.js';
@@ -40,8 +40,7 @@ export interface EngineBench {
  */
 export async function benchEngine(modelDir: string, backend: BackendChoice, batch: number, steps: number, repeats = 1): Promise<EngineBench> {
   const info = await initBackend(backend);
-  const ckpt = readCheckpoint(modelDir);
-  const cfg = modelConfigFromHF(ckpt.config, `${modelDir}/config.json`);
+  const cfg = benchModelConfig(modelDir);
   // Text FMs: 128-token inputs (or the FM's positions if fewer).
   const textLength = isText(cfg) ? Math.min(TEXT_LENGTH, maxSequenceLength(cfg)) : 0;
   const tokens = batch * tokensPerExample(cfg, 2 * textLength);
@@ -62,6 +61,11 @@ export async function benchEngine(modelDir: string, backend: BackendChoice, batc
   return { backend: info.name, model: modelDir, batch, steps, repeats, matMulGflops, matMulSamples: mm, fullStep: summary(full), loraStep: summary(lora) };
 }
 
+/** The FM's architecture from its config.json (the bench never needs its weights). */
+export function benchModelConfig(modelDir: string): ModelConfig {
+  return modelConfigFromHF(readCheckpointConfig(modelDir), `${modelDir}/config.json`);
+}
+
 /** The same bench in a child process with the wasm kernel fixes switched off. */
 export function benchEngineStock(modelDir: string, batch: number, steps: number, repeats = 1): EngineBench {
   const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
@@ -70,5 +74,7 @@ export function benchEngineStock(modelDir: string, batch: number, steps: number,
     env: { ...process.env, FEDPFT_WASM_KERNEL_FIXES: 'off' },
     maxBuffer: 16 * 1024 * 1024,
   });
-  return (JSON.parse(out.toString()) as { engine: EngineBench }).engine;
+  const engine = (JSON.parse(out.toString()) as { engine: Array<{ project: EngineBench }> }).engine[0];
+  if (!engine) throw new Error(`stock-kernel engine bench of ${modelDir} printed no engine result`);
+  return engine.project;
 }

@@ -44,7 +44,9 @@ export interface BenchScenario {
   modelDir: string;
   backend: BackendChoice;
   workers: number;
-  dataset: 'mnist' | 'fashion-mnist';
+  dataset: 'mnist' | 'fashion-mnist' | 'spam';
+  /** Text datasets: tokens per example. */
+  maxLength?: number;
   trainLimit?: number;
   evalLimit?: number;
   partition: { family: 'iid' } | { family: 'dirichlet'; alpha: number };
@@ -66,7 +68,12 @@ export function scenarioObject(s: BenchScenario): Record<string, unknown> {
     name: s.name,
     seed: s.seed ?? 42,
     model: { dir: resolve(s.modelDir) },
-    task: { dataset: s.dataset, ...(s.trainLimit ? { trainLimit: s.trainLimit } : {}), ...(s.evalLimit ? { evalLimit: s.evalLimit } : {}) },
+    task: {
+      dataset: s.dataset,
+      ...(s.trainLimit ? { trainLimit: s.trainLimit } : {}),
+      ...(s.evalLimit ? { evalLimit: s.evalLimit } : {}),
+      ...(s.maxLength ? { maxLength: s.maxLength } : {}),
+    },
     partition: s.partition,
     federation: {
       clients: s.clients,
@@ -100,6 +107,8 @@ export function writeBenchScenario(dir: string, s: BenchScenario): string {
 /** One measured value beside its target. */
 export interface TargetCheck {
   id: string;
+  /** The FM measured, for the per-FM targets (engine, methods). */
+  model?: string;
   description: string;
   value: number;
   op: '>=' | '<=';
@@ -107,6 +116,6 @@ export interface TargetCheck {
   pass: boolean;
 }
 
-export function check(id: string, description: string, value: number, op: '>=' | '<=', threshold: number): TargetCheck {
-  return { id, description, value, op, threshold, pass: op === '>=' ? value >= threshold : value <= threshold };
+export function check(id: string, description: string, value: number, op: '>=' | '<=', threshold: number, model?: string): TargetCheck {
+  return { id, ...(model ? { model } : {}), description, value, op, threshold, pass: op === '>=' ? value >= threshold : value <= threshold };
 }

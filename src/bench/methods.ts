@@ -1,9 +1,9 @@
 import { ClientModel } from '../client/client-model.js';
 import { localTrain } from '../client/local-train.js';
-import { loadTask } from '../data/registry.js';
+import { loadScenarioTask, scenarioTextEncoding } from '../scenario/task-data.js';
 import { createMethod } from '../methods/registry.js';
 import { disposeParams } from '../model/params.js';
-import { encoderFfnWidth as ffnWidth, loadModel } from '../model/encoder.js';
+import { encoderFfnWidth as ffnWidth, isText, loadModel } from '../model/encoder.js';
 import { updatedNeuronCount } from '../proxy/apoz.js';
 import { initBackend, type BackendChoice } from '../tensor/backend.js';
 import { benchScenario, load1, median } from './common.js';
@@ -31,8 +31,10 @@ export interface MethodBytes {
   perRound: number;
 }
 
+export type BenchedMethod = 'fedpetuning' | 'fedot' | 'fedpft' | 'fedpft-all-layers';
+
 export interface MethodRow {
-  method: 'fedpetuning' | 'fedot' | 'fedpft';
+  method: BenchedMethod;
   clientModel: string;
   clientLayers: number;
   clientFfnWidths: number[];
@@ -50,6 +52,9 @@ export interface MethodRow {
 
 export interface MethodsBench {
   definition: string;
+  model: string;
+  /** mnist for image FMs; spam at TEXT_LENGTH tokens for text FMs. */
+  dataset: string;
   backend: string;
   batchSize: number;
   stepsPerCall: number;
@@ -61,10 +66,13 @@ export interface MethodsBench {
 }
 
 const LORA = { rank: 8, alpha: 16, dropout: 0.1 };
+/** Tokens per example of the text FMs' client steps, as in scenarios/text. */
+export const TEXT_LENGTH = 64;
 
 export const METHODS_DEFINITION =
   "client step = localTrain (AdamW, LoRA dropout 0.1, as the actors run it) of each method's client model built by its own setup() on the shipped FM, " +
-  "wall ms / steps, median over interleaved repeats; FedPFT's sub-FM keeps d'_ff = d neurons in the compressed layers (fedpft-n setup: distillation changes the weights, not the step time); " +
+  "wall ms / steps, median over interleaved repeats; FedPFT's sub-FM keeps d'_ff = d neurons in the compressed layers, the first and last layer whole as in the paper (fedpft-n setup: distillation changes the weights, not the step time); " +
+  'fedpft-all-layers compresses every layer (retained: []), to show how the step ratio follows the MACs ratio; ' +
   'FedOT: adapterLayers 1, emulatorLayers 2, adapter LoRA rank scaled by L/2a (scenarios/methods). ' +
   'bytes per round (closed form) = K x 2 x 4 x trainable; FedPFT adds K x (APoZ counts up + realigned neuron patches down) / interval (t=5, p=0.5)';
 
@@ -79,31 +87,38 @@ export async function benchMethods(opts: MethodsBenchOptions): Promise<MethodsBe
     fedpetuning: { name: 'fedpetuning', lora: LORA },
     fedot: { name: 'fedot', lora: LORA, adapterLayers: 1, emulatorLayers: 2, distill: { steps: 0 } },
     fedpft: { name: 'fedpft-n', lora: LORA, keep: d, interval: 5, proportion: 0.5 },
+    'fedpft-all-layers': { name: 'fedpft-n', lora: LORA, keep: d, interval: 5, proportion: 0.5, retained: [] },
   } as const;
-  const data = loadTask('mnist', { trainLimit: opts.examples });
+  const text = isText(probe.cfg);
+  const dataset = text ? 'spam' : 'mnist';
+  const scenarioFor = (key: string, method: Record<string, unknown>) =>
+    benchScenario({
+      name: `bench-${key}`,
+      modelDir: opts.modelDir,
+      backend: opts.backend,
+      workers: 1,
+      dataset,
+      ...(text ? { maxLength: TEXT_LENGTH } : {}),
+      trainLimit: opts.examples,
+      partition: { family: 'iid' },
+      clients: 1,
+      clientsPerRound: 1,
+      rounds: 1,
+      evalEvery: 1,
+      batchSize: opts.batchSize,
+      method,
+    });
+  const data = loadScenarioTask(scenarioFor('data', configs.fedpetuning));
   const shared = { features: data.train.features, labels: data.train.labels, featureSize: data.train.featureSize };
-  const built: Array<{ method: MethodRow['method']; model: ClientModel; initial: Float32Array; info: Record<string, unknown>; bytes: MethodBytes; describe: string }> = [];
+  const built: Array<{ method: BenchedMethod; model: ClientModel; initial: Float32Array; info: Record<string, unknown>; bytes: MethodBytes; describe: string }> = [];
   try {
-    for (const [key, config] of Object.entries(configs) as Array<[MethodRow['method'], Record<string, unknown>]>) {
-      const scenario = benchScenario({
-        name: `bench-${key}`,
-        modelDir: opts.modelDir,
-        backend: opts.backend,
-        workers: 1,
-        dataset: 'mnist',
-        trainLimit: opts.examples,
-        partition: { family: 'iid' },
-        clients: 1,
-        clientsPerRound: 1,
-        rounds: 1,
-        evalEvery: 1,
-        batchSize: opts.batchSize,
-        method: config,
-      });
+    for (const [key, config] of Object.entries(configs) as Array<[BenchedMethod, Record<string, unknown>]>) {
+      const scenario = scenarioFor(key, config);
       const fm = loadModel(scenario.model.dir);
       const method = createMethod(scenario.method);
       try {
-        const setup = await method.setup({ scenario, fm, data, log: () => {} });
+        const textEncoding = scenarioTextEncoding(scenario);
+        const setup = await method.setup({ scenario, fm, data, log: () => {}, ...(textEncoding ? { text: textEncoding } : {}) });
         const cfg = setup.clientModel.config;
         const trainable = setup.initial.length;
         const exchangePerClient = 2 * 4 * trainable;
@@ -175,6 +190,8 @@ export async function benchMethods(opts: MethodsBenchOptions): Promise<MethodsBe
     });
     return {
       definition: METHODS_DEFINITION,
+      model: opts.modelDir,
+      dataset: text ? `spam (${TEXT_LENGTH} tokens)` : 'mnist',
       backend: backend.name,
       batchSize: opts.batchSize,
       stepsPerCall: Math.ceil(data.train.n / opts.batchSize),

@@ -1,8 +1,10 @@
 import { availableParallelism, platform, arch } from 'node:os';
+import { basename } from 'node:path';
 import Table from 'cli-table3';
 import type { BenchSection } from '../commands/bench.js';
 import type { BackendChoice } from '../tensor/backend.js';
-import { benchEngine, benchEngineStock, type EngineBench } from './bench.js';
+import { isText } from '../model/encoder.js';
+import { benchEngine, benchEngineStock, benchModelConfig, type EngineBench } from './bench.js';
 import { check, load1, type TargetCheck } from './common.js';
 import { benchMemory, type MemoryBench } from './memory.js';
 import { benchMethods, type MethodsBench } from './methods.js';
@@ -10,29 +12,38 @@ import { benchOverhead, type OverheadBench } from './overhead.js';
 import { benchPool, type PoolBench } from './pool.js';
 
 export interface BenchRunOptions {
-  modelDir: string;
+  /** The FMs measured: engine and methods run for each; pool, overhead and memory (the runtime) for the first. */
+  modelDirs: readonly string[];
   backend: BackendChoice;
   /** Small sizes: checks the machinery in about a minute; the targets are not meaningful then. */
   quick: boolean;
   sections: readonly BenchSection[];
   /** Engine: also measure the stock wasm kernels in a child process. */
   compare: boolean;
+  /** Engine: examples per step for every FM (default: per section sizes, images and texts apart). */
   batch?: number;
   steps?: number;
   /** Overrides every section's repeat count. */
   repeats?: number;
 }
 
+/** One FM's engine section: the project's kernels and, on wasm, the stock ones. */
+export interface EngineRun {
+  project: EngineBench;
+  /** The same measurement with the wasm kernel fixes off (child process); null when not run. */
+  stock: EngineBench | null;
+}
+
 export interface BenchResult {
   quick: boolean;
-  model: string;
+  models: string[];
   backend: BackendChoice;
   sections: BenchSection[];
   machine: { cpus: number; node: string; platform: string; load1Start: number; load1End: number };
-  engine: EngineBench | null;
-  /** The engine section with the wasm kernel fixes off (child process); null when not run. */
-  stock: EngineBench | null;
-  methods: MethodsBench | null;
+  /** One per FM, in `models` order; empty when the section was not run. */
+  engine: EngineRun[];
+  /** One per FM, in `models` order; empty when the section was not run. */
+  methods: MethodsBench[];
   pool: PoolBench | null;
   overhead: OverheadBench | null;
   memory: MemoryBench | null;
@@ -55,14 +66,15 @@ export const TARGETS = {
 function sizes(quick: boolean, repeats: number | undefined) {
   return quick
     ? {
-        engine: { batch: 16, steps: 2, repeats: repeats ?? 1 },
+        engine: { batch: 16, textBatch: 2, steps: 2, repeats: repeats ?? 1 },
         methods: { batchSize: 16, examples: 32, repeats: repeats ?? 1, clientsPerRound: 10 },
         pool: { tasks: 4, examplesPerTask: 32, batchSize: 16, repeats: repeats ?? 1 },
         overhead: { workers: 2, clients: 20, clientsPerRound: 4, rounds: 2, trainLimit: 320, evalLimit: 100 },
         memory: { workers: 2, dataset: 'mnist' as const, trainLimit: 1000, evalLimit: 100, clientCounts: [10, 100, 1000], clientsPerRound: 2, rounds: 1, batchSize: 1, repeats: repeats ?? 1 },
       }
     : {
-        engine: { batch: 64, steps: 10, repeats: repeats ?? 3 },
+        // Text FMs: 8 sequences of 128 tokens, about as many token rows as 64 images of 17 patches.
+        engine: { batch: 64, textBatch: 8, steps: 10, repeats: repeats ?? 3 },
         methods: { batchSize: 16, examples: 160, repeats: repeats ?? 7, clientsPerRound: 10 },
         pool: { tasks: 40, examplesPerTask: 80, batchSize: 16, repeats: repeats ?? 5 },
         overhead: { workers: 2, clients: 100, clientsPerRound: 10, rounds: 10, evalLimit: 1000 },
@@ -78,29 +90,33 @@ export async function runBench(opts: BenchRunOptions, onSection: (section: Bench
   const s = sizes(opts.quick, opts.repeats);
   const result: BenchResult = {
     quick: opts.quick,
-    model: opts.modelDir,
+    models: [...opts.modelDirs],
     backend: opts.backend,
     sections: [...opts.sections],
     machine: { cpus: availableParallelism(), node: process.version, platform: `${platform()} ${arch()}`, load1Start: load1(), load1End: 0 },
-    engine: null,
-    stock: null,
-    methods: null,
+    engine: [],
+    methods: [],
     pool: null,
     overhead: null,
     memory: null,
     targets: [],
     seconds: { total: 0 },
   };
-  const base = { modelDir: opts.modelDir, backend: opts.backend };
+  const [first] = opts.modelDirs;
+  if (first === undefined) throw new Error('bench: no FM to measure');
+  const base = { modelDir: first, backend: opts.backend };
   for (const section of opts.sections) {
     const ts = performance.now();
     if (section === 'engine') {
-      const batch = opts.batch ?? s.engine.batch;
-      const steps = opts.steps ?? s.engine.steps;
-      result.engine = await benchEngine(opts.modelDir, opts.backend, batch, steps, s.engine.repeats);
-      result.stock = opts.compare && result.engine.backend === 'wasm' ? benchEngineStock(opts.modelDir, batch, steps, s.engine.repeats) : null;
+      for (const dir of opts.modelDirs) {
+        const batch = opts.batch ?? (isText(benchModelConfig(dir)) ? s.engine.textBatch : s.engine.batch);
+        const steps = opts.steps ?? s.engine.steps;
+        const project = await benchEngine(dir, opts.backend, batch, steps, s.engine.repeats);
+        const stock = opts.compare && project.backend === 'wasm' ? benchEngineStock(dir, batch, steps, s.engine.repeats) : null;
+        result.engine.push({ project, stock });
+      }
     } else if (section === 'methods') {
-      result.methods = await benchMethods({ ...base, ...s.methods });
+      for (const dir of opts.modelDirs) result.methods.push(await benchMethods({ ...s.methods, modelDir: dir, backend: opts.backend }));
     } else if (section === 'pool') {
       result.pool = await benchPool({ ...base, ...s.pool });
     } else if (section === 'overhead') {
@@ -119,13 +135,13 @@ export async function runBench(opts: BenchRunOptions, onSection: (section: Bench
 
 export function targetChecks(r: BenchResult): TargetCheck[] {
   const out: TargetCheck[] = [];
-  if (r.engine) {
-    out.push(check('engine.fullStepVsMatMul', 'full train step GFLOP/s / plain matMul GFLOP/s', r.engine.fullStep.vsMatMul, '>=', TARGETS.stepVsMatMul));
-    out.push(check('engine.loraStepVsMatMul', 'LoRA train step GFLOP/s / plain matMul GFLOP/s', r.engine.loraStep.vsMatMul, '>=', TARGETS.stepVsMatMul));
+  for (const { project: e } of r.engine) {
+    out.push(check('engine.fullStepVsMatMul', 'full train step GFLOP/s / plain matMul GFLOP/s', e.fullStep.vsMatMul, '>=', TARGETS.stepVsMatMul, e.model));
+    out.push(check('engine.loraStepVsMatMul', 'LoRA train step GFLOP/s / plain matMul GFLOP/s', e.loraStep.vsMatMul, '>=', TARGETS.stepVsMatMul, e.model));
   }
-  if (r.methods) {
-    const fedpft = r.methods.rows.find((x) => x.method === 'fedpft');
-    if (fedpft) out.push(check('methods.fedpftStepRatio', "FedPFT client step / FedPETuning's (d'_ff = d)", fedpft.stepRatio, '<=', TARGETS.fedpftStepRatio));
+  for (const m of r.methods) {
+    const fedpft = m.rows.find((x) => x.method === 'fedpft');
+    if (fedpft) out.push(check('methods.fedpftStepRatio', "FedPFT client step / FedPETuning's (d'_ff = d)", fedpft.stepRatio, '<=', TARGETS.fedpftStepRatio, m.model));
   }
   if (r.pool) out.push(check('pool.ratio', 'updates/s with 2 workers / with 1', r.pool.ratio, '>=', TARGETS.poolRatio));
   if (r.overhead) out.push(check('overhead.outsideShare', 'round wall share outside client training and evaluation', r.overhead.outsideShare, '<=', TARGETS.overheadShare));
@@ -141,8 +157,8 @@ export function targetChecks(r: BenchResult): TargetCheck[] {
 const f = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
-function verdict(r: BenchResult, id: string): [string, string] {
-  const t = r.targets.find((x) => x.id === id);
+function verdict(r: BenchResult, id: string, model?: string): [string, string] {
+  const t = r.targets.find((x) => x.id === id && x.model === model);
   if (!t) return ['-', '-'];
   const threshold = id.startsWith('overhead.') ? pct(t.threshold) : f(t.threshold);
   return [`${t.op} ${threshold}`, t.pass ? 'PASS' : 'FAIL'];
@@ -160,36 +176,37 @@ function loadNote(before: number, after: number): string {
 /** One section's table (with target and PASS/FAIL beside each measured value), or the summary. */
 export function formatBench(r: BenchResult, section: BenchSection | 'summary'): string {
   const quick = r.quick ? ' [--quick: sizes too small for the targets]' : '';
-  if (section === 'engine' && r.engine) {
-    const e = r.engine;
-    const st = r.stock;
-    const t = table(['measure', 'project kernels', 'stock kernels', 'target', 'result']);
+  if (section === 'engine' && r.engine.length > 0) {
     const cell = (x: EngineBench | null, g: (x: EngineBench) => string) => (x ? g(x) : '-');
-    t.push(['plain 2-D matMul GFLOP/s', f(e.matMulGflops), cell(st, (x) => f(x.matMulGflops)), '-', '-']);
-    t.push(['full train step GFLOP/s (ms/step)', `${f(e.fullStep.gflops)} (${f(e.fullStep.msPerStep, 0)})`, cell(st, (x) => `${f(x.fullStep.gflops)} (${f(x.fullStep.msPerStep, 0)})`), '-', '-']);
-    t.push(['full step / matMul', f(e.fullStep.vsMatMul), cell(st, (x) => f(x.fullStep.vsMatMul)), ...verdict(r, 'engine.fullStepVsMatMul')]);
-    t.push(['LoRA train step GFLOP/s (ms/step)', `${f(e.loraStep.gflops)} (${f(e.loraStep.msPerStep, 0)})`, cell(st, (x) => `${f(x.loraStep.gflops)} (${f(x.loraStep.msPerStep, 0)})`), '-', '-']);
-    t.push(['LoRA step / matMul', f(e.loraStep.vsMatMul), cell(st, (x) => f(x.loraStep.vsMatMul)), ...verdict(r, 'engine.loraStepVsMatMul')]);
+    const tables = r.engine.map(({ project: e, stock: st }) => {
+      const t = table(['measure', 'project kernels', 'stock kernels', 'target', 'result']);
+      t.push(['plain 2-D matMul GFLOP/s', f(e.matMulGflops), cell(st, (x) => f(x.matMulGflops)), '-', '-']);
+      t.push(['full train step GFLOP/s (ms/step)', `${f(e.fullStep.gflops)} (${f(e.fullStep.msPerStep, 0)})`, cell(st, (x) => `${f(x.fullStep.gflops)} (${f(x.fullStep.msPerStep, 0)})`), '-', '-']);
+      t.push(['full step / matMul', f(e.fullStep.vsMatMul), cell(st, (x) => f(x.fullStep.vsMatMul)), ...verdict(r, 'engine.fullStepVsMatMul', e.model)]);
+      t.push(['LoRA train step GFLOP/s (ms/step)', `${f(e.loraStep.gflops)} (${f(e.loraStep.msPerStep, 0)})`, cell(st, (x) => `${f(x.loraStep.gflops)} (${f(x.loraStep.msPerStep, 0)})`), '-', '-']);
+      t.push(['LoRA step / matMul', f(e.loraStep.vsMatMul), cell(st, (x) => f(x.loraStep.vsMatMul)), ...verdict(r, 'engine.loraStepVsMatMul', e.model)]);
+      return [`engine — backend ${e.backend}, ${e.model}, batch ${e.batch}, ${e.steps} timed steps, median of ${e.repeats}${quick}`, t.toString()].join('\n');
+    });
     return [
-      `engine — backend ${e.backend}, ${e.model}, batch ${e.batch}, ${e.steps} timed steps, median of ${e.repeats}${quick}`,
-      t.toString(),
-      '  FLOPs from shapes: full step = 3 x 2 x forward MACs, LoRA step = 2 x 2 x forward MACs; matMul = the FFN\'s first product [batch*tokens, d] x [d, d_ff]; stock = wasm kernel fixes off (child process)',
+      ...tables,
+      '  FLOPs from shapes: full step = 3 x 2 x forward MACs, LoRA step = 2 x 2 x forward MACs; text FMs on 128-token inputs; matMul = the FFN\'s first product [batch*tokens, d] x [d, d_ff]; stock = wasm kernel fixes off (child process)',
     ].join('\n');
   }
-  if (section === 'methods' && r.methods) {
-    const m = r.methods;
-    const t = table(['method', 'client model', 'trainable', 'fwd MACs/ex (ratio)', 'ms/step', 'step ratio', 'target', 'result', 'bytes/round']);
-    for (const row of m.rows) {
-      const [target, res] = row.method === 'fedpft' ? verdict(r, 'methods.fedpftStepRatio') : ['-', '-'];
-      const bytes = row.bytes.alignmentPerRound > 0 ? `${row.bytes.perRound.toFixed(0)} (${row.bytes.exchangePerRound} + ${row.bytes.alignmentPerRound.toFixed(0)} align)` : String(row.bytes.perRound);
-      t.push([row.method, row.clientModel, row.trainableParams, `${(row.clientForwardMacsPerExample / 1e6).toFixed(2)}M (${f(row.macsRatio, 3)})`, f(row.msPerStep, 1), f(row.stepRatio, 3), target, res, bytes]);
-    }
-    return [
-      `methods — backend ${m.backend}, batch ${m.batchSize}, ${m.stepsPerCall} steps per timed call, median of ${m.repeats}, K = ${m.clientsPerRound} clients/round${quick}`,
-      t.toString(),
-      `  ${m.definition}`,
-      `  the MACs ratio is the compute floor of the step ratio; ${loadNote(m.loadBefore, m.loadAfter)}`,
-    ].join('\n');
+  if (section === 'methods' && r.methods.length > 0) {
+    const tables = r.methods.map((m) => {
+      const t = table(['method', 'client model', 'trainable', 'fwd MACs/ex (ratio)', 'ms/step', 'step ratio', 'target', 'result', 'bytes/round']);
+      for (const row of m.rows) {
+        const [target, res] = row.method === 'fedpft' ? verdict(r, 'methods.fedpftStepRatio', m.model) : ['-', '-'];
+        const bytes = row.bytes.alignmentPerRound > 0 ? `${row.bytes.perRound.toFixed(0)} (${row.bytes.exchangePerRound} + ${row.bytes.alignmentPerRound.toFixed(0)} align)` : String(row.bytes.perRound);
+        t.push([row.method, row.clientModel, row.trainableParams, `${(row.clientForwardMacsPerExample / 1e6).toFixed(2)}M (${f(row.macsRatio, 3)})`, f(row.msPerStep, 1), f(row.stepRatio, 3), target, res, bytes]);
+      }
+      return [
+        `methods — backend ${m.backend}, ${m.model} on ${m.dataset}, batch ${m.batchSize}, ${m.stepsPerCall} steps per timed call, median of ${m.repeats}, K = ${m.clientsPerRound} clients/round${quick}`,
+        t.toString(),
+        `  the MACs ratio is the compute floor of the step ratio; ${loadNote(m.loadBefore, m.loadAfter)}`,
+      ].join('\n');
+    });
+    return [...tables, `  ${r.methods[0]?.definition ?? ''}`].join('\n');
   }
   if (section === 'pool' && r.pool) {
     const p = r.pool;
@@ -241,7 +258,7 @@ export function formatBench(r: BenchResult, section: BenchSection | 'summary'): 
     const t = table(['target', 'value', 'target', 'result']);
     for (const c of r.targets) {
       const show = c.id.startsWith('overhead.') ? pct : (x: number) => f(x, 3);
-      t.push([c.description, show(c.value), `${c.op} ${show(c.threshold)}`, c.pass ? 'PASS' : 'FAIL']);
+      t.push([c.model ? `${c.description} [${basename(c.model)}]` : c.description, show(c.value), `${c.op} ${show(c.threshold)}`, c.pass ? 'PASS' : 'FAIL']);
     }
     const per = r.sections.map((s) => `${s} ${f(r.seconds[s] ?? 0, 0)} s`).join(', ');
     return [`targets${quick}`, t.toString(), `bench took ${f(r.seconds.total, 0)} s (${per}); ${r.machine.cpus} CPUs, node ${r.machine.node}, ${r.machine.platform}`].join('\n');

@@ -30,10 +30,10 @@ function parseSections(list: string): BenchSection[] {
 export function registerBench(program: Command): void {
   program
     .command('bench')
-    .description('performance of the shipped FM on this machine: engine (train step vs matMul GFLOP/s, with and without the wasm kernel fixes), methods (client step time and bytes per round), pool (updates/s with 1 and 2 workers), overhead (share of round time outside training and evaluation), memory (peak RSS vs number of clients)')
-    .option('--model <dir>', 'FM directory whose architecture is measured', 'models/vit-fmnist')
+    .description('performance of the shipped FMs on this machine: engine (train step vs matMul GFLOP/s, with and without the wasm kernel fixes), methods (client step time and bytes per round), pool (updates/s with 1 and 2 workers), overhead (share of round time outside training and evaluation), memory (peak RSS vs number of clients)')
+    .option('--model <dirs>', 'comma-separated FM directories: engine and methods measure each, pool, overhead and memory the first', 'models/vit-fmnist,models/bert-text')
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'wasm')
-    .option('--batch <n>', 'engine: examples per step (default 64; --quick 16)', positiveInt('--batch'))
+    .option('--batch <n>', 'engine: examples per step (default 64 images or 8 texts; --quick 16 or 2)', positiveInt('--batch'))
     .option('--steps <n>', 'engine: timed steps per repeat (default 10; --quick 2)', positiveInt('--steps'))
     .option('--repeats <n>', 'repeats per measurement, medians reported (default per section; --quick 1)', positiveInt('--repeats'))
     .option('--sections <list>', `comma-separated subset of ${BENCH_SECTIONS.join(',')}`, BENCH_SECTIONS.join(','))
@@ -47,9 +47,11 @@ export function registerBench(program: Command): void {
       const { runBench, formatBench } = await import('../bench/run.js');
       const { writeFileAtomic } = await import('../util/atomic-write.js');
       const print = opts.jsonOnly ? () => {} : (text: string) => console.log(text);
+      const modelDirs = opts.model.split(',').map((d) => d.trim()).filter((d) => d.length > 0);
+      if (modelDirs.length === 0) throw new UserError('command line', '--model', 'expected at least one FM directory');
       const result = await runBench(
         {
-          modelDir: opts.model,
+          modelDirs,
           backend: opts.backend as 'wasm',
           quick: opts.quick ?? false,
           sections,

@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdamW, DEFAULT_ADAMW } from '../model/adamw.js';
-import { saveBert } from '../model/bert-checkpoint.js';
-import { bertEncoderShapes, bertMaskedLm, initBertTensors, mlmHeadShapes, type BertConfig } from '../model/bert.js';
+import { loadBert, saveBert } from '../model/bert-checkpoint.js';
+import { bertEncoderShapes, bertMaskedLm, initBertTensors, maxSequenceLength, mlmHeadShapes, type BertConfig } from '../model/bert.js';
 import { sha256File } from '../model/checkpoint.js';
 import { disposeParams, type Params } from '../model/params.js';
 import { crossEntropy, makeTrainable, trainStep } from '../model/train.js';
@@ -31,9 +31,13 @@ export async function pretrainMlm(recipe: MlmRecipe, recipeFile: string, opts: P
 
   const texts = recipe.corpora.flatMap((c) => unlabelledText(c).slice(0, recipe.maxTextsPerCorpus));
   const tokenizerFile = join(partial, TOKENIZER_FILE);
+  const start = recipe.init === undefined ? null : initialFm(recipe.init, recipeFile, recipe.maxLength);
   if (!existsSync(tokenizerFile)) {
-    log(`training a ${recipe.tokenizer.vocabSize}-token WordPiece vocabulary on ${texts.length} texts of ${recipe.corpora.join(', ')}`);
-    writeTokenizerJson(tokenizerFile, trainWordPiece(texts, { vocabSize: recipe.tokenizer.vocabSize, minFrequency: recipe.tokenizer.minFrequency }));
+    if (start) copyFileSync(start.tokenizerFile, tokenizerFile);
+    else if (recipe.tokenizer) {
+      log(`training a ${recipe.tokenizer.vocabSize}-token WordPiece vocabulary on ${texts.length} texts of ${recipe.corpora.join(', ')}`);
+      writeTokenizerJson(tokenizerFile, trainWordPiece(texts, { vocabSize: recipe.tokenizer.vocabSize, minFrequency: recipe.tokenizer.minFrequency }));
+    }
   }
   const tokenizer = TextTokenizer.fromFile(tokenizerFile);
   const specials = specialIds(tokenizer, tokenizerFile);
@@ -42,26 +46,34 @@ export async function pretrainMlm(recipe: MlmRecipe, recipeFile: string, opts: P
   const { stepsPerEpoch, totalSteps } = loopSteps(split.train.length, recipe);
   if (stepsPerEpoch < 1) throw new UserError(recipeFile, 'batchSize', `${split.train.length} training windows make no batch of ${recipe.batchSize}`);
 
-  const cfg: BertConfig = {
-    modelType: 'bert',
-    vocabSize: tokenizer.vocabSize,
-    hiddenSize: recipe.arch.hiddenSize,
-    numHiddenLayers: recipe.arch.numHiddenLayers,
-    numAttentionHeads: recipe.arch.numAttentionHeads,
-    intermediateSize: recipe.arch.intermediateSize,
-    maxPositionEmbeddings: recipe.maxLength,
-    typeVocabSize: 2,
-    layerNormEps: 1e-12,
-    padTokenId: tokenizer.padId ?? 0,
-    hiddenDropoutProb: recipe.arch.hiddenDropoutProb,
-    numLabels: 2,
-  };
-  const params: Params = initBertTensors(new Map([...bertEncoderShapes(cfg), ...mlmHeadShapes(cfg)]), new Rng(`${recipe.seed}/mlm-init`));
+  let cfg: BertConfig;
+  let params: Params;
+  if (start) {
+    ({ cfg, params } = start);
+  } else {
+    const arch = recipe.arch as NonNullable<MlmRecipe['arch']>;
+    cfg = {
+      modelType: 'bert',
+      vocabSize: tokenizer.vocabSize,
+      hiddenSize: arch.hiddenSize,
+      numHiddenLayers: arch.numHiddenLayers,
+      numAttentionHeads: arch.numAttentionHeads,
+      intermediateSize: arch.intermediateSize,
+      maxPositionEmbeddings: recipe.maxLength,
+      typeVocabSize: 2,
+      layerNormEps: 1e-12,
+      padTokenId: tokenizer.padId ?? 0,
+      hiddenDropoutProb: arch.hiddenDropoutProb,
+      numLabels: 2,
+    };
+    params = initBertTensors(new Map([...bertEncoderShapes(cfg), ...mlmHeadShapes(cfg)]), new Rng(`${recipe.seed}/mlm-init`));
+  }
   const vars = makeTrainable(params, [...params.keys()]);
   const optimizer = new AdamW(vars, { ...DEFAULT_ADAMW, weightDecay: recipe.weightDecay });
   const resumed = restoreLoopState(partial, vars, optimizer);
   if (resumed > 0) log(`resuming ${recipe.name} at step ${resumed}/${totalSteps}`);
   else {
+    if (start) log(`continuing from ${recipe.init} (sha256 ${start.sha256.slice(0, 12)}…)`);
     log(`pretraining ${recipe.name}: ${windows.n} windows of ${recipe.maxLength} tokens (${split.validation.length} held out), ${totalSteps} steps of ${recipe.batchSize} on ${backend.name}`);
   }
 
@@ -95,7 +107,8 @@ export async function pretrainMlm(recipe: MlmRecipe, recipeFile: string, opts: P
 
   const val = maskedLmScore(cfg, params, windows, split.validation.slice(0, MAX_VALIDATION_WINDOWS), specials, recipe);
   log(`held-out masked-token loss ${val.loss.toFixed(4)}, accuracy ${(val.accuracy * 100).toFixed(2)}% on ${val.tokens} tokens of ${val.windows} windows`);
-  const { sha256 } = saveBert(recipe.out, cfg, params, ['LABEL_0', 'LABEL_1'], { recipe: recipe.name, seed: String(recipe.seed) });
+  const provenance: Record<string, string> = start ? { init: recipe.init ?? '', initSha256: start.sha256 } : {};
+  const { sha256 } = saveBert(recipe.out, cfg, params, ['LABEL_0', 'LABEL_1'], { recipe: recipe.name, seed: String(recipe.seed), ...provenance });
   copyFileSync(tokenizerFile, join(recipe.out, TOKENIZER_FILE));
   copyFileSync(join(partial, 'train-log.jsonl'), join(recipe.out, 'train-log.jsonl'));
   writeFileSync(join(recipe.out, 'recipe.json'), readFileSync(recipeFile, 'utf8'));
@@ -106,6 +119,7 @@ export async function pretrainMlm(recipe: MlmRecipe, recipeFile: string, opts: P
       {
         recipe: recipe.name,
         objective: 'mlm',
+        ...provenance,
         seed: recipe.seed,
         steps: totalSteps,
         windows: windows.n,
@@ -127,6 +141,36 @@ export async function pretrainMlm(recipe: MlmRecipe, recipeFile: string, opts: P
   disposeParams(params);
   rmSync(partial, { recursive: true, force: true });
   return { done: true, step, totalSteps, sha256, backend: backend.name, heldOutMaskedAccuracy: val.accuracy };
+}
+
+/**
+ * The text FM a recipe continues from: its config (the window length must fit its positions), its
+ * encoder and masked-LM head weights (a head it lacks starts from the recipe's seed) and its
+ * tokenizer.json. A pooler or classifier it carries is dropped: masked-LM training gives them no
+ * gradient, and weight decay alone would shrink them.
+ */
+function initialFm(dir: string, recipeFile: string, maxLength: number): { cfg: BertConfig; params: Params; tokenizerFile: string; sha256: string } {
+  if (!existsSync(join(dir, 'config.json'))) throw new UserError(recipeFile, 'init', `${dir} is not an FM directory (no config.json)`);
+  const tokenizerFile = join(dir, TOKENIZER_FILE);
+  if (!existsSync(tokenizerFile)) throw new UserError(recipeFile, 'init', `${dir} has no ${TOKENIZER_FILE}; continued pretraining keeps the FM's tokenizer`);
+  const fm = loadBert(dir);
+  const cfg: BertConfig = { ...fm.cfg, numLabels: 2 };
+  if (cfg.modelType !== 'bert') {
+    disposeParams(fm.params);
+    throw new UserError(recipeFile, 'init', `${dir} is a ${cfg.modelType} FM; masked-LM pretraining continues BERT FMs`);
+  }
+  if (maxLength > maxSequenceLength(cfg)) {
+    disposeParams(fm.params);
+    throw new UserError(recipeFile, 'maxLength', `${maxLength} tokens do not fit ${dir}'s ${maxSequenceLength(cfg)} positions`);
+  }
+  const keep = new Map([...bertEncoderShapes(cfg), ...mlmHeadShapes(cfg)]);
+  const params: Params = new Map();
+  for (const [name, t] of fm.params) {
+    if (keep.has(name)) params.set(name, t);
+    else t.dispose();
+  }
+  if (!fm.hasMaskedLmHead) for (const [name, t] of initBertTensors(mlmHeadShapes(cfg), new Rng(`${dir}/mlm-head-init`))) params.set(name, t);
+  return { cfg, params, tokenizerFile, sha256: sha256File(join(dir, 'model.safetensors')) };
 }
 
 export function specialIds(tokenizer: TextTokenizer, file: string): SpecialIds {

@@ -32,39 +32,55 @@ export type Recipe = z.output<typeof recipeSchema>;
  * A masked-language-model recipe: a WordPiece tokenizer trained on the corpora, then a BERT
  * encoder trained to predict masked tokens of packed [CLS] ... [SEP] windows.
  */
-export const mlmRecipeSchema = z.strictObject({
-  objective: z.literal('mlm'),
-  name: z.string().regex(/^[A-Za-z0-9._-]+$/),
-  out: z.string().min(1),
-  seed: z.number().int().min(0),
-  corpora: z.array(z.enum(UNLABELLED_CORPORA)).min(1),
-  /** Only the first N texts of each corpus (small recipes for tests and quick trials). */
-  maxTextsPerCorpus: z.number().int().min(1).optional(),
-  /** Each text contributes at most this many tokens (keeps long e-mails from dominating). */
-  maxTokensPerText: z.number().int().min(1).optional(),
-  tokenizer: z.strictObject({
-    vocabSize: z.number().int().min(16),
-    minFrequency: z.number().int().min(1).default(2),
-  }),
-  arch: z.strictObject({
-    hiddenSize: z.number().int().min(1),
-    numHiddenLayers: z.number().int().min(1),
-    numAttentionHeads: z.number().int().min(1),
-    intermediateSize: z.number().int().min(1),
-    hiddenDropoutProb: z.number().min(0).lt(1).default(0),
-  }),
-  maxLength: z.number().int().min(8),
-  maskProbability: z.number().gt(0).lt(1).default(0.15),
-  /** Every k-th packed window is held out to measure masked-token loss and accuracy at the end. */
-  validationEvery: z.number().int().min(2).default(50),
-  epochs: z.number().int().min(1),
-  batchSize: z.number().int().min(1),
-  learningRate: z.number().positive(),
-  warmupSteps: z.number().int().min(0),
-  weightDecay: z.number().min(0),
-  checkpointEvery: z.number().int().min(1),
-  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('wasm'),
-});
+export const mlmRecipeSchema = z
+  .strictObject({
+    objective: z.literal('mlm'),
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/),
+    out: z.string().min(1),
+    seed: z.number().int().min(0),
+    /**
+     * Continue from this text FM directory (weights, tokenizer.json and architecture) instead of a
+     * new tokenizer and random weights; `tokenizer` and `arch` are then left out.
+     */
+    init: z.string().min(1).optional(),
+    corpora: z.array(z.enum(UNLABELLED_CORPORA)).min(1),
+    /** Only the first N texts of each corpus (small recipes for tests and quick trials). */
+    maxTextsPerCorpus: z.number().int().min(1).optional(),
+    /** Each text contributes at most this many tokens (keeps long e-mails from dominating). */
+    maxTokensPerText: z.number().int().min(1).optional(),
+    tokenizer: z
+      .strictObject({
+        vocabSize: z.number().int().min(16),
+        minFrequency: z.number().int().min(1).default(2),
+      })
+      .optional(),
+    arch: z
+      .strictObject({
+        hiddenSize: z.number().int().min(1),
+        numHiddenLayers: z.number().int().min(1),
+        numAttentionHeads: z.number().int().min(1),
+        intermediateSize: z.number().int().min(1),
+        hiddenDropoutProb: z.number().min(0).lt(1).default(0),
+      })
+      .optional(),
+    maxLength: z.number().int().min(8),
+    maskProbability: z.number().gt(0).lt(1).default(0.15),
+    /** Every k-th packed window is held out to measure masked-token loss and accuracy at the end. */
+    validationEvery: z.number().int().min(2).default(50),
+    epochs: z.number().int().min(1),
+    batchSize: z.number().int().min(1),
+    learningRate: z.number().positive(),
+    warmupSteps: z.number().int().min(0),
+    weightDecay: z.number().min(0),
+    checkpointEvery: z.number().int().min(1),
+    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('wasm'),
+  })
+  .superRefine((r, ctx) => {
+    for (const field of ['tokenizer', 'arch'] as const) {
+      if (r.init !== undefined && r[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: `leave ${field} out: it comes from init (${r.init})` });
+      if (r.init === undefined && r[field] === undefined) ctx.addIssue({ code: 'custom', path: [field], message: `required unless init names an FM to continue from` });
+    }
+  });
 
 export type MlmRecipe = z.output<typeof mlmRecipeSchema>;
 
