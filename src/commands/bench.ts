@@ -34,7 +34,7 @@ export function registerBench(program: Command): void {
     .option('--model <dirs>', 'comma-separated FM directories: engine and methods measure each, pool, overhead and memory the first', 'models/vit-fmnist,models/bert-text')
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'wasm')
     .option('--batch <n>', 'engine: examples per step (default 64 images or 8 texts; --quick 16 or 2)', positiveInt('--batch'))
-    .option('--steps <n>', 'engine: timed steps per repeat (default 10; --quick 2)', positiveInt('--steps'))
+    .option('--steps <n>', 'engine: timed steps per repeat (default 10 for images, 4 for texts; --quick 2)', positiveInt('--steps'))
     .option('--repeats <n>', 'repeats per measurement, medians reported (default per section; --quick 1)', positiveInt('--repeats'))
     .option('--sections <list>', `comma-separated subset of ${BENCH_SECTIONS.join(',')}`, BENCH_SECTIONS.join(','))
     .option('--quick', 'small sizes (about a minute): checks the machinery, not the targets')
