@@ -4,19 +4,21 @@ import { IMAGE_DATASET_NAMES } from '../data/names.js';
 import { UNLABELLED_CORPORA } from '../text/datasets.js';
 import { UserError } from '../util/errors.js';
 
+/** The transformer dimensions both kinds of recipe choose. */
+const encoderArch = {
+  hiddenSize: z.number().int().min(1),
+  numHiddenLayers: z.number().int().min(1),
+  numAttentionHeads: z.number().int().min(1),
+  intermediateSize: z.number().int().min(1),
+};
+
 /** A pretraining recipe: everything that determines the shipped FM's weights. */
 export const recipeSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9._-]+$/),
   out: z.string().min(1),
   seed: z.number().int().min(0),
   dataset: z.enum(IMAGE_DATASET_NAMES),
-  arch: z.strictObject({
-    hiddenSize: z.number().int().min(1),
-    numHiddenLayers: z.number().int().min(1),
-    numAttentionHeads: z.number().int().min(1),
-    intermediateSize: z.number().int().min(1),
-    patchSize: z.number().int().min(1),
-  }),
+  arch: z.strictObject({ ...encoderArch, patchSize: z.number().int().min(1) }),
   epochs: z.number().int().min(1),
   batchSize: z.number().int().min(1),
   learningRate: z.number().positive(),
@@ -54,15 +56,7 @@ export const mlmRecipeSchema = z
         minFrequency: z.number().int().min(1).default(2),
       })
       .optional(),
-    arch: z
-      .strictObject({
-        hiddenSize: z.number().int().min(1),
-        numHiddenLayers: z.number().int().min(1),
-        numAttentionHeads: z.number().int().min(1),
-        intermediateSize: z.number().int().min(1),
-        hiddenDropoutProb: z.number().min(0).lt(1).default(0),
-      })
-      .optional(),
+    arch: z.strictObject({ ...encoderArch, hiddenDropoutProb: z.number().min(0).lt(1).default(0) }).optional(),
     maxLength: z.number().int().min(8),
     maskProbability: z.number().gt(0).lt(1).default(0.15),
     /** Every k-th packed window is held out to measure masked-token loss and accuracy at the end. */
