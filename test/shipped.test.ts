@@ -39,7 +39,7 @@ describe('what the repository ships', () => {
     });
   }
 
-  for (const dir of ['models/vit-fmnist', 'models/bert-text']) {
+  for (const dir of ['models/vit-fmnist', 'models/bert-text', 'models/bert-text-2']) {
     it(`${dir}: files match SHA256SUMS; config.json is valid`, () => {
       const sums = readFileSync(join(REPO, dir, 'SHA256SUMS'), 'utf8').trim().split('\n');
       expect(sums.length).toBeGreaterThan(0);
