@@ -12,13 +12,8 @@ const encoderArch = {
   intermediateSize: z.number().int().min(1),
 };
 
-/** A pretraining recipe: everything that determines the shipped FM's weights. */
-export const recipeSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9._-]+$/),
-  out: z.string().min(1),
-  seed: z.number().int().min(0),
-  dataset: z.enum(IMAGE_DATASET_NAMES),
-  arch: z.strictObject({ ...encoderArch, patchSize: z.number().int().min(1) }),
+/** How both kinds of recipe train: the resumable loop's schedule and the backend. */
+const schedule = {
   epochs: z.number().int().min(1),
   batchSize: z.number().int().min(1),
   learningRate: z.number().positive(),
@@ -26,6 +21,16 @@ export const recipeSchema = z.strictObject({
   weightDecay: z.number().min(0),
   checkpointEvery: z.number().int().min(1),
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('wasm'),
+};
+
+/** A pretraining recipe: everything that determines the shipped FM's weights. */
+export const recipeSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/),
+  out: z.string().min(1),
+  seed: z.number().int().min(0),
+  dataset: z.enum(IMAGE_DATASET_NAMES),
+  arch: z.strictObject({ ...encoderArch, patchSize: z.number().int().min(1) }),
+  ...schedule,
 });
 
 export type Recipe = z.output<typeof recipeSchema>;
@@ -61,13 +66,7 @@ export const mlmRecipeSchema = z
     maskProbability: z.number().gt(0).lt(1).default(0.15),
     /** Every k-th packed window is held out to measure masked-token loss and accuracy at the end. */
     validationEvery: z.number().int().min(2).default(50),
-    epochs: z.number().int().min(1),
-    batchSize: z.number().int().min(1),
-    learningRate: z.number().positive(),
-    warmupSteps: z.number().int().min(0),
-    weightDecay: z.number().min(0),
-    checkpointEvery: z.number().int().min(1),
-    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('wasm'),
+    ...schedule,
   })
   .superRefine((r, ctx) => {
     for (const field of ['tokenizer', 'arch'] as const) {
