@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { readCheckpointConfig } from '../model/checkpoint.js';
-import { isText, modelConfigFromHF, tokensPerExample, type ModelConfig } from '../model/encoder.js';
+import { isText, readModelConfig, tokensPerExample } from '../model/encoder.js';
 import { maxSequenceLength } from '../model/bert.js';
 import { initBackend, type BackendChoice } from '../tensor/backend.js';
 import { median } from './common.js';
@@ -40,7 +39,7 @@ export interface EngineBench {
  */
 export async function benchEngine(modelDir: string, backend: BackendChoice, batch: number, steps: number, repeats = 1): Promise<EngineBench> {
   const info = await initBackend(backend);
-  const cfg = benchModelConfig(modelDir);
+  const cfg = readModelConfig(modelDir);
   // Text FMs: 128-token inputs (or the FM's positions if fewer).
   const textLength = isText(cfg) ? Math.min(TEXT_LENGTH, maxSequenceLength(cfg)) : 0;
   const tokens = batch * tokensPerExample(cfg, 2 * textLength);
@@ -59,11 +58,6 @@ export async function benchEngine(modelDir: string, backend: BackendChoice, batc
     return { gflops, msPerStep: median(xs.map((x) => x.msPerStep)), vsMatMul: gflops / matMulGflops, samples: xs.map((x) => x.gflops) };
   };
   return { backend: info.name, model: modelDir, batch, steps, repeats, matMulGflops, matMulSamples: mm, fullStep: summary(full), loraStep: summary(lora) };
-}
-
-/** The FM's architecture from its config.json (the bench never needs its weights). */
-export function benchModelConfig(modelDir: string): ModelConfig {
-  return modelConfigFromHF(readCheckpointConfig(modelDir), `${modelDir}/config.json`);
 }
 
 /** The same bench in a child process with the wasm kernel fixes switched off. */

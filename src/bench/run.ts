@@ -3,8 +3,8 @@ import { basename } from 'node:path';
 import Table from 'cli-table3';
 import type { BenchSection } from '../commands/bench.js';
 import type { BackendChoice } from '../tensor/backend.js';
-import { isText } from '../model/encoder.js';
-import { benchEngine, benchEngineStock, benchModelConfig, type EngineBench } from './bench.js';
+import { isText, readModelConfig } from '../model/encoder.js';
+import { benchEngine, benchEngineStock, type EngineBench } from './bench.js';
 import { check, load1, type TargetCheck } from './common.js';
 import { benchMemory, type MemoryBench } from './memory.js';
 import { benchMethods, type MethodsBench } from './methods.js';
@@ -111,7 +111,7 @@ export async function runBench(opts: BenchRunOptions, onSection: (section: Bench
     const ts = performance.now();
     if (section === 'engine') {
       for (const dir of opts.modelDirs) {
-        const text = isText(benchModelConfig(dir));
+        const text = isText(readModelConfig(dir));
         const batch = opts.batch ?? (text ? s.engine.textBatch : s.engine.batch);
         const steps = opts.steps ?? (text ? s.engine.textSteps : s.engine.steps);
         const project = await benchEngine(dir, opts.backend, batch, steps, s.engine.repeats);
@@ -121,7 +121,7 @@ export async function runBench(opts: BenchRunOptions, onSection: (section: Bench
     } else if (section === 'methods') {
       for (const dir of opts.modelDirs) {
         const { textExamples, ...sizes } = s.methods;
-        const examples = isText(benchModelConfig(dir)) ? textExamples : sizes.examples;
+        const examples = isText(readModelConfig(dir)) ? textExamples : sizes.examples;
         result.methods.push(await benchMethods({ ...sizes, examples, modelDir: dir, backend: opts.backend }));
       }
     } else if (section === 'pool') {

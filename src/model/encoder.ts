@@ -101,9 +101,14 @@ export function modelConfigFromHF(json: Record<string, unknown>, file: string): 
   throw new UserError(file, 'model_type', `expected "vit", "bert" or "roberta", got ${JSON.stringify(type)}`);
 }
 
+/** The architecture in a checkpoint directory's config.json, without reading its weights. */
+export function readModelConfig(dir: string): ModelConfig {
+  return modelConfigFromHF(readCheckpointConfig(dir), join(dir, 'config.json'));
+}
+
 /** Loads a HF checkpoint directory of any supported model_type (vit, bert, roberta). */
 export function loadModel(dir: string): LoadedModel {
-  const cfg = modelConfigFromHF(readCheckpointConfig(dir), join(dir, 'config.json'));
+  const cfg = readModelConfig(dir);
   if (!isText(cfg)) return loadVit(dir);
   const { params, classNames } = loadBert(dir);
   return { cfg, params, classNames, dir, tokenizer: loadTokenizer(dir) };
