@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, DEFAULT_ADAMW, type AdamWOptions } from '../src/model/adamw.js';
+import { AdamW, DEFAULT_ADAMW, defaultPlacement, type AdamWOptions, type AdamWPlacement } from '../src/model/adamw.js';
 import type { Params } from '../src/model/params.js';
 import { makeTrainable, trainStep } from '../src/model/train.js';
 import { initBackend } from '../src/tensor/backend.js';
@@ -86,11 +86,13 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
-describe.each(OPTION_SETS)('AdamW vs a scalar-loop PyTorch AdamW (%s)', (_label, OPTS) => {
+const CASES: [string, AdamWOptions, AdamWPlacement][] = OPTION_SETS.flatMap(([label, o]) => (['host', 'device'] as const).map((p): [string, AdamWOptions, AdamWPlacement] => [label, o, p]));
+
+describe.each(CASES)('AdamW vs a scalar-loop PyTorch AdamW (%s, %s placement)', (_label, OPTS, placement) => {
   it('3 steps with hand-computed gradients: decay on the matrix only, bias corrected', () => {
     const { params, init, quads } = setup('adamw-direct');
     const vars = makeTrainable(params, [...params.keys()]);
-    const opt = new AdamW(vars, OPTS);
+    const opt = new AdamW(vars, OPTS, placement);
     const ref = new Map<string, RefState>();
     const refDecayAll = new Map<string, RefState>();
     for (const [name, w] of init) {
@@ -128,7 +130,7 @@ describe.each(OPTION_SETS)('AdamW vs a scalar-loop PyTorch AdamW (%s)', (_label,
   it('through trainStep (tf.variableGrads): same trajectory, and it returns the pre-step loss', () => {
     const { params, init, quads, shapes } = setup('adamw-trainstep');
     const vars = makeTrainable(params, [...params.keys()]);
-    const opt = new AdamW(vars, OPTS);
+    const opt = new AdamW(vars, OPTS, placement);
     const consts = new Map<string, { c: tf.Tensor; target: tf.Tensor }>();
     for (const [name, q] of quads) {
       const shape = shapes.get(name) as number[];
@@ -155,6 +157,55 @@ describe.each(OPTION_SETS)('AdamW vs a scalar-loop PyTorch AdamW (%s)', (_label,
     opt.dispose();
     for (const v of vars.values()) v.dispose();
     for (const k of consts.values()) tf.dispose([k.c, k.target]);
+  });
+});
+
+/**
+ * Weights after `steps` AdamW steps from the same start and gradients under one placement.
+ * Gradients span many magnitudes (zeros and subnormals included) so that every rounding shows.
+ */
+function trajectory(placement: AdamWPlacement, o: AdamWOptions, steps: number): Float32Array[] {
+  const rng = new Rng('adamw-placements');
+  const shapes = [[16, 24], [24], [3, 5, 7]];
+  const params: Params = new Map(shapes.map((shape, i) => [`p${i}`, tf.tensor(randomNormal(rng, shape.reduce((a, b) => a * b, 1)), shape, 'float32')]));
+  const vars = makeTrainable(params, [...params.keys()]);
+  const opt = new AdamW(vars, o, placement);
+  for (let t = 0; t < steps; t++) {
+    const grads: tf.NamedTensorMap = {};
+    for (const [name, v] of vars) {
+      const g = randomNormal(rng, v.size).map((x, i) => (i % 11 === 0 ? 0 : i % 13 === 0 ? x * 1e-40 : x * 10 ** ((i % 9) - 4)));
+      grads[name] = tf.tensor(g, v.shape, 'float32');
+    }
+    opt.step(grads, 0.01 * (1 + t));
+    tf.dispose(Object.values(grads));
+  }
+  const out = [...vars.values()].map((v) => Float32Array.from(v.dataSync() as Float32Array));
+  opt.dispose();
+  for (const v of vars.values()) v.dispose();
+  return out;
+}
+
+describe.each(['cpu', 'wasm'] as const)('AdamW placements on the %s backend', (backend) => {
+  it.each(OPTION_SETS)('host loop and tfjs ops give bit-identical weights over 6 steps (%s)', async (_label, o) => {
+    await initBackend(backend);
+    try {
+      const device = trajectory('device', o, 6);
+      const host = trajectory('host', o, 6);
+      for (let i = 0; i < device.length; i++) expect(Buffer.from((host[i] as Float32Array).buffer).equals(Buffer.from((device[i] as Float32Array).buffer)), `tensor ${i}`).toBe(true);
+      // The weights moved: identical because equal, not because nothing happened.
+      expect(maxAbsDiff(device[0] as Float32Array, trajectory('device', o, 1)[0] as Float32Array)).toBeGreaterThan(1e-3);
+    } finally {
+      await initBackend('cpu');
+    }
+  });
+
+  it('is the default placement off the tensorflow backend', async () => {
+    await initBackend(backend);
+    try {
+      expect(defaultPlacement()).toBe('host');
+    } finally {
+      await initBackend('cpu');
+    }
   });
 });
 

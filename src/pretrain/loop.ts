@@ -78,9 +78,8 @@ export function runPretrainLoop(loop: PretrainLoop, resumedFrom: number): number
 export function saveLoopState(partial: string, vars: Map<string, tf.Variable>, optimizer: AdamW, step: number): void {
   const state = optimizer.exportState();
   const arrays: NamedArray[] = [];
-  for (const [name, t] of [...vars, ...state.tensors]) {
-    arrays.push({ name, shape: t.shape, data: new Float32Array(t.dataSync() as Float32Array) });
-  }
+  for (const [name, t] of vars) arrays.push({ name, shape: t.shape, data: new Float32Array(t.dataSync() as Float32Array) });
+  arrays.push(...state.moments);
   writeFileAtomic(join(partial, STATE_FILE), encodeSafetensors(arrays, { step: String(step), adamwStep: String(state.step) }));
 }
 
