@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { BatchedMatMul } from './batched-matmul.js';
 
 /**
  * Kernel fixes for the wasm backend, installed through tfjs's kernel registry.
@@ -8,8 +9,9 @@ import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensor
  * transposed; every other case runs a scalar loop about 10x slower. Every backward matMul is
  * transposed, so training ran almost entirely on the slow path. The wrapper materialises the
  * transposes (a cheap memory pass) and folds a batched left operand into rows when the right
- * operand is shared, so those cases reach the fast path. When both operands are batched
- * (attention scores) the original kernel still runs, now without transposes.
+ * operand is shared, so those cases reach the fast path. When both operands carry the same
+ * batch (attention scores and context) a SIMD kernel with the original's exact arithmetic runs
+ * (src/tensor/batched-matmul.ts); batches that broadcast still go to the original kernel.
  *
  * wasm also lacks UnsortedSegmentSum, the gradient of gather (embedding lookups).
  */
@@ -55,6 +57,7 @@ export function installMissingWasmKernels(): void {
 }
 
 function fastBatchMatMul(original: KernelFunc, transposeFunc: KernelFunc, reshapeFunc: KernelFunc): KernelFunc {
+  const batched = new BatchedMatMul();
   return (args) => {
     const { inputs, backend, attrs } = args;
     const wasm = backend as unknown as WasmBackendLike;
@@ -95,6 +98,15 @@ function fastBatchMatMul(original: KernelFunc, transposeFunc: KernelFunc, reshap
         const outShape = [...batchShape, m, n];
         const out = reshapeFunc({ inputs: { x: folded }, backend, attrs: { shape: outShape } }) as TensorInfo;
         temps.push(folded);
+        return out;
+      }
+      const batchShape = a.shape.slice(0, -2);
+      const sameBatch = batchA > 1 && batchShape.length === b.shape.length - 2 && batchShape.every((d, i) => d === b.shape[i]);
+      if (sameBatch && k > 0 && m > 0 && n > 0 && a.dtype === 'float32' && b.dtype === 'float32') {
+        // makeOutput may grow the heap, which detaches earlier views: take them after it.
+        const out = wasm.makeOutput([...batchShape, m, n], 'float32');
+        const heap = (x: TensorInfo) => wasm.typedArrayFromHeap(x) as Float32Array;
+        batched.matMul(heap(a), heap(b), heap(out), batchA, m, k, n);
         return out;
       }
       return original({ inputs: { a, b }, backend, attrs: plain });

@@ -1,0 +1,135 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BatchedMatMul, K_BLOCK } from '../src/tensor/batched-matmul.js';
+import { sleb, uleb } from '../src/tensor/wasm-asm.js';
+import { Rng } from '../src/util/rng.js';
+import { REPO } from './helpers/tiny-run.js';
+import { randomNormal } from './helpers/numeric.js';
+
+/**
+ * tfjs wasm's slow_batch_matmul written out as a scalar loop: per output, a float32 sum over k
+ * in order, restarted every K_BLOCK, each block's sum added to the output.
+ */
+function blockedReference(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number): Float32Array {
+  const f = Math.fround;
+  const out = new Float32Array(batch * m * n);
+  for (let t = 0; t < batch; t++) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let o = 0;
+        for (let k0 = 0; k0 < k; k0 += K_BLOCK) {
+          let s = 0;
+          for (let p = k0; p < Math.min(k0 + K_BLOCK, k); p++) s = f(s + f((a[(t * m + i) * k + p] as number) * (b[(t * k + p) * n + j] as number)));
+          o = f(o + s);
+        }
+        out[(t * m + i) * n + j] = o;
+      }
+    }
+  }
+  return out;
+}
+
+const bits = (x: Float32Array): Buffer => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+
+describe('wasm binary encoding', () => {
+  it('writes LEB128 as the specification examples', () => {
+    expect(uleb(0)).toEqual([0]);
+    expect(uleb(127)).toEqual([0x7f]);
+    expect(uleb(128)).toEqual([0x80, 0x01]);
+    expect(uleb(624485)).toEqual([0xe5, 0x8e, 0x26]);
+    expect(sleb(-1)).toEqual([0x7f]);
+    expect(sleb(63)).toEqual([0x3f]);
+    expect(sleb(64)).toEqual([0xc0, 0x00]);
+    expect(sleb(-123456)).toEqual([0xc0, 0xbb, 0x78]);
+  });
+});
+
+describe('SIMD batched matMul kernel', () => {
+  const kernel = new BatchedMatMul();
+  // Shapes around the 4-row / 8-column tile and the 48-wide k blocks, plus the FMs' attention.
+  const shapes: [number, number, number, number][] = [
+    [1, 4, 1, 8],
+    [3, 5, 7, 4],
+    [2, 17, 16, 17],
+    [2, 17, 17, 16],
+    [4, 64, 64, 32],
+    [2, 9, 100, 13],
+    [1, 8, 48, 8],
+    [1, 8, 49, 8],
+    [2, 3, 97, 3],
+    [1, 1, 145, 1],
+  ];
+  it.each(shapes)('is bit-identical to the blocked scalar loop: [%i, %i, %i] x [%i, ., .]', (batch, m, k, n) => {
+    const rng = new Rng(`bmm/${batch}/${m}/${k}/${n}`);
+    // Magnitudes over many decades so that any change of summation order shows in the bits.
+    const a = randomNormal(rng, batch * m * k).map((x, i) => x * 10 ** ((i % 7) - 3));
+    const b = randomNormal(rng, batch * k * n);
+    const out = new Float32Array(batch * m * n).fill(NaN);
+    kernel.matMul(a, b, out, batch, m, k, n);
+    expect(bits(out).equals(bits(blockedReference(a, b, batch, m, k, n)))).toBe(true);
+  });
+
+  it('would differ from a plain (unblocked) sum: the reference is not trivially satisfied', () => {
+    const rng = new Rng('bmm/unblocked');
+    const [batch, m, k, n] = [1, 8, 100, 8];
+    const a = randomNormal(rng, m * k).map((x, i) => x * 10 ** ((i % 7) - 3));
+    const b = randomNormal(rng, k * n);
+    const plain = new Float32Array(m * n);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) s = Math.fround(s + Math.fround((a[i * k + p] as number) * (b[p * n + j] as number)));
+        plain[i * n + j] = s;
+      }
+    }
+    const out = new Float32Array(m * n);
+    kernel.matMul(a, b, out, batch, m, k, n);
+    expect(bits(out).equals(bits(plain))).toBe(false);
+  });
+
+  it('grows its memory for large operands and rejects mismatched sizes', () => {
+    const [batch, m, k, n] = [8, 64, 128, 64];
+    const rng = new Rng('bmm/large');
+    const a = randomNormal(rng, batch * m * k);
+    const b = randomNormal(rng, batch * k * n);
+    const out = new Float32Array(batch * m * n);
+    kernel.matMul(a, b, out, batch, m, k, n);
+    expect(bits(out).equals(bits(blockedReference(a, b, batch, m, k, n)))).toBe(true);
+    expect(() => kernel.matMul(a, b, out, batch, m, k + 1, n)).toThrow(/sizes/);
+    expect(() => kernel.matMul(a, b, out, 0, m, k, n)).toThrow(/empty/);
+  });
+});
+
+describe('both-batched products on wasm keep the stock kernel bits', () => {
+  it('attention-shaped products and their gradients equal tfjs wasm with the kernel fixes off, bit for bit', () => {
+    // Scores q k^T, context p v, and both gradients, on the same seeded inputs in two child
+    // processes: one with the project's kernels, one with tfjs's stock wasm kernels.
+    const script = `
+      const { initBackend } = await import(${JSON.stringify(join(REPO, 'dist/src/tensor/backend.js'))});
+      const info = await initBackend('wasm');
+      const tf = await import('@tensorflow/tfjs-core');
+      let seed = 7;
+      const rnd = (n) => Float32Array.from({ length: n }, () => { seed = (seed * 16807) % 2147483647; return (seed / 2147483647 - 0.5) * 10 ** ((seed % 5) - 2); });
+      const q = tf.tensor(rnd(2 * 4 * 17 * 16), [2, 4, 17, 16]);
+      const k = tf.tensor(rnd(2 * 4 * 17 * 16), [2, 4, 17, 16]);
+      const v = tf.tensor(rnd(2 * 4 * 60 * 16), [2, 4, 60, 16]);
+      const p = tf.tensor(rnd(2 * 4 * 17 * 60), [2, 4, 17, 60]);
+      const dy = tf.tensor(rnd(2 * 4 * 17 * 16), [2, 4, 17, 16]);
+      const [dq, dk] = tf.grads((x, y) => tf.matMul(x, y, false, true))([q, k]);
+      const [dp, dv] = tf.grads((x, y) => tf.matMul(x, y))([p, v], dy);
+      const outs = [tf.matMul(q, k, false, true), tf.matMul(p, v), dq, dk, dp, dv];
+      console.log(JSON.stringify({ name: info.name, bits: outs.map((t) => Buffer.from(t.dataSync().buffer).toString('base64')) }));
+    `;
+    const run = (fixes: 'on' | 'off') => {
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: join(REPO, 'dist'), env: { ...process.env, FEDPFT_WASM_KERNEL_FIXES: fixes } });
+      return JSON.parse(out.toString()) as { name: string; bits: string[] };
+    };
+    const project = run('on');
+    const stock = run('off');
+    expect(project.name).toBe('wasm');
+    expect(stock.name).toBe('wasm (stock kernels)');
+    expect(project.bits).toHaveLength(6);
+    expect(project.bits).toEqual(stock.bits);
+  });
+});
