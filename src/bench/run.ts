@@ -192,7 +192,7 @@ export function formatBench(r: BenchResult, section: BenchSection | 'summary'): 
       t.push(['full step / matMul', f(e.fullStep.vsMatMul), cell(st, (x) => f(x.fullStep.vsMatMul)), ...verdict(r, 'engine.fullStepVsMatMul', e.model)]);
       t.push(['LoRA train step GFLOP/s (ms/step)', `${f(e.loraStep.gflops)} (${f(e.loraStep.msPerStep, 0)})`, cell(st, (x) => `${f(x.loraStep.gflops)} (${f(x.loraStep.msPerStep, 0)})`), '-', '-']);
       t.push(['LoRA step / matMul', f(e.loraStep.vsMatMul), cell(st, (x) => f(x.loraStep.vsMatMul)), ...verdict(r, 'engine.loraStepVsMatMul', e.model)]);
-      return [`engine — backend ${e.backend}, ${e.model}, batch ${e.batch}, ${e.steps} timed steps, median of ${e.repeats}${quick}`, t.toString()].join('\n');
+      return [`engine — backend ${e.backend}, ${e.model}, batch ${e.batch}, ${e.steps} timed steps, best of ${e.repeats} (median in the JSON)${quick}`, t.toString()].join('\n');
     });
     return [
       ...tables,

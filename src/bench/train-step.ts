@@ -61,8 +61,8 @@ export function randomInputs(cfg: ModelConfig, batch: number, rng: Rng, textLeng
   return { features, featureSize };
 }
 
-/** Plain 2-D matMul throughput of the current backend, the ceiling the train step is compared to. */
-export function measureMatMul(m: number, k: number, n: number, reps: number): number {
+/** Plain 2-D matMul throughput of the current backend over at least `seconds` (and 10 products): the ceiling the train step is compared to. */
+export function measureMatMul(m: number, k: number, n: number, seconds: number): number {
   const a = tf.randomUniform([m, k], -1, 1, 'float32', 1);
   const b = tf.randomUniform([k, n], -1, 1, 'float32', 2);
   const run = () => {
@@ -72,7 +72,11 @@ export function measureMatMul(m: number, k: number, n: number, reps: number): nu
   };
   run();
   const t0 = performance.now();
-  for (let i = 0; i < reps; i++) run();
+  let reps = 0;
+  while (reps < 10 || performance.now() - t0 < seconds * 1000) {
+    run();
+    reps++;
+  }
   const ms = (performance.now() - t0) / reps;
   a.dispose();
   b.dispose();
