@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BatchedMatMul, K_BLOCK } from '../src/tensor/batched-matmul.js';
+import { BatchedMatMul, DEFAULT_TILE, K_BLOCK, type Tile } from '../src/tensor/batched-matmul.js';
 import { sleb, uleb } from '../src/tensor/wasm-asm.js';
 import { Rng } from '../src/util/rng.js';
 import { REPO } from './helpers/tiny-run.js';
@@ -45,8 +45,14 @@ describe('wasm binary encoding', () => {
   });
 });
 
-describe('SIMD batched matMul kernel', () => {
-  const kernel = new BatchedMatMul();
+const TILES: [string, Tile][] = [
+  ['default tile', DEFAULT_TILE],
+  ['2 x 4 vectors', { rows: 2, vecs: 4 }],
+  ['3 x 1 vector', { rows: 3, vecs: 1 }],
+];
+
+describe.each(TILES)('SIMD batched matMul kernel (%s)', (_label, tile) => {
+  const kernel = new BatchedMatMul(tile);
   // Shapes around the 4-row / 8-column tile and the 48-wide k blocks, plus the FMs' attention.
   const shapes: [number, number, number, number][] = [
     [1, 4, 1, 8],

@@ -8,130 +8,169 @@ import { assembleModule, I32, op, V128, type Code, type FuncDef, type ValType } 
  * its 2-D path. Its results are the contract (every shipped model and reference run was made
  * with them), so this kernel keeps its exact arithmetic: each output is a float32 sum over k in
  * order, restarted every 48 (tfjs's kBlockSize) and added to the output block by block. The
- * speed comes from doing 4 rows x 8 columns of outputs at once, never from reordering a sum.
+ * speed comes from computing a tile of outputs at once (SIMD across columns, A values reused
+ * across the tile's columns and B vectors across its rows), never from reordering a sum.
  */
 
 /** tfjs's kBlockSize: partial sums over k restart at every multiple of it. */
 export const K_BLOCK = 48;
-const ROWS = 4;
-const COLS = 8;
 
-// Locals: the 7 params, then i32 scratch (pointers in bytes), then v128 accumulators.
-const [A, B, OUT, BATCH, M, K, N] = [0, 1, 2, 3, 4, 5, 6];
-const SCRATCH = ['bt', 'i', 'j', 'k0', 'k', 'kEnd', 'pa', 'pb', 'po', 'rowA', 'rowB', 'aBatch', 'bBatch', 'oBatch', 'aBase', 'bBase', 'oBase', 'rowA2', 'rowA3'] as const;
-const L = Object.fromEntries(SCRATCH.map((name, i) => [name, 7 + i])) as Record<(typeof SCRATCH)[number], number>;
-const V = 7 + SCRATCH.length;
-/** Partial sums of the 4 x 8 tile: row r, columns 4h .. 4h + 3 in S[2r + h]. */
-const S = Array.from({ length: 8 }, (_, i) => V + i);
-const [VA, VB0, VB1] = [V + 8, V + 9, V + 10];
+/** Output tile: `rows` rows x 4 * `vecs` columns, one v128 accumulator per 4 outputs. */
+export interface Tile {
+  rows: number;
+  vecs: number;
+}
+
+/** Fastest measured on the project's 2-core x86 machine (V8 keeps 16 SIMD registers). */
+export const DEFAULT_TILE: Tile = { rows: 4, vecs: 2 };
 
 const { get, set, i32 } = op;
-const s = (r: number, half: number): number => S[2 * r + half] as number;
 const add = (x: number, y: Code): Code => [get(x), y, op.i32Add];
 const inc = (x: number, y: Code): Code => [add(x, y), set(x)];
-/** Address of row r of the 4-row output tile. */
-const rowAddr = (r: number): Code => (r === 0 ? get(L.po) : [get(L.po), get(L.rowB), i32(r), op.i32Mul, op.i32Add]);
 
-/** One k step: two B vectors, four splatted A values, eight multiply-adds. */
-const kStep: Code[] = [
-  get(L.pb), op.v128Load(0), set(VB0),
-  get(L.pb), op.v128Load(16), set(VB1),
-  ...[0, 1, 2, 3].map((r): Code => [
-    r === 0 ? get(L.pa) : add(L.pa, get([L.rowA, L.rowA, L.rowA2, L.rowA3][r] as number)),
-    op.f32Load(), op.f32x4Splat, set(VA),
-    [0, 1].map((h): Code => [get(s(r, h)), get(VA), get(h === 0 ? VB0 : VB1), op.f32x4Mul, op.f32x4Add, set(s(r, h))]),
-  ]),
-];
+function kernel({ rows, vecs }: Tile): FuncDef {
+  // Locals: the 7 params, then i32 scratch (pointers in bytes), then v128 registers.
+  const [A, B, OUT, BATCH, M, K, N] = [0, 1, 2, 3, 4, 5, 6];
+  const SCRATCH = ['bt', 'i', 'j', 'k0', 'k', 'kEnd', 'pa', 'pb', 'po', 'rowA', 'rowB', 'aBatch', 'bBatch', 'oBatch', 'aBase', 'bBase', 'oBase'] as const;
+  const L = Object.fromEntries(SCRATCH.map((name, i) => [name, 7 + i])) as Record<(typeof SCRATCH)[number], number>;
+  /** Byte offsets of tile rows 1 .. rows - 1 in A and in the output. */
+  const aRowOff = Array.from({ length: rows }, (_, r) => 7 + SCRATCH.length + r);
+  const oRowOff = Array.from({ length: rows }, (_, r) => 7 + SCRATCH.length + rows + r);
+  const V = 7 + SCRATCH.length + 2 * rows;
+  /** Partial sums: tile row r, columns 4h .. 4h + 3 in S[r * vecs + h]. */
+  const S = Array.from({ length: rows * vecs }, (_, i) => V + i);
+  const VB = Array.from({ length: vecs }, (_, h) => V + rows * vecs + h);
+  const VA = V + rows * vecs + vecs;
+  const sum = (r: number, h: number): number => S[r * vecs + h] as number;
+  const at = (base: number, off: number[], r: number): Code => (r === 0 ? get(base) : add(base, get(off[r] as number)));
+  const R = Array.from({ length: rows }, (_, r) => r);
+  const H = Array.from({ length: vecs }, (_, h) => h);
 
-/** The first k block stores its sums; later blocks add theirs to what is stored (current + sum). */
-const storeTile = (accumulate: boolean): Code[] =>
-  [0, 1, 2, 3].flatMap((r) =>
-    [0, 1].map((h): Code => [rowAddr(r), accumulate ? [rowAddr(r), op.v128Load(16 * h), get(s(r, h)), op.f32x4Add] : get(s(r, h)), op.v128Store(16 * h)]),
-  );
-
-const body: Code[] = [
-  [get(K), i32(4), op.i32Mul, set(L.rowA)],
-  [get(N), i32(4), op.i32Mul, set(L.rowB)],
-  [get(L.rowA), i32(2), op.i32Mul, set(L.rowA2)],
-  [get(L.rowA), i32(3), op.i32Mul, set(L.rowA3)],
-  [get(M), get(L.rowA), op.i32Mul, set(L.aBatch)],
-  [get(K), get(L.rowB), op.i32Mul, set(L.bBatch)],
-  [get(M), get(L.rowB), op.i32Mul, set(L.oBatch)],
-  [get(A), set(L.aBase), get(B), set(L.bBase), get(OUT), set(L.oBase), i32(0), set(L.bt)],
-  op.loop([
-    i32(0), set(L.i),
-    op.loop([
-      i32(0), set(L.j),
-      op.loop([
-        i32(0), set(L.k0),
-        op.loop([
-          // kend = min(k0 + 48, K)
-          get(L.k0), i32(K_BLOCK), op.i32Add, get(K), get(L.k0), i32(K_BLOCK), op.i32Add, get(K), op.i32LtU, op.select, set(L.kEnd),
-          ...S.map((x): Code => [op.v128Zero, set(x)]),
-          [get(L.aBase), get(L.i), get(L.rowA), op.i32Mul, op.i32Add, get(L.k0), i32(4), op.i32Mul, op.i32Add, set(L.pa)],
-          [get(L.bBase), get(L.k0), get(L.rowB), op.i32Mul, op.i32Add, get(L.j), i32(4), op.i32Mul, op.i32Add, set(L.pb)],
-          get(L.k0), set(L.k),
-          op.loop([...kStep, inc(L.pa, i32(4)), inc(L.pb, get(L.rowB)), inc(L.k, i32(1)), get(L.k), get(L.kEnd), op.i32LtU, op.brIf(0)]),
-          [get(L.oBase), get(L.i), get(L.rowB), op.i32Mul, op.i32Add, get(L.j), i32(4), op.i32Mul, op.i32Add, set(L.po)],
-          get(L.k0), op.i32Eqz, op.if(storeTile(false), storeTile(true)),
-          inc(L.k0, i32(K_BLOCK)), get(L.k0), get(K), op.i32LtU, op.brIf(0),
-        ]),
-        inc(L.j, i32(COLS)), get(L.j), get(N), op.i32LtU, op.brIf(0),
-      ]),
-      inc(L.i, i32(ROWS)), get(L.i), get(M), op.i32LtU, op.brIf(0),
+  /** One k step: `vecs` B vectors, `rows` splatted A values, rows x vecs multiply-adds. */
+  const kStep: Code[] = [
+    ...H.map((h): Code => [get(L.pb), op.v128Load(16 * h), set(VB[h] as number)]),
+    ...R.map((r): Code => [
+      at(L.pa, aRowOff, r), op.f32Load(), op.f32x4Splat, set(VA),
+      H.map((h): Code => [get(sum(r, h)), get(VA), get(VB[h] as number), op.f32x4Mul, op.f32x4Add, set(sum(r, h))]),
     ]),
-    inc(L.aBase, get(L.aBatch)), inc(L.bBase, get(L.bBatch)), inc(L.oBase, get(L.oBatch)),
-    inc(L.bt, i32(1)), get(L.bt), get(BATCH), op.i32LtU, op.brIf(0),
-  ]),
-];
+  ];
+  /** The first k block stores its sums; later blocks add theirs to what is stored (current + sum). */
+  const storeTile = (accumulate: boolean): Code[] =>
+    R.flatMap((r) =>
+      H.map((h): Code => [at(L.po, oRowOff, r), accumulate ? [at(L.po, oRowOff, r), op.v128Load(16 * h), get(sum(r, h)), op.f32x4Add] : get(sum(r, h)), op.v128Store(16 * h)]),
+    );
 
-const KERNEL: FuncDef = {
-  name: 'batchedMatMul',
-  params: [I32, I32, I32, I32, I32, I32, I32],
-  locals: [...SCRATCH.map((): ValType => I32), ...[...S, VA, VB0, VB1].map((): ValType => V128)],
-  body,
-};
+  const body: Code[] = [
+    [get(K), i32(4), op.i32Mul, set(L.rowA)],
+    [get(N), i32(4), op.i32Mul, set(L.rowB)],
+    R.map((r): Code => [get(L.rowA), i32(r), op.i32Mul, set(aRowOff[r] as number), get(L.rowB), i32(r), op.i32Mul, set(oRowOff[r] as number)]),
+    [get(M), get(L.rowA), op.i32Mul, set(L.aBatch)],
+    [get(K), get(L.rowB), op.i32Mul, set(L.bBatch)],
+    [get(M), get(L.rowB), op.i32Mul, set(L.oBatch)],
+    [get(A), set(L.aBase), get(B), set(L.bBase), get(OUT), set(L.oBase), i32(0), set(L.bt)],
+    op.loop([
+      i32(0), set(L.i),
+      op.loop([
+        i32(0), set(L.j),
+        op.loop([
+          i32(0), set(L.k0),
+          op.loop([
+            // kEnd = min(k0 + 48, K)
+            get(L.k0), i32(K_BLOCK), op.i32Add, get(K), get(L.k0), i32(K_BLOCK), op.i32Add, get(K), op.i32LtU, op.select, set(L.kEnd),
+            ...S.map((x): Code => [op.v128Zero, set(x)]),
+            [get(L.aBase), get(L.i), get(L.rowA), op.i32Mul, op.i32Add, get(L.k0), i32(4), op.i32Mul, op.i32Add, set(L.pa)],
+            [get(L.bBase), get(L.k0), get(L.rowB), op.i32Mul, op.i32Add, get(L.j), i32(4), op.i32Mul, op.i32Add, set(L.pb)],
+            get(L.k0), set(L.k),
+            op.loop([...kStep, inc(L.pa, i32(4)), inc(L.pb, get(L.rowB)), inc(L.k, i32(1)), get(L.k), get(L.kEnd), op.i32LtU, op.brIf(0)]),
+            [get(L.oBase), get(L.i), get(L.rowB), op.i32Mul, op.i32Add, get(L.j), i32(4), op.i32Mul, op.i32Add, set(L.po)],
+            get(L.k0), op.i32Eqz, op.if(storeTile(false), storeTile(true)),
+            inc(L.k0, i32(K_BLOCK)), get(L.k0), get(K), op.i32LtU, op.brIf(0),
+          ]),
+          inc(L.j, i32(4 * vecs)), get(L.j), get(N), op.i32LtU, op.brIf(0),
+        ]),
+        inc(L.i, i32(rows)), get(L.i), get(M), op.i32LtU, op.brIf(0),
+      ]),
+      inc(L.aBase, get(L.aBatch)), inc(L.bBase, get(L.bBatch)), inc(L.oBase, get(L.oBatch)),
+      inc(L.bt, i32(1)), get(L.bt), get(BATCH), op.i32LtU, op.brIf(0),
+    ]),
+  ];
+  return {
+    name: 'batchedMatMul',
+    params: [I32, I32, I32, I32, I32, I32, I32],
+    locals: [...SCRATCH.map((): ValType => I32), ...aRowOff.map((): ValType => I32), ...oRowOff.map((): ValType => I32), ...[...S, ...VB, VA].map((): ValType => V128)],
+    body,
+  };
+}
+
+/**
+ * copyRows(src, srcStride, dst, dstStride, rows, bytes): `rows` runs of `bytes` bytes, strides
+ * in bytes. Padding and unpadding in one call each: row by row from JavaScript cost more than
+ * the product itself for the ViT's 17 x 17 attention.
+ */
+function copyRows(): FuncDef {
+  const [SRC, SRC_STRIDE, DST, DST_STRIDE, ROWS, BYTES, R] = [0, 1, 2, 3, 4, 5, 6];
+  return {
+    name: 'copyRows',
+    params: [I32, I32, I32, I32, I32, I32],
+    locals: [I32],
+    body: [
+      i32(0), set(R),
+      op.loop([
+        get(DST), get(SRC), get(BYTES), op.memoryCopy,
+        inc(SRC, get(SRC_STRIDE)), inc(DST, get(DST_STRIDE)),
+        inc(R, i32(1)), get(R), get(ROWS), op.i32LtU, op.brIf(0),
+      ]),
+    ],
+  };
+}
 
 const PAGE = 65536;
 const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 
 /**
- * The kernel with its own memory: operands are copied in with rows padded to 4 and columns to
- * 8 (padding only feeds outputs that are never copied back), and the result copied out.
+ * The kernel with its own memory: operands are copied in with rows and columns padded to the
+ * tile (padding only feeds outputs that are never copied back), and the result copied out.
  */
 export class BatchedMatMul {
   private readonly memory: WebAssembly.Memory;
   private readonly run: (a: number, b: number, out: number, batch: number, m: number, k: number, n: number) => void;
+  private readonly copy: (src: number, srcStride: number, dst: number, dstStride: number, rows: number, bytes: number) => void;
 
-  constructor() {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(assembleModule([KERNEL], 1)));
+  constructor(private readonly tile: Tile = DEFAULT_TILE) {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(assembleModule([kernel(tile), copyRows()], 1)));
     this.memory = instance.exports['memory'] as WebAssembly.Memory;
     this.run = instance.exports['batchedMatMul'] as BatchedMatMul['run'];
+    this.copy = instance.exports['copyRows'] as BatchedMatMul['copy'];
   }
 
   /** out (batch x m x n) = a (batch x m x k) x b (batch x k x n), all row-major float32. */
   matMul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, m: number, k: number, n: number): void {
     if (batch < 1 || m < 1 || k < 1 || n < 1) throw new Error(`batchedMatMul: empty shape [${batch}, ${m}, ${k}] x [${k}, ${n}]`);
     if (a.length !== batch * m * k || b.length !== batch * k * n || out.length !== batch * m * n) throw new Error('batchedMatMul: operand sizes do not match the shape');
-    const mp = roundUp(m, ROWS);
-    const np = roundUp(n, COLS);
-    const aBytes = batch * mp * k * 4;
-    const bBytes = batch * k * np * 4;
-    const outBytes = batch * mp * np * 4;
-    const need = aBytes + bBytes + outBytes;
+    const mp = roundUp(m, this.tile.rows);
+    const np = roundUp(n, 4 * this.tile.vecs);
+    // Byte layout: padded A, padded B, padded output, then a staging area for unpadded data.
+    const aOff = 0;
+    const bOff = aOff + batch * mp * k * 4;
+    const outOff = bOff + batch * k * np * 4;
+    const stage = outOff + batch * mp * np * 4;
+    const need = stage + Math.max(a.length, b.length, out.length) * 4;
     if (need > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));
     const heap = new Float32Array(this.memory.buffer);
-    const [aOff, bOff, outOff] = [0, aBytes / 4, (aBytes + bBytes) / 4];
-    if (mp === m) heap.set(a, aOff);
-    else for (let t = 0; t < batch; t++) heap.set(a.subarray(t * m * k, (t + 1) * m * k), aOff + t * mp * k);
-    if (np === n) heap.set(b, bOff);
-    else for (let row = 0; row < batch * k; row++) heap.set(b.subarray(row * n, (row + 1) * n), bOff + row * np);
-    this.run(aOff * 4, bOff * 4, outOff * 4, batch, mp, k, np);
-    for (let t = 0; t < batch; t++) {
-      for (let i = 0; i < m; i++) {
-        const src = outOff + (t * mp + i) * np;
-        out.set(heap.subarray(src, src + n), (t * m + i) * n);
-      }
+    const put = (x: Float32Array, at: number, rows: number, rowBytes: number, stride: number) => {
+      if (rowBytes === stride) return heap.set(x, at / 4);
+      heap.set(x, stage / 4);
+      this.copy(stage, rowBytes, at, stride, rows, rowBytes);
+    };
+    put(a, aOff, batch, m * k * 4, mp * k * 4);
+    put(b, bOff, batch * k, n * 4, np * 4);
+    this.run(aOff, bOff, outOff, batch, mp, k, np);
+    if (mp === m && np === n) {
+      out.set(heap.subarray(outOff / 4, outOff / 4 + out.length));
+      return;
     }
+    if (mp === m) this.copy(outOff, np * 4, stage, n * 4, batch * m, n * 4);
+    else for (let t = 0; t < batch; t++) this.copy(outOff + t * mp * np * 4, np * 4, stage + t * m * n * 4, n * 4, m, n * 4);
+    out.set(heap.subarray(stage / 4, stage / 4 + out.length));
   }
 }

@@ -1,6 +1,7 @@
 /**
  * A minimal WebAssembly binary writer: just what the project's hand-written kernels use
- * (i32 arithmetic, f32 and v128 loads and stores, four SIMD float ops, blocks and loops).
+ * (i32 arithmetic, f32 and v128 loads and stores, four SIMD float ops, memory.copy, blocks
+ * and loops).
  * Kernels are built in code at load time, so there is no toolchain, build step or binary file;
  * the opcodes are those of the WebAssembly 2.0 specification (SIMD: its 0xfd prefix).
  */
@@ -70,6 +71,8 @@ export const op = {
   f32Load: (offset = 0): Code => [0x2a, ...mem(2, offset)],
   v128Load: (offset = 0): Code => [...simd(0x00), ...mem(2, offset)],
   v128Store: (offset = 0): Code => [...simd(0x0b), ...mem(2, offset)],
+  /** [dst, src, bytes] -> (bulk memory) */
+  memoryCopy: [0xfc, ...uleb(10), 0x00, 0x00] as Code,
   v128Zero: [...simd(0x0c), ...new Array<number>(16).fill(0)] as Code,
   f32x4Splat: simd(0x13) as Code,
   f32x4Add: simd(0xe4) as Code,

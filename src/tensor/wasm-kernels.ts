@@ -13,11 +13,17 @@ import { BatchedMatMul } from './batched-matmul.js';
  * batch (attention scores and context) a SIMD kernel with the original's exact arithmetic runs
  * (src/tensor/batched-matmul.ts); batches that broadcast still go to the original kernel.
  *
+ * Identity: wasm's copies the data, and tfjs runs it on every tensor it saves for the
+ * backward pass (about 550 copies per ViT train step). tfjs tensors are immutable and the
+ * wasm backend already shares reference-counted data between tensors (its Reshape does), so
+ * the replacement shares instead of copying, as the cpu backend's Identity does.
+ *
  * wasm also lacks UnsortedSegmentSum, the gradient of gather (embedding lookups).
  */
 
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  incRef(dataId: object): void;
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object): boolean;
 }
@@ -42,6 +48,9 @@ export function installWasmKernelFixes(): void {
     setupFunc: original.setupFunc,
     kernelFunc: fastBatchMatMul(originalFunc, transposeFunc, reshapeFunc),
   } as KernelConfig);
+  const identity = tf.getKernel('Identity', 'wasm');
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({ ...identity, kernelName: 'Identity', backendName: 'wasm', kernelFunc: sharedIdentity as KernelFunc });
   installMissingWasmKernels();
   installed = true;
 }
@@ -114,6 +123,12 @@ function fastBatchMatMul(original: KernelFunc, transposeFunc: KernelFunc, reshap
       for (const t of temps) wasm.disposeData(t.dataId);
     }
   };
+}
+
+function sharedIdentity(args: { inputs: { x: TensorInfo }; backend: unknown }): TensorInfo {
+  const { x } = args.inputs;
+  (args.backend as WasmBackendLike).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
 function unsortedSegmentSum(args: { inputs: { x: TensorInfo; segmentIds: TensorInfo }; backend: unknown; attrs: NamedAttrMap }): TensorInfo {
