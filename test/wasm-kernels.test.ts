@@ -254,6 +254,33 @@ describe('wasm UnsortedSegmentSum', () => {
   });
 });
 
+describe('wasm GatherV2 (rows of an embedding table)', () => {
+  const table = randomNormal(new Rng('gather/table'), 7 * 2 * 3);
+  it.each([
+    ['axis 0, 1-D ids', 0, [6, 0, 6, 3]],
+    ['axis 0, 2-D ids', 0, [[1, 2, 1], [0, 6, 5]]],
+    ['axis 1 (the original kernel)', 1, [1, 0, 1]],
+  ] as const)('matches cpu: %s', async (_label, axis, ids) => {
+    const [out] = await compareBackends(() => [tf.gather(tf.tensor3d(table, [7, 2, 3]), tf.tensor(ids as unknown as number[], undefined, 'int32'), axis)], 0, ['gather']);
+    if (axis === 0) {
+      // Independent: output row i is table row ids[i].
+      const flat = (ids as unknown as number[]).flat();
+      const expected = Float32Array.from(flat.flatMap((r) => Array.from(table.subarray(r * 6, (r + 1) * 6))));
+      expect(out?.data).toEqual(expected);
+    }
+  });
+
+  it('rejects an index outside the table without leaking the output', async () => {
+    await tf.setBackend('wasm');
+    const before = tf.backend().numDataIds();
+    const x = tf.tensor2d(table, [7, 6]);
+    const ids = tf.tensor1d([2, 7], 'int32');
+    expect(() => tf.gather(x, ids)).toThrow(/index value 7 is not in \[0, 6\]/);
+    tf.dispose([x, ids]);
+    expect(tf.backend().numDataIds()).toBe(before);
+  });
+});
+
 describe('wasm kernels leave nothing behind', () => {
   it('keeps tf.memory().numTensors and the backend data count unchanged', async () => {
     await tf.setBackend('wasm');

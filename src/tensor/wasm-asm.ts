@@ -69,6 +69,7 @@ export const op = {
   i32Add: 0x6a,
   i32Mul: 0x6c,
   f32Load: (offset = 0): Code => [0x2a, ...mem(2, offset)],
+  f32Store: (offset = 0): Code => [0x38, ...mem(2, offset)],
   v128Load: (offset = 0): Code => [...simd(0x00), ...mem(2, offset)],
   v128Store: (offset = 0): Code => [...simd(0x0b), ...mem(2, offset)],
   /** [dst, src, bytes] -> (bulk memory) */
