@@ -1,10 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BatchedMatMul, DEFAULT_TILE, K_BLOCK, type Tile } from '../src/tensor/batched-matmul.js';
 import { sleb, uleb } from '../src/tensor/wasm-asm.js';
 import { Rng } from '../src/util/rng.js';
-import { REPO } from './helpers/tiny-run.js';
 import { randomNormal } from './helpers/numeric.js';
 
 /**
@@ -104,38 +101,5 @@ describe.each(TILES)('SIMD batched matMul kernel (%s)', (_label, tile) => {
     expect(bits(out).equals(bits(blockedReference(a, b, batch, m, k, n)))).toBe(true);
     expect(() => kernel.matMul(a, b, out, batch, m, k + 1, n)).toThrow(/sizes/);
     expect(() => kernel.matMul(a, b, out, 0, m, k, n)).toThrow(/empty/);
-  });
-});
-
-describe('both-batched products on wasm keep the stock kernel bits', () => {
-  it('attention-shaped products and their gradients equal tfjs wasm with the kernel fixes off, bit for bit', () => {
-    // Scores q k^T, context p v, and both gradients, on the same seeded inputs in two child
-    // processes: one with the project's kernels, one with tfjs's stock wasm kernels.
-    const script = `
-      const { initBackend } = await import(${JSON.stringify(join(REPO, 'dist/src/tensor/backend.js'))});
-      const info = await initBackend('wasm');
-      const tf = await import('@tensorflow/tfjs-core');
-      let seed = 7;
-      const rnd = (n) => Float32Array.from({ length: n }, () => { seed = (seed * 16807) % 2147483647; return (seed / 2147483647 - 0.5) * 10 ** ((seed % 5) - 2); });
-      const q = tf.tensor(rnd(2 * 4 * 17 * 16), [2, 4, 17, 16]);
-      const k = tf.tensor(rnd(2 * 4 * 17 * 16), [2, 4, 17, 16]);
-      const v = tf.tensor(rnd(2 * 4 * 60 * 16), [2, 4, 60, 16]);
-      const p = tf.tensor(rnd(2 * 4 * 17 * 60), [2, 4, 17, 60]);
-      const dy = tf.tensor(rnd(2 * 4 * 17 * 16), [2, 4, 17, 16]);
-      const [dq, dk] = tf.grads((x, y) => tf.matMul(x, y, false, true))([q, k]);
-      const [dp, dv] = tf.grads((x, y) => tf.matMul(x, y))([p, v], dy);
-      const outs = [tf.matMul(q, k, false, true), tf.matMul(p, v), dq, dk, dp, dv];
-      console.log(JSON.stringify({ name: info.name, bits: outs.map((t) => Buffer.from(t.dataSync().buffer).toString('base64')) }));
-    `;
-    const run = (fixes: 'on' | 'off') => {
-      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: join(REPO, 'dist'), env: { ...process.env, FEDPFT_WASM_KERNEL_FIXES: fixes } });
-      return JSON.parse(out.toString()) as { name: string; bits: string[] };
-    };
-    const project = run('on');
-    const stock = run('off');
-    expect(project.name).toBe('wasm');
-    expect(stock.name).toBe('wasm (stock kernels)');
-    expect(project.bits).toHaveLength(6);
-    expect(project.bits).toEqual(stock.bits);
   });
 });

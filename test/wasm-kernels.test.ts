@@ -1,8 +1,11 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/tensor/backend.js';
 import { Rng } from '../src/util/rng.js';
 import { expectClose, randomNormal } from './helpers/numeric.js';
+import { REPO } from './helpers/tiny-run.js';
 
 /**
  * The wasm kernel fixes (src/tensor/wasm-kernels.ts) against tfjs's cpu backend, which has
@@ -311,9 +314,6 @@ describe('wasm kernels leave nothing behind', () => {
 
 describe('wasm with the speed fixes switched off (the bench comparison)', () => {
   it('still has UnsortedSegmentSum, so embedding gradients (text FMs) work', async () => {
-    const { execFileSync } = await import('node:child_process');
-    const { join } = await import('node:path');
-    const { REPO } = await import('./helpers/tiny-run.js');
     const script = `
       const { initBackend } = await import(${JSON.stringify(join(REPO, 'dist/src/tensor/backend.js'))});
       const info = await initBackend('wasm');
@@ -327,5 +327,44 @@ describe('wasm with the speed fixes switched off (the bench comparison)', () => 
     expect(result.name).toBe('wasm (stock kernels)');
     // Row 0 gathered once, row 2 twice, row 1 never: d sum / d table by hand.
     expect(result.grad).toEqual([1, 1, 0, 0, 2, 2]);
+  });
+});
+
+describe('wasm kernel fixes that keep the stock kernels\' bits', () => {
+  it('attention products and their gradients, sums over leading axes and row gathers equal tfjs wasm with the fixes off, bit for bit', () => {
+    // The same seeded inputs in two child processes: one with the project's kernels, one with
+    // tfjs's stock wasm kernels. (2-D products are not in the list: the fix routes them to
+    // XNNPACK, whose summation order differs from the scalar loop.)
+    const script = `
+      const { initBackend } = await import(${JSON.stringify(join(REPO, 'dist/src/tensor/backend.js'))});
+      const info = await initBackend('wasm');
+      const tf = await import('@tensorflow/tfjs-core');
+      let seed = 7;
+      const rnd = (n) => Float32Array.from({ length: n }, () => { seed = (seed * 16807) % 2147483647; return (seed / 2147483647 - 0.5) * 10 ** ((seed % 5) - 2); });
+      const q = tf.tensor(rnd(2 * 4 * 17 * 16), [2, 4, 17, 16]);
+      const k = tf.tensor(rnd(2 * 4 * 17 * 16), [2, 4, 17, 16]);
+      const v = tf.tensor(rnd(2 * 4 * 60 * 16), [2, 4, 60, 16]);
+      const p = tf.tensor(rnd(2 * 4 * 17 * 60), [2, 4, 17, 60]);
+      const dy = tf.tensor(rnd(2 * 4 * 17 * 16), [2, 4, 17, 16]);
+      const [dq, dk] = tf.grads((x, y) => tf.matMul(x, y, false, true))([q, k]);
+      const [dp, dv] = tf.grads((x, y) => tf.matMul(x, y))([p, v], dy);
+      const table = tf.tensor(rnd(50 * 3 * 4), [50, 3, 4]);
+      const wide = tf.tensor(rnd(3 * 70 * 37), [3, 70, 37]);
+      const sums = [tf.sum(wide, 0), tf.sum(wide, [0, 1]), tf.sum(wide, [0, 1], true), tf.sum(v, [0, 1, 2])];
+      const rows = tf.gather(table, tf.tensor2d([[4, 49, 4], [0, 1, 2]], [2, 3], 'int32'));
+      const outs = [tf.matMul(q, k, false, true), tf.matMul(p, v), dq, dk, dp, dv, ...sums, rows];
+      console.error(outs.map((t) => t.shape.join('x')).join(' '));
+      console.log(JSON.stringify({ name: info.name, bits: outs.map((t) => Buffer.from(t.dataSync().buffer).toString('base64')) }));
+    `;
+    const run = (fixes: 'on' | 'off') => {
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: join(REPO, 'dist'), env: { ...process.env, FEDPFT_WASM_KERNEL_FIXES: fixes } });
+      return JSON.parse(out.toString()) as { name: string; bits: string[] };
+    };
+    const project = run('on');
+    const stock = run('off');
+    expect(project.name).toBe('wasm');
+    expect(stock.name).toBe('wasm (stock kernels)');
+    expect(project.bits).toHaveLength(11);
+    expect(project.bits).toEqual(stock.bits);
   });
 });

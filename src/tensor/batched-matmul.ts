@@ -107,7 +107,7 @@ function kernel({ rows, vecs }: Tile): FuncDef {
  * in bytes. Padding and unpadding in one call each: row by row from JavaScript cost more than
  * the product itself for the ViT's 17 x 17 attention.
  */
-function copyRows(): FuncDef {
+export function copyRows(): FuncDef {
   const [SRC, SRC_STRIDE, DST, DST_STRIDE, ROWS, BYTES, R] = [0, 1, 2, 3, 4, 5, 6];
   return {
     name: 'copyRows',

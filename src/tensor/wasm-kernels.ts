@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { BatchedMatMul } from './batched-matmul.js';
+import { ColumnSum } from './column-sum.js';
 import { TransposeLast } from './transpose-last.js';
 
 /**
@@ -16,6 +17,9 @@ import { TransposeLast } from './transpose-last.js';
  *
  * The transposes themselves run in a blocked wasm loop (src/tensor/transpose-last.ts): tfjs's
  * general Transpose took about 9 ns per element on [1024, 128] matrices.
+ *
+ * Sum over leading axes (every bias gradient) adds down the columns in place
+ * (src/tensor/column-sum.ts) instead of transposing first; the terms and their order are the same.
  *
  * GatherV2 (embedding lookups) along axis 0 copies whole rows; wasm's gathered element by element.
  *
@@ -54,6 +58,11 @@ export function installWasmKernelFixes(): void {
     setupFunc: original.setupFunc,
     kernelFunc: fastBatchMatMul(originalFunc, transposeFunc, reshapeFunc),
   } as KernelConfig);
+  const sum = tf.getKernel('Sum', 'wasm');
+  if (sum) {
+    tf.unregisterKernel('Sum', 'wasm');
+    tf.registerKernel({ ...sum, kernelFunc: leadingAxesSum(sum.kernelFunc) });
+  }
   const gather = tf.getKernel('GatherV2', 'wasm');
   if (gather) {
     tf.unregisterKernel('GatherV2', 'wasm');
@@ -141,6 +150,24 @@ function fastBatchMatMul(original: KernelFunc, transposeFunc: KernelFunc, reshap
     } finally {
       for (const t of temps) wasm.disposeData(t.dataId);
     }
+  };
+}
+
+function leadingAxesSum(original: KernelFunc): KernelFunc {
+  const columns = new ColumnSum();
+  return (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+    const lead = axes.length;
+    const leading = lead > 0 && lead < x.shape.length && axes.every((a, i) => a === i);
+    const rows = x.shape.slice(0, lead).reduce((p, d) => p * d, 1);
+    const cols = x.shape.slice(lead).reduce((p, d) => p * d, 1);
+    if (!leading || x.dtype !== 'float32' || rows === 0 || cols === 0) return original(args);
+    const wasm = args.backend as WasmBackendLike;
+    const out = wasm.makeOutput([...(keepDims ? new Array<number>(lead).fill(1) : []), ...x.shape.slice(lead)], 'float32');
+    columns.sum(wasm.typedArrayFromHeap(x) as Float32Array, wasm.typedArrayFromHeap(out) as Float32Array, rows, cols);
+    return out;
   };
 }
 

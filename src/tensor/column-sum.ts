@@ -1,0 +1,79 @@
+import { copyRows } from './batched-matmul.js';
+import { assembleModule, I32, op, V128, type Code, type FuncDef, type ValType } from './wasm-asm.js';
+
+/**
+ * out[c] = sum over r of x[r, c]: tfjs's Sum over leading axes (every bias gradient). The wasm
+ * backend first transposes the reduced axes innermost, then adds each output's terms in order
+ * from 0; this kernel adds the same terms in the same order, 16 columns at a time, without
+ * the transpose.
+ */
+
+const VECS = 4;
+const COLS = 4 * VECS;
+
+const { get, set, i32 } = op;
+
+/** columnSum(src, dst, rows, cols): cols a multiple of 16, byte pointers. */
+function kernel(): FuncDef {
+  const [SRC, DST, ROWS, COLS_P] = [0, 1, 2, 3];
+  const [C0, R, P, ROW] = [4, 5, 6, 7];
+  const ACC = Array.from({ length: VECS }, (_, h) => 8 + h);
+  const H = Array.from({ length: VECS }, (_, h) => h);
+  return {
+    name: 'columnSum',
+    params: [I32, I32, I32, I32],
+    locals: [I32, I32, I32, I32, ...ACC.map((): ValType => V128)],
+    body: [
+      get(COLS_P), i32(4), op.i32Mul, set(ROW),
+      i32(0), set(C0),
+      op.loop([
+        ...ACC.map((a): Code => [op.v128Zero, set(a)]),
+        get(SRC), get(C0), i32(4), op.i32Mul, op.i32Add, set(P),
+        i32(0), set(R),
+        op.loop([
+          H.map((h): Code => [get(ACC[h] as number), get(P), op.v128Load(16 * h), op.f32x4Add, set(ACC[h] as number)]),
+          get(P), get(ROW), op.i32Add, set(P),
+          get(R), i32(1), op.i32Add, set(R), get(R), get(ROWS), op.i32LtU, op.brIf(0),
+        ]),
+        H.map((h): Code => [get(DST), get(C0), i32(4), op.i32Mul, op.i32Add, get(ACC[h] as number), op.v128Store(16 * h)]),
+        get(C0), i32(COLS), op.i32Add, set(C0), get(C0), get(COLS_P), op.i32LtU, op.brIf(0),
+      ]),
+    ],
+  };
+}
+
+const PAGE = 65536;
+
+export class ColumnSum {
+  private readonly memory: WebAssembly.Memory;
+  private readonly run: (src: number, dst: number, rows: number, cols: number) => void;
+  private readonly copy: (src: number, srcStride: number, dst: number, dstStride: number, rows: number, bytes: number) => void;
+
+  constructor() {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(assembleModule([kernel(), copyRows()], 1)));
+    this.memory = instance.exports['memory'] as WebAssembly.Memory;
+    this.run = instance.exports['columnSum'] as ColumnSum['run'];
+    this.copy = instance.exports['copyRows'] as ColumnSum['copy'];
+  }
+
+  /** out (cols) = column sums of x (rows x cols, row-major float32). */
+  sum(x: Float32Array, out: Float32Array, rows: number, cols: number): void {
+    if (rows < 1 || cols < 1) throw new Error(`columnSum: empty shape [${rows}, ${cols}]`);
+    if (x.length !== rows * cols || out.length !== cols) throw new Error('columnSum: operand sizes do not match the shape');
+    const cp = Math.ceil(cols / COLS) * COLS;
+    // Byte layout: padded x, the sums, then x as given when it needs padding.
+    const sums = rows * cp * 4;
+    const stage = sums + cp * 4;
+    const need = stage + (cp === cols ? 0 : x.length * 4);
+    if (need > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));
+    const heap = new Float32Array(this.memory.buffer);
+    if (cp === cols) {
+      heap.set(x, 0);
+    } else {
+      heap.set(x, stage / 4);
+      this.copy(stage, cols * 4, 0, cp * 4, rows, cols * 4);
+    }
+    this.run(0, sums, rows, cp);
+    out.set(heap.subarray(sums / 4, sums / 4 + cols));
+  }
+}
