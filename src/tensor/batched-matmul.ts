@@ -1,4 +1,5 @@
-import { assembleModule, I32, op, V128, type Code, type FuncDef, type ValType } from './wasm-asm.js';
+import { copyRows, KernelModule, type CopyRows } from './kernel-module.js';
+import { I32, op, V128, type Code, type FuncDef, type ValType } from './wasm-asm.js';
 
 /**
  * Batched matMul out[b] = A[b] x B[b] where both operands carry the batch (attention scores
@@ -102,29 +103,6 @@ function kernel({ rows, vecs }: Tile): FuncDef {
   };
 }
 
-/**
- * copyRows(src, srcStride, dst, dstStride, rows, bytes): `rows` runs of `bytes` bytes, strides
- * in bytes. Padding and unpadding in one call each: row by row from JavaScript cost more than
- * the product itself for the ViT's 17 x 17 attention.
- */
-export function copyRows(): FuncDef {
-  const [SRC, SRC_STRIDE, DST, DST_STRIDE, ROWS, BYTES, R] = [0, 1, 2, 3, 4, 5, 6];
-  return {
-    name: 'copyRows',
-    params: [I32, I32, I32, I32, I32, I32],
-    locals: [I32],
-    body: [
-      i32(0), set(R),
-      op.loop([
-        get(DST), get(SRC), get(BYTES), op.memoryCopy,
-        inc(SRC, get(SRC_STRIDE)), inc(DST, get(DST_STRIDE)),
-        inc(R, i32(1)), get(R), get(ROWS), op.i32LtU, op.brIf(0),
-      ]),
-    ],
-  };
-}
-
-const PAGE = 65536;
 const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 
 /**
@@ -132,15 +110,14 @@ const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
  * tile (padding only feeds outputs that are never copied back), and the result copied out.
  */
 export class BatchedMatMul {
-  private readonly memory: WebAssembly.Memory;
+  private readonly module: KernelModule;
   private readonly run: (a: number, b: number, out: number, batch: number, m: number, k: number, n: number) => void;
-  private readonly copy: (src: number, srcStride: number, dst: number, dstStride: number, rows: number, bytes: number) => void;
+  private readonly copy: CopyRows;
 
   constructor(private readonly tile: Tile = DEFAULT_TILE) {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(assembleModule([kernel(tile), copyRows()], 1)));
-    this.memory = instance.exports['memory'] as WebAssembly.Memory;
-    this.run = instance.exports['batchedMatMul'] as BatchedMatMul['run'];
-    this.copy = instance.exports['copyRows'] as BatchedMatMul['copy'];
+    this.module = new KernelModule([kernel(tile), copyRows()]);
+    this.run = this.module.func('batchedMatMul');
+    this.copy = this.module.func('copyRows');
   }
 
   /** out (batch x m x n) = a (batch x m x k) x b (batch x k x n), all row-major float32. */
@@ -154,9 +131,7 @@ export class BatchedMatMul {
     const bOff = aOff + batch * mp * k * 4;
     const outOff = bOff + batch * k * np * 4;
     const stage = outOff + batch * mp * np * 4;
-    const need = stage + Math.max(a.length, b.length, out.length) * 4;
-    if (need > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));
-    const heap = new Float32Array(this.memory.buffer);
+    const heap = this.module.heap(stage + Math.max(a.length, b.length, out.length) * 4);
     const put = (x: Float32Array, at: number, rows: number, rowBytes: number, stride: number) => {
       if (rowBytes === stride) return heap.set(x, at / 4);
       heap.set(x, stage / 4);

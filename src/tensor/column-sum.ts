@@ -1,5 +1,5 @@
-import { copyRows } from './batched-matmul.js';
-import { assembleModule, I32, op, V128, type Code, type FuncDef, type ValType } from './wasm-asm.js';
+import { copyRows, KernelModule, type CopyRows } from './kernel-module.js';
+import { I32, op, V128, type Code, type FuncDef, type ValType } from './wasm-asm.js';
 
 /**
  * out[c] = sum over r of x[r, c]: tfjs's Sum over leading axes (every bias gradient). The wasm
@@ -42,19 +42,10 @@ function kernel(): FuncDef {
   };
 }
 
-const PAGE = 65536;
-
 export class ColumnSum {
-  private readonly memory: WebAssembly.Memory;
-  private readonly run: (src: number, dst: number, rows: number, cols: number) => void;
-  private readonly copy: (src: number, srcStride: number, dst: number, dstStride: number, rows: number, bytes: number) => void;
-
-  constructor() {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(assembleModule([kernel(), copyRows()], 1)));
-    this.memory = instance.exports['memory'] as WebAssembly.Memory;
-    this.run = instance.exports['columnSum'] as ColumnSum['run'];
-    this.copy = instance.exports['copyRows'] as ColumnSum['copy'];
-  }
+  private readonly module = new KernelModule([kernel(), copyRows()]);
+  private readonly run: (src: number, dst: number, rows: number, cols: number) => void = this.module.func('columnSum');
+  private readonly copy: CopyRows = this.module.func('copyRows');
 
   /** out (cols) = column sums of x (rows x cols, row-major float32). */
   sum(x: Float32Array, out: Float32Array, rows: number, cols: number): void {
@@ -64,9 +55,7 @@ export class ColumnSum {
     // Byte layout: padded x, the sums, then x as given when it needs padding.
     const sums = rows * cp * 4;
     const stage = sums + cp * 4;
-    const need = stage + (cp === cols ? 0 : x.length * 4);
-    if (need > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));
-    const heap = new Float32Array(this.memory.buffer);
+    const heap = this.module.heap(stage + (cp === cols ? 0 : x.length * 4));
     if (cp === cols) {
       heap.set(x, 0);
     } else {

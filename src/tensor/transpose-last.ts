@@ -1,4 +1,5 @@
-import { assembleModule, I32, op, type Code, type FuncDef } from './wasm-asm.js';
+import { KernelModule } from './kernel-module.js';
+import { I32, op, type Code, type FuncDef } from './wasm-asm.js';
 
 /**
  * out[t] = x[t]^T for a batch of row-major float32 matrices: the transposes the wasm
@@ -53,26 +54,16 @@ function kernel(): FuncDef {
   };
 }
 
-const PAGE = 65536;
-
 export class TransposeLast {
-  private readonly memory: WebAssembly.Memory;
-  private readonly run: (src: number, dst: number, batch: number, rows: number, cols: number) => void;
-
-  constructor() {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(assembleModule([kernel()], 1)));
-    this.memory = instance.exports['memory'] as WebAssembly.Memory;
-    this.run = instance.exports['transposeLast'] as TransposeLast['run'];
-  }
+  private readonly module = new KernelModule([kernel()]);
+  private readonly run: (src: number, dst: number, batch: number, rows: number, cols: number) => void = this.module.func('transposeLast');
 
   /** out (batch x cols x rows) = x (batch x rows x cols) with the last two axes swapped. */
   transpose(x: Float32Array, out: Float32Array, batch: number, rows: number, cols: number): void {
     const size = batch * rows * cols;
     if (size === 0) return;
     if (x.length !== size || out.length !== size) throw new Error('transposeLast: operand sizes do not match the shape');
-    const need = 2 * size * 4;
-    if (need > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));
-    const heap = new Float32Array(this.memory.buffer);
+    const heap = this.module.heap(2 * size * 4);
     heap.set(x, 0);
     this.run(0, size * 4, batch, rows, cols);
     out.set(heap.subarray(size, 2 * size));
