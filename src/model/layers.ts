@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { mustGet, type Params } from './params.js';
+import { seededDropout } from './dropout.js';
 
 /** The transformer pieces ViT and BERT/RoBERTa share: LoRA-aware linear layers, dropout, attention. */
 
@@ -78,7 +79,7 @@ export class EncoderForward {
     if (this.opts.dropoutSeed === undefined || rate <= 0) return x;
     // Each dropout site needs its own stream; tfjs reuses the same mask for the same seed.
     const seed = this.opts.dropoutSeed + 7919 * ++this.dropoutCalls;
-    return tf.dropout(x, rate, undefined, seed) as T;
+    return seededDropout(x, rate, seed);
   }
 
   /**
