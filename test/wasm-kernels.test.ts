@@ -284,6 +284,28 @@ describe('wasm GatherV2 (rows of an embedding table)', () => {
   });
 });
 
+describe('wasm Identity and same-dtype Cast share data', () => {
+  it('give the same values without a new buffer, and casts to another dtype still convert as on cpu', async () => {
+    const data = [1.5, -2.25, 3.75, -0.5];
+    const [convert] = await compareBackends(() => [tf.cast(tf.cast(tf.tensor1d(data), 'int32'), 'float32')], 0, ['float -> int32 -> float']);
+    expect(Array.from(convert?.data ?? [])).toEqual([1, -2, 3, 0]);
+    await tf.setBackend('wasm');
+    const x = tf.tensor1d(data);
+    const before = tf.backend().numDataIds();
+    const same = tf.cast(x, 'float32');
+    const copy = tf.clone(x);
+    // Shared: no new data id, and the values are the input's.
+    expect(tf.backend().numDataIds()).toBe(before);
+    expect(Array.from(same.dataSync())).toEqual(data);
+    expect(Array.from(copy.dataSync())).toEqual(data);
+    // Disposing the input leaves the sharers intact (reference counted).
+    x.dispose();
+    expect(Array.from(same.dataSync())).toEqual(data);
+    tf.dispose([same, copy]);
+    expect(tf.backend().numDataIds()).toBe(before - 1);
+  });
+});
+
 describe('wasm kernels leave nothing behind', () => {
   it('keeps tf.memory().numTensors and the backend data count unchanged', async () => {
     await tf.setBackend('wasm');

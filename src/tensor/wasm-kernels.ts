@@ -24,9 +24,10 @@ import { TransposeLast } from './transpose-last.js';
  * GatherV2 (embedding lookups) along axis 0 copies whole rows; wasm's gathered element by element.
  *
  * Identity: wasm's copies the data, and tfjs runs it on every tensor it saves for the
- * backward pass (about 550 copies per ViT train step). tfjs tensors are immutable and the
+ * backward pass (about 550 copies per ViT train step); Cast to the same dtype, which every
+ * gradient of mul and add runs, copies too. tfjs tensors are immutable and the
  * wasm backend already shares reference-counted data between tensors (its Reshape does), so
- * the replacement shares instead of copying, as the cpu backend's Identity does.
+ * the replacements share instead of copying, as the cpu backend's Identity and Cast do.
  *
  * wasm also lacks UnsortedSegmentSum, the gradient of gather (embedding lookups).
  */
@@ -71,6 +72,11 @@ export function installWasmKernelFixes(): void {
   const identity = tf.getKernel('Identity', 'wasm');
   tf.unregisterKernel('Identity', 'wasm');
   tf.registerKernel({ ...identity, kernelName: 'Identity', backendName: 'wasm', kernelFunc: sharedIdentity as KernelFunc });
+  const cast = tf.getKernel('Cast', 'wasm');
+  if (cast) {
+    tf.unregisterKernel('Cast', 'wasm');
+    tf.registerKernel({ ...cast, kernelFunc: sameDtypeShares(cast.kernelFunc) });
+  }
   installMissingWasmKernels();
   installed = true;
 }
@@ -192,6 +198,14 @@ function rowGather(original: KernelFunc): KernelFunc {
       outVals.set(xVals.subarray(row * slice, (row + 1) * slice), i * slice);
     }
     return out;
+  };
+}
+
+function sameDtypeShares(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    if ((args.attrs as { dtype: string }).dtype !== x.dtype) return original(args);
+    return sharedIdentity({ inputs: { x }, backend: args.backend });
   };
 }
 
