@@ -12,6 +12,7 @@ import { loadTask } from '../src/data/registry.js';
 import { parseScenario } from '../src/scenario/load.js';
 import type { Scenario } from '../src/scenario/schema.js';
 import { cli, makeTinyFm, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
+import { pairedReference } from '../src/report/tables.js';
 
 interface Summary {
   finalAccuracy: number;
@@ -222,6 +223,23 @@ describe('fedpft report on paper-shaped results', () => {
     expect(ablation[4]?.[3]).toBe(cell(finals.get('fedpft fashion-mnist 0.1') as number[]));
     expect(md).not.toMatch(/t \(interval\)/);
 
+    // Paired over seeds against FedPETuning, computed here from the per-seed finals.
+    const paired = mdTable(md, /minus fedpetuning's on the same seed/);
+    expect(paired[0]).toEqual(['method', ...columns]);
+    expect(paired.slice(1).map((row) => row[0])).toEqual(METHODS.slice(1));
+    for (const [i, m] of METHODS.slice(1).entries()) {
+      for (const [j, col] of columns.entries()) {
+        const [, task, alpha] = /^(\S+) dirichlet α=(\S+)$/.exec(col) as unknown as [string, string, string];
+        const mine = finals.get(`${m} ${task} ${alpha}`) as number[];
+        const ref = finals.get(`fedpetuning ${task} ${alpha}`) as number[];
+        const d = mine.map((x, k) => 100 * (x - (ref[k] as number)));
+        const mean = d.reduce((a, b) => a + b, 0) / d.length;
+        const sd = Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / (d.length - 1));
+        const expected = `${mean >= 0 ? '+' : ''}${mean.toFixed(2)} ± ${sd.toFixed(2)} (${d.filter((x) => x > 0).length}/3 above)`;
+        expect(paired[i + 1]?.[j + 1], `${m} ${col}`).toBe(expected);
+      }
+    }
+
     const csv = parseCsv(readFileSync(join(out, 'report.csv'), 'utf8'));
     expect(csv).toHaveLength(24);
     expect(csv.every((row) => row['n'] === '3' && row['seeds'] === '1 2 3')).toBe(true);
@@ -255,6 +273,12 @@ describe('fedpft report on paper-shaped results', () => {
     expect(main.slice(1).map((row) => row[0])).toEqual(['fedpft interval=2 proportion=0.3', 'fedpft interval=2 proportion=0.5', 'fedpft interval=4 proportion=0.3', 'fedpft interval=4 proportion=0.5', 'fedpft interval=8 proportion=0.3', 'fedpft interval=8 proportion=0.5']);
     const csv = parseCsv(readFileSync(join(out, 'report.csv'), 'utf8'));
     expect(Object.keys(csv[0] as object)).toEqual(['method', 'task', 'partition_family', 'partition_alpha', 'interval', 'proportion', 'n', 'seeds', 'final_mean', 'final_std', 'best_mean', 'best_std', 'best_round_mean']);
+  });
+
+  it('pairs against FedPETuning, else FedPFT-N (the ablation base), else the first method', () => {
+    expect(pairedReference(['fedot', 'fedpft', 'fedpetuning'])).toBe('fedpetuning');
+    expect(pairedReference(['fedpft', 'fedpft-b', 'fedpft-n'])).toBe('fedpft-n');
+    expect(pairedReference(['fedot', 'fedpft'])).toBe('fedot');
   });
 
   it('a missing directory or one without runs is a one-line error (exit 2)', async () => {

@@ -5,7 +5,7 @@
  * Accuracies are percentages, "mean ± std" over seeds (std: sample, n - 1; only the mean for n = 1).
  */
 import Table from 'cli-table3';
-import { compareValues, configLabel, configText, partitionLabel, type Group, type Grouping, type Stat } from '../experiments/groups.js';
+import { compareValues, configLabel, configText, partitionLabel, stat, type Group, type Grouping, type Stat } from '../experiments/groups.js';
 
 export interface ReportTable {
   title: string;
@@ -100,8 +100,46 @@ export function buildTables(grouping: Grouping): ReportTable[] {
     });
   }
 
+  const paired = pairedTable(groups, column);
+  if (paired) tables.push(paired);
   tables.push(longTable(grouping));
   return tables;
+}
+
+/**
+ * The reference of the paired table: FedPETuning (the full-model line the paper compares to),
+ * else FedPFT-N (no distillation, the ablation's base), else the first method.
+ */
+export function pairedReference(methods: readonly string[]): string {
+  return ['fedpetuning', 'fedpft-n'].find((m) => methods.includes(m)) ?? (methods[0] as string);
+}
+
+/**
+ * Final accuracy minus the reference method's on the same seed (so on the same partition and
+ * client sampling), in points: with a few seeds, the spread between seeds is often larger than
+ * the spread between methods, and pairing removes the shared part. Needs 2 seeds in common.
+ */
+function pairedTable(groups: readonly Group[], column: (g: Group) => string): ReportTable | null {
+  const ref = pairedReference(uniq(groups.map((g) => g.method)));
+  const finalBySeed = (g: Group) => new Map(g.runs.map((r) => [r.scenario.seed, r.summary?.finalAccuracy ?? NaN]));
+  // A reference group matches when it is in the same column and shares every setting it has.
+  const referenceOf = (g: Group) =>
+    groups.find((r) => r.method === ref && column(r) === column(g) && r.config.every(([k, v]) => g.config.some(([k2, v2]) => k2 === k && JSON.stringify(v2) === JSON.stringify(v))));
+  const cells = new Map<Group, string>();
+  for (const g of groups) {
+    const r = g.method === ref ? undefined : referenceOf(g);
+    if (!r) continue;
+    const mine = finalBySeed(g);
+    const theirs = finalBySeed(r);
+    const diffs = g.seeds.filter((seed) => theirs.has(seed)).map((seed) => (mine.get(seed) as number) - (theirs.get(seed) as number));
+    if (diffs.length < 2) continue;
+    const d = stat(diffs) as Stat;
+    const sign = d.mean >= 0 ? '+' : '';
+    cells.set(g, `${sign}${(100 * d.mean).toFixed(2)} ± ${(100 * (d.std ?? 0)).toFixed(2)} (${diffs.filter((x) => x > 0).length}/${diffs.length} above)`);
+  }
+  if (cells.size === 0) return null;
+  const members = groups.filter((g) => cells.has(g));
+  return pivot(`Final accuracy minus ${ref}'s on the same seed (points): mean ± std over seeds, and how many seeds were above`, members, column, (g) => rowLabel(g), (g) => cells.get(g) ?? '');
 }
 
 /** One row per configuration. */
