@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BatchedMatMul, DEFAULT_TILE, K_BLOCK, type Tile } from '../src/tensor/batched-matmul.js';
+import { BatchedMatMul, DEFAULT_TILE, K_BLOCK, UNBLOCKED, type Tile } from '../src/tensor/batched-matmul.js';
 import { sleb, uleb } from '../src/tensor/wasm-asm.js';
 import { Rng } from '../src/util/rng.js';
 import { randomNormal } from './helpers/numeric.js';
@@ -73,22 +73,27 @@ describe.each(TILES)('SIMD batched matMul kernel (%s)', (_label, tile) => {
     expect(bits(out).equals(bits(blockedReference(a, b, batch, m, k, n)))).toBe(true);
   });
 
-  it('would differ from a plain (unblocked) sum: the reference is not trivially satisfied', () => {
+  it("sums in one run over k when unblocked (XNNPACK's order), which differs from the blocked result", () => {
     const rng = new Rng('bmm/unblocked');
-    const [batch, m, k, n] = [1, 8, 100, 8];
-    const a = randomNormal(rng, m * k).map((x, i) => x * 10 ** ((i % 7) - 3));
-    const b = randomNormal(rng, k * n);
-    const plain = new Float32Array(m * n);
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let p = 0; p < k; p++) s = Math.fround(s + Math.fround((a[i * k + p] as number) * (b[p * n + j] as number)));
-        plain[i * n + j] = s;
+    const [batch, m, k, n] = [2, 9, 100, 11];
+    const a = randomNormal(rng, batch * m * k).map((x, i) => x * 10 ** ((i % 7) - 3));
+    const b = randomNormal(rng, batch * k * n);
+    const plain = new Float32Array(batch * m * n);
+    for (let t = 0; t < batch; t++) {
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let p = 0; p < k; p++) s = Math.fround(s + Math.fround((a[(t * m + i) * k + p] as number) * (b[(t * k + p) * n + j] as number)));
+          plain[(t * m + i) * n + j] = s;
+        }
       }
     }
-    const out = new Float32Array(m * n);
-    kernel.matMul(a, b, out, batch, m, k, n);
-    expect(bits(out).equals(bits(plain))).toBe(false);
+    const unblocked = new Float32Array(batch * m * n);
+    new BatchedMatMul(tile, UNBLOCKED).matMul(a, b, unblocked, batch, m, k, n);
+    expect(bits(unblocked).equals(bits(plain))).toBe(true);
+    const blocked = new Float32Array(batch * m * n);
+    kernel.matMul(a, b, blocked, batch, m, k, n);
+    expect(bits(blocked).equals(bits(plain))).toBe(false);
   });
 
   it('grows its memory for large operands and rejects mismatched sizes', () => {

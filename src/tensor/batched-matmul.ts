@@ -13,8 +13,10 @@ import { I32, op, V128, type Code, type FuncDef, type ValType } from './wasm-asm
  * across the tile's columns and B vectors across its rows), never from reordering a sum.
  */
 
-/** tfjs's kBlockSize: partial sums over k restart at every multiple of it. */
+/** tfjs's kBlockSize: its scalar loop restarts partial sums over k at every multiple of it. */
 export const K_BLOCK = 48;
+/** One run over all of k, as XNNPACK's GEMM sums (its path for 2-D products). */
+export const UNBLOCKED = 2 ** 30;
 
 /** Output tile: `rows` rows x 4 * `vecs` columns, one v128 accumulator per 4 outputs. */
 export interface Tile {
@@ -29,7 +31,7 @@ const { get, set, i32 } = op;
 const add = (x: number, y: Code): Code => [get(x), y, op.i32Add];
 const inc = (x: number, y: Code): Code => [add(x, y), set(x)];
 
-function kernel({ rows, vecs }: Tile): FuncDef {
+function kernel({ rows, vecs }: Tile, kBlock = K_BLOCK): FuncDef {
   // Locals: the 7 params, then i32 scratch (pointers in bytes), then v128 registers.
   const [A, B, OUT, BATCH, M, K, N] = [0, 1, 2, 3, 4, 5, 6];
   const SCRATCH = ['bt', 'i', 'j', 'k0', 'k', 'kEnd', 'pa', 'pb', 'po', 'rowA', 'rowB', 'aBatch', 'bBatch', 'oBatch', 'aBase', 'bBase', 'oBase'] as const;
@@ -77,7 +79,7 @@ function kernel({ rows, vecs }: Tile): FuncDef {
           i32(0), set(L.k0),
           op.loop([
             // kEnd = min(k0 + 48, K)
-            get(L.k0), i32(K_BLOCK), op.i32Add, get(K), get(L.k0), i32(K_BLOCK), op.i32Add, get(K), op.i32LtU, op.select, set(L.kEnd),
+            get(L.k0), i32(kBlock), op.i32Add, get(K), get(L.k0), i32(kBlock), op.i32Add, get(K), op.i32LtU, op.select, set(L.kEnd),
             ...S.map((x): Code => [op.v128Zero, set(x)]),
             [get(L.aBase), get(L.i), get(L.rowA), op.i32Mul, op.i32Add, get(L.k0), i32(4), op.i32Mul, op.i32Add, set(L.pa)],
             [get(L.bBase), get(L.k0), get(L.rowB), op.i32Mul, op.i32Add, get(L.j), i32(4), op.i32Mul, op.i32Add, set(L.pb)],
@@ -85,7 +87,7 @@ function kernel({ rows, vecs }: Tile): FuncDef {
             op.loop([...kStep, inc(L.pa, i32(4)), inc(L.pb, get(L.rowB)), inc(L.k, i32(1)), get(L.k), get(L.kEnd), op.i32LtU, op.brIf(0)]),
             [get(L.oBase), get(L.i), get(L.rowB), op.i32Mul, op.i32Add, get(L.j), i32(4), op.i32Mul, op.i32Add, set(L.po)],
             get(L.k0), op.i32Eqz, op.if(storeTile(false), storeTile(true)),
-            inc(L.k0, i32(K_BLOCK)), get(L.k0), get(K), op.i32LtU, op.brIf(0),
+            inc(L.k0, i32(kBlock)), get(L.k0), get(K), op.i32LtU, op.brIf(0),
           ]),
           inc(L.j, i32(4 * vecs)), get(L.j), get(N), op.i32LtU, op.brIf(0),
         ]),
@@ -114,8 +116,8 @@ export class BatchedMatMul {
   private readonly run: (a: number, b: number, out: number, batch: number, m: number, k: number, n: number) => void;
   private readonly copy: CopyRows;
 
-  constructor(private readonly tile: Tile = DEFAULT_TILE) {
-    this.module = new KernelModule([kernel(tile), copyRows()]);
+  constructor(private readonly tile: Tile = DEFAULT_TILE, kBlock = K_BLOCK) {
+    this.module = new KernelModule([kernel(tile, kBlock), copyRows()]);
     this.run = this.module.func('batchedMatMul');
     this.copy = this.module.func('copyRows');
   }
@@ -123,6 +125,7 @@ export class BatchedMatMul {
   /** out (batch x m x n) = a (batch x m x k) x b (batch x k x n), all row-major float32. */
   matMul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, m: number, k: number, n: number): void {
     if (batch < 1 || m < 1 || k < 1 || n < 1) throw new Error(`batchedMatMul: empty shape [${batch}, ${m}, ${k}] x [${k}, ${n}]`);
+    if (k >= UNBLOCKED) throw new Error(`batchedMatMul: shared dimension ${k} is too long`);
     if (a.length !== batch * m * k || b.length !== batch * k * n || out.length !== batch * m * n) throw new Error('batchedMatMul: operand sizes do not match the shape');
     const mp = roundUp(m, this.tile.rows);
     const np = roundUp(n, 4 * this.tile.vecs);
