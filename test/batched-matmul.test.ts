@@ -96,6 +96,29 @@ describe.each(TILES)('SIMD batched matMul kernel (%s)', (_label, tile) => {
     expect(bits(blocked).equals(bits(plain))).toBe(false);
   });
 
+  it.each([
+    [1, 1, 1, 1],
+    [3, 5, 7, 4],
+    [2, 17, 33, 19],
+    [1, 40, 20, 70],
+  ])('takes transposed operands (stored with the last two axes swapped): batch %i, m %i, k %i, n %i', (batch, m, k, n) => {
+    const rng = new Rng(`bmm/transposed/${batch}/${m}/${k}/${n}`);
+    const a = randomNormal(rng, batch * m * k);
+    const b = randomNormal(rng, batch * k * n);
+    /** x (batch x rows x cols) with its last two axes swapped, by a plain loop. */
+    const swap = (x: Float32Array, rows: number, cols: number): Float32Array => {
+      const out = new Float32Array(x.length);
+      for (let t = 0; t < batch; t++) for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[(t * cols + c) * rows + r] = x[(t * rows + r) * cols + c] as number;
+      return out;
+    };
+    const expected = blockedReference(a, b, batch, m, k, n);
+    for (const [tA, tB] of [[true, false], [false, true], [true, true]] as const) {
+      const out = new Float32Array(batch * m * n).fill(NaN);
+      kernel.matMul(tA ? swap(a, m, k) : a, tB ? swap(b, k, n) : b, out, batch, m, k, n, tA, tB);
+      expect(bits(out).equals(bits(expected)), `transposeA=${tA} transposeB=${tB}`).toBe(true);
+    }
+  });
+
   it('grows its memory for large operands and rejects mismatched sizes', () => {
     const [batch, m, k, n] = [8, 64, 128, 64];
     const rng = new Rng('bmm/large');

@@ -1,16 +1,18 @@
 import { copyRows, KernelModule, type CopyRows } from './kernel-module.js';
-import { I32, op, V128, type Code, type FuncDef, type ValType } from './wasm-asm.js';
+import { transposeLast } from './transpose-last.js';
+import { I32, inc, nextWhileBelow, op, V128, type Code, type FuncDef, type ValType } from './wasm-asm.js';
 
 /**
- * Batched matMul out[b] = A[b] x B[b] where both operands carry the batch (attention scores
- * and context, and their gradients), as a SIMD WebAssembly kernel.
+ * Batched matMul out[b] = op(A[b]) x op(B[b]) as a SIMD WebAssembly kernel, for every float32
+ * product of the wasm backend (src/tensor/wasm-kernels.ts).
  *
- * tfjs's wasm backend runs this case in a scalar loop at about 2 GFLOP/s against about 17 for
- * its 2-D path. Its results are the contract (every shipped model and reference run was made
- * with them), so this kernel keeps its exact arithmetic: each output is a float32 sum over k in
- * order, restarted every 48 (tfjs's kBlockSize) and added to the output block by block. The
- * speed comes from computing a tile of outputs at once (SIMD across columns, A values reused
- * across the tile's columns and B vectors across its rows), never from reordering a sum.
+ * The results of tfjs's own paths are the contract (every shipped model and reference run was
+ * made with them), so the kernel keeps their exact arithmetic: each output is a float32 sum
+ * over k in order, either in one run (XNNPACK's GEMM, tfjs's path for 2-D products) or
+ * restarted every 48 terms and added to the output block by block (tfjs's scalar loop, its
+ * path when both operands are batched). The speed comes from computing a tile of outputs at
+ * once (SIMD across columns, A values reused across the tile's columns and B vectors across
+ * its rows), never from reordering a sum.
  */
 
 /** tfjs's kBlockSize: its scalar loop restarts partial sums over k at every multiple of it. */
@@ -29,7 +31,6 @@ export const DEFAULT_TILE: Tile = { rows: 4, vecs: 2 };
 
 const { get, set, i32 } = op;
 const add = (x: number, y: Code): Code => [get(x), y, op.i32Add];
-const inc = (x: number, y: Code): Code => [add(x, y), set(x)];
 
 function kernel({ rows, vecs }: Tile, kBlock = K_BLOCK): FuncDef {
   // Locals: the 7 params, then i32 scratch (pointers in bytes), then v128 registers.
@@ -84,17 +85,17 @@ function kernel({ rows, vecs }: Tile, kBlock = K_BLOCK): FuncDef {
             [get(L.aBase), get(L.i), get(L.rowA), op.i32Mul, op.i32Add, get(L.k0), i32(4), op.i32Mul, op.i32Add, set(L.pa)],
             [get(L.bBase), get(L.k0), get(L.rowB), op.i32Mul, op.i32Add, get(L.j), i32(4), op.i32Mul, op.i32Add, set(L.pb)],
             get(L.k0), set(L.k),
-            op.loop([...kStep, inc(L.pa, i32(4)), inc(L.pb, get(L.rowB)), inc(L.k, i32(1)), get(L.k), get(L.kEnd), op.i32LtU, op.brIf(0)]),
+            op.loop([...kStep, inc(L.pa, i32(4)), inc(L.pb, get(L.rowB)), nextWhileBelow(L.k, i32(1), get(L.kEnd))]),
             [get(L.oBase), get(L.i), get(L.rowB), op.i32Mul, op.i32Add, get(L.j), i32(4), op.i32Mul, op.i32Add, set(L.po)],
             get(L.k0), op.i32Eqz, op.if(storeTile(false), storeTile(true)),
-            inc(L.k0, i32(kBlock)), get(L.k0), get(K), op.i32LtU, op.brIf(0),
+            nextWhileBelow(L.k0, i32(kBlock), get(K)),
           ]),
-          inc(L.j, i32(4 * vecs)), get(L.j), get(N), op.i32LtU, op.brIf(0),
+          nextWhileBelow(L.j, i32(4 * vecs), get(N)),
         ]),
-        inc(L.i, i32(rows)), get(L.i), get(M), op.i32LtU, op.brIf(0),
+        nextWhileBelow(L.i, i32(rows), get(M)),
       ]),
       inc(L.aBase, get(L.aBatch)), inc(L.bBase, get(L.bBatch)), inc(L.oBase, get(L.oBatch)),
-      inc(L.bt, i32(1)), get(L.bt), get(BATCH), op.i32LtU, op.brIf(0),
+      nextWhileBelow(L.bt, i32(1), get(BATCH)),
     ]),
   ];
   return {
@@ -108,40 +109,56 @@ function kernel({ rows, vecs }: Tile, kBlock = K_BLOCK): FuncDef {
 const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 
 /**
- * The kernel with its own memory: operands are copied in with rows and columns padded to the
- * tile (padding only feeds outputs that are never copied back), and the result copied out.
+ * The kernel with its own memory. Operands are copied in with rows and columns padded to the
+ * tile (padding only feeds outputs that are never copied back), transposed on the way in when
+ * asked, and the result is copied out.
  */
 export class BatchedMatMul {
   private readonly module: KernelModule;
   private readonly run: (a: number, b: number, out: number, batch: number, m: number, k: number, n: number) => void;
   private readonly copy: CopyRows;
+  private readonly transpose: (src: number, dst: number, batch: number, rows: number, cols: number, dstRow: number, dstMatrix: number) => void;
 
   constructor(private readonly tile: Tile = DEFAULT_TILE, kBlock = K_BLOCK) {
-    this.module = new KernelModule([kernel(tile, kBlock), copyRows()]);
+    this.module = new KernelModule([kernel(tile, kBlock), copyRows(), transposeLast()]);
     this.run = this.module.func('batchedMatMul');
     this.copy = this.module.func('copyRows');
+    this.transpose = this.module.func('transposeLast');
   }
 
-  /** out (batch x m x n) = a (batch x m x k) x b (batch x k x n), all row-major float32. */
-  matMul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, m: number, k: number, n: number): void {
+  /**
+   * out (batch x m x n) = A (batch x m x k) x B (batch x k x n), all row-major float32. A
+   * transposed operand is stored with its last two axes swapped: a as batch x k x m, b as
+   * batch x n x k.
+   */
+  matMul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, m: number, k: number, n: number, transposeA = false, transposeB = false): void {
     if (batch < 1 || m < 1 || k < 1 || n < 1) throw new Error(`batchedMatMul: empty shape [${batch}, ${m}, ${k}] x [${k}, ${n}]`);
     if (k >= UNBLOCKED) throw new Error(`batchedMatMul: shared dimension ${k} is too long`);
     if (a.length !== batch * m * k || b.length !== batch * k * n || out.length !== batch * m * n) throw new Error('batchedMatMul: operand sizes do not match the shape');
     const mp = roundUp(m, this.tile.rows);
     const np = roundUp(n, 4 * this.tile.vecs);
-    // Byte layout: padded A, padded B, padded output, then a staging area for unpadded data.
+    // Byte layout: padded A, padded B, padded output, then a staging area for data as given.
     const aOff = 0;
     const bOff = aOff + batch * mp * k * 4;
     const outOff = bOff + batch * k * np * 4;
     const stage = outOff + batch * mp * np * 4;
     const heap = this.module.heap(stage + Math.max(a.length, b.length, out.length) * 4);
-    const put = (x: Float32Array, at: number, rows: number, rowBytes: number, stride: number) => {
-      if (rowBytes === stride) return heap.set(x, at / 4);
+    /**
+     * x (batch matrices of rows x cols, or cols x rows when transposed) into rows `stride`
+     * bytes apart and matrices `matrix` bytes apart. A pads whole matrices (rows are packed), B
+     * pads each row (matrices are packed); a transposed operand is padded as it is transposed.
+     */
+    const put = (x: Float32Array, at: number, transposed: boolean, rows: number, cols: number, stride: number, matrix: number) => {
+      const packedRows = cols * 4 === stride;
+      const packedMatrices = matrix === rows * stride;
+      if (!transposed && packedRows && packedMatrices) return heap.set(x, at / 4);
       heap.set(x, stage / 4);
-      this.copy(stage, rowBytes, at, stride, rows, rowBytes);
+      if (transposed) this.transpose(stage, at, batch, cols, rows, stride, matrix);
+      else if (packedMatrices) this.copy(stage, cols * 4, at, stride, batch * rows, cols * 4);
+      else this.copy(stage, rows * cols * 4, at, matrix, batch, rows * cols * 4);
     };
-    put(a, aOff, batch, m * k * 4, mp * k * 4);
-    put(b, bOff, batch * k, n * 4, np * 4);
+    put(a, aOff, transposeA, m, k, k * 4, mp * k * 4);
+    put(b, bOff, transposeB, k, n, np * 4, k * np * 4);
     this.run(aOff, bOff, outOff, batch, mp, k, np);
     if (mp === m && np === n) {
       out.set(heap.subarray(outOff / 4, outOff / 4 + out.length));

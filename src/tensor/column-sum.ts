@@ -1,5 +1,5 @@
 import { copyRows, KernelModule, type CopyRows } from './kernel-module.js';
-import { I32, op, V128, type Code, type FuncDef, type ValType } from './wasm-asm.js';
+import { I32, inc, nextWhileBelow, op, V128, type Code, type FuncDef, type ValType } from './wasm-asm.js';
 
 /**
  * out[c] = sum over r of x[r, c]: tfjs's Sum over leading axes (every bias gradient). The wasm
@@ -32,11 +32,11 @@ function kernel(): FuncDef {
         i32(0), set(R),
         op.loop([
           H.map((h): Code => [get(ACC[h] as number), get(P), op.v128Load(16 * h), op.f32x4Add, set(ACC[h] as number)]),
-          get(P), get(ROW), op.i32Add, set(P),
-          get(R), i32(1), op.i32Add, set(R), get(R), get(ROWS), op.i32LtU, op.brIf(0),
+          inc(P, get(ROW)),
+          nextWhileBelow(R, i32(1), get(ROWS)),
         ]),
         H.map((h): Code => [get(DST), get(C0), i32(4), op.i32Mul, op.i32Add, get(ACC[h] as number), op.v128Store(16 * h)]),
-        get(C0), i32(COLS), op.i32Add, set(C0), get(C0), get(COLS_P), op.i32LtU, op.brIf(0),
+        nextWhileBelow(C0, i32(COLS), get(COLS_P)),
       ]),
     ],
   };

@@ -1,8 +1,7 @@
-import { assembleModule, I32, op, type Code, type FuncDef } from './wasm-asm.js';
+import { assembleModule, I32, inc, nextWhileBelow, op, type FuncDef } from './wasm-asm.js';
 
 const PAGE = 65536;
 const { get, set, i32 } = op;
-const inc = (x: number, y: Code): Code => [get(x), y, op.i32Add, set(x)];
 
 /** Project kernels instantiated together, with their own memory that grows on demand. */
 export class KernelModule {
@@ -45,11 +44,10 @@ export function copyRows(): FuncDef {
       op.loop([
         get(DST), get(SRC), get(BYTES), op.memoryCopy,
         inc(SRC, get(SRC_STRIDE)), inc(DST, get(DST_STRIDE)),
-        inc(R, i32(1)), get(R), get(ROWS), op.i32LtU, op.brIf(0),
+        nextWhileBelow(R, i32(1), get(ROWS)),
       ]),
     ],
   };
 }
-
 
 export type CopyRows = (src: number, srcStride: number, dst: number, dstStride: number, rows: number, bytes: number) => void;

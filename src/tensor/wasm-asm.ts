@@ -80,6 +80,16 @@ export const op = {
   f32x4Mul: simd(0xe6) as Code,
 };
 
+/** local += step (an i32 expression). */
+export function inc(local: number, step: Code): Code {
+  return [op.get(local), step, op.i32Add, op.set(local)];
+}
+
+/** The tail of a do-while loop: local += step, then loop again while local < limit (unsigned). */
+export function nextWhileBelow(local: number, step: Code, limit: Code): Code {
+  return [inc(local, step), op.get(local), limit, op.i32LtU, op.brIf(0)];
+}
+
 export interface FuncDef {
   name: string;
   params: ValType[];
