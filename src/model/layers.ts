@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { mustGet, type Params } from './params.js';
 import { seededDropout } from './dropout.js';
+import { fusedGelu, fusedGeluAvailable } from '../tensor/gelu-op.js';
 
 /** The transformer pieces ViT and BERT/RoBERTa share: LoRA-aware linear layers, dropout, attention. */
 
@@ -30,6 +31,7 @@ export interface AttentionNames {
 }
 
 export function gelu(x: tf.Tensor): tf.Tensor {
+  if (fusedGeluAvailable()) return fusedGelu(x);
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
 }
 

@@ -3,15 +3,19 @@ import { assembleModule, I32, inc, nextWhileBelow, op, type FuncDef } from './wa
 const PAGE = 65536;
 const { get, set, i32 } = op;
 
-/** Project kernels instantiated together, with their own memory that grows on demand. */
+/**
+ * Project kernels instantiated together, with their own memory that grows on demand, or with
+ * `shared`, another module's memory (tfjs's wasm heap), so they read and write tensors in place.
+ */
 export class KernelModule {
   private readonly memory: WebAssembly.Memory;
   private readonly exports: WebAssembly.Exports;
 
-  constructor(funcs: FuncDef[]) {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(assembleModule(funcs, 1)));
+  constructor(funcs: FuncDef[], shared?: WebAssembly.Memory) {
+    const bytes = assembleModule(funcs, 1, shared !== undefined);
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), shared ? { env: { memory: shared } } : {});
     this.exports = instance.exports;
-    this.memory = instance.exports['memory'] as WebAssembly.Memory;
+    this.memory = shared ?? (instance.exports['memory'] as WebAssembly.Memory);
   }
 
   func<F>(name: string): F {

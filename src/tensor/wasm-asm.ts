@@ -1,15 +1,17 @@
 /**
  * A minimal WebAssembly binary writer: just what the project's hand-written kernels use
- * (i32 arithmetic, f32 and v128 loads and stores, four SIMD float ops, memory.copy, blocks
- * and loops).
+ * (i32 and i64 integer ops, scalar f32 and f64 arithmetic, f32, f64, i64 and v128 loads and
+ * stores, four SIMD float ops, memory.copy, blocks, loops, calls and returns).
  * Kernels are built in code at load time, so there is no toolchain, build step or binary file;
  * the opcodes are those of the WebAssembly 2.0 specification (SIMD: its 0xfd prefix).
  */
 
 export const I32 = 0x7f;
+export const I64 = 0x7e;
 export const F32 = 0x7d;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
-export type ValType = typeof I32 | typeof F32 | typeof V128;
+export type ValType = typeof I32 | typeof I64 | typeof F32 | typeof F64 | typeof V128;
 
 /** One instruction's bytes, or a sequence of them; nested arrays are flattened. */
 export type Code = number | Code[];
@@ -49,6 +51,8 @@ function flat(code: Code): number[] {
 }
 
 const simd = (op: number): number[] => [0xfd, ...uleb(op)];
+const f32Bytes = (v: number): number[] => [...new Uint8Array(new Float32Array([v]).buffer)];
+const f64Bytes = (v: number): number[] => [...new Uint8Array(new Float64Array([v]).buffer)];
 /** memarg: log2 alignment, then byte offset. */
 const mem = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
 
@@ -59,15 +63,51 @@ export const op = {
   if: (then: Code[], otherwise: Code[] = []): Code => [0x04, 0x40, then, otherwise.length > 0 ? [0x05, otherwise] : [], 0x0b],
   br: (depth: number): Code => [0x0c, ...uleb(depth)],
   brIf: (depth: number): Code => [0x0d, ...uleb(depth)],
+  return: 0x0f,
+  call: (func: number): Code => [0x10, ...uleb(func)],
   get: (local: number): Code => [0x20, ...uleb(local)],
   set: (local: number): Code => [0x21, ...uleb(local)],
   i32: (value: number): Code => [0x41, ...sleb(value)],
+  i64: (value: number): Code => [0x42, ...sleb(value)],
+  /** The float32 nearest to `value` (as Math.fround rounds it). */
+  f32: (value: number): Code => [0x43, ...f32Bytes(value)],
+  f64: (value: number): Code => [0x44, ...f64Bytes(value)],
   /** [a, b, cond] -> cond ? a : b */
   select: 0x1b,
   i32Eqz: 0x45,
+  i32Eq: 0x46,
   i32LtU: 0x49,
+  i32GtU: 0x4b,
+  i32GeU: 0x4f,
   i32Add: 0x6a,
+  i32Sub: 0x6b,
   i32Mul: 0x6c,
+  i32And: 0x71,
+  i32Shl: 0x74,
+  i32ShrU: 0x76,
+  i64And: 0x83,
+  i64Add: 0x7c,
+  i64Shl: 0x86,
+  i32WrapI64: 0xa7,
+  f32Lt: 0x5d,
+  f32Gt: 0x5e,
+  f32Abs: 0x8b,
+  f32Neg: 0x8c,
+  f32Add: 0x92,
+  f32Sub: 0x93,
+  f32Mul: 0x94,
+  f32Div: 0x95,
+  f64Add: 0xa0,
+  f64Sub: 0xa1,
+  f64Mul: 0xa2,
+  f32ConvertI32S: 0xb2,
+  f32DemoteF64: 0xb6,
+  f64PromoteF32: 0xbb,
+  i32ReinterpretF32: 0xbc,
+  i64ReinterpretF64: 0xbd,
+  f32ReinterpretI32: 0xbe,
+  f64ReinterpretI64: 0xbf,
+  i64Load: (offset = 0): Code => [0x29, ...mem(3, offset)],
   f32Load: (offset = 0): Code => [0x2a, ...mem(2, offset)],
   f32Store: (offset = 0): Code => [0x38, ...mem(2, offset)],
   v128Load: (offset = 0): Code => [...simd(0x00), ...mem(2, offset)],
@@ -93,6 +133,8 @@ export function nextWhileBelow(local: number, step: Code, limit: Code): Code {
 export interface FuncDef {
   name: string;
   params: ValType[];
+  /** At most one result in the binary's MVP form; none when absent. */
+  results?: ValType[];
   /** Extra locals, numbered after the params. */
   locals: ValType[];
   body: Code[];
@@ -111,9 +153,13 @@ function name(s: string): number[] {
   return [...uleb(bytes.length), ...bytes];
 }
 
-/** A module with its own memory (exported as "memory", `pages` of 64 KiB) and the given functions, all exported. */
-export function assembleModule(funcs: FuncDef[], pages: number): Uint8Array<ArrayBuffer> {
-  const types = funcs.map((f) => [0x60, ...vec(f.params.map((p) => [p])), 0x00]);
+/**
+ * A module with the given functions, all exported; `op.call(i)` calls the i-th of `funcs`.
+ * Its memory is its own (exported as "memory", `pages` of 64 KiB), or, with `importMemory`,
+ * one imported as env.memory, so that kernels can work in place in another module's heap.
+ */
+export function assembleModule(funcs: FuncDef[], pages: number, importMemory = false): Uint8Array<ArrayBuffer> {
+  const types = funcs.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...vec((f.results ?? []).map((r) => [r]))]);
   const bodies = funcs.map((f) => {
     // Locals in runs of one type each, as the binary format groups them.
     const runs: number[][] = [];
@@ -125,12 +171,14 @@ export function assembleModule(funcs: FuncDef[], pages: number): Uint8Array<Arra
     const body = [...vec(runs.map(([count, t]) => [...uleb(count as number), t as number])), ...flat(f.body), 0x0b];
     return [...uleb(body.length), ...body];
   });
+  const exports = funcs.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]);
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec(types)),
+    ...(importMemory ? section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(pages)]])) : []),
     ...section(3, vec(funcs.map((_, i) => uleb(i)))),
-    ...section(5, vec([[0x00, ...uleb(pages)]])),
-    ...section(7, vec([...funcs.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]), [...name('memory'), 0x02, 0x00]])),
+    ...(importMemory ? [] : section(5, vec([[0x00, ...uleb(pages)]]))),
+    ...section(7, vec(importMemory ? exports : [...exports, [...name('memory'), 0x02, 0x00]])),
     ...section(10, vec(bodies)),
   ]);
 }

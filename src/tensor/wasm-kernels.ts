@@ -2,6 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { BatchedMatMul, DEFAULT_TILE, K_BLOCK, UNBLOCKED } from './batched-matmul.js';
 import { ColumnSum } from './column-sum.js';
+import { GeluKernel } from './gelu-kernel.js';
+import { GELU_GRAD_KERNEL, GELU_KERNEL } from './gelu-op.js';
+import { EXP_TABLE_BYTES } from './musl-math.js';
 
 /**
  * Kernel fixes for the wasm backend, installed through tfjs's kernel registry.
@@ -29,10 +32,15 @@ import { ColumnSum } from './column-sum.js';
  * wasm backend already shares reference-counted data between tensors (its Reshape does), so
  * the replacements share instead of copying, as the cpu backend's Identity and Cast do.
  *
+ * GELU forward and backward run as one kernel each (src/tensor/gelu-kernel.ts), in place in
+ * wasm's heap, instead of 5 and 8 tfjs ops.
+ *
  * wasm also lacks UnsortedSegmentSum, the gradient of gather (embedding lookups).
  */
 
 interface WasmBackendLike {
+  /** The Emscripten module: its heap's Memory and allocator. */
+  wasm: { asm: { memory: WebAssembly.Memory }; _malloc(bytes: number): number };
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   incRef(dataId: object): void;
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
@@ -75,8 +83,42 @@ export function installWasmKernelFixes(): void {
     tf.unregisterKernel('Cast', 'wasm');
     tf.registerKernel({ ...cast, kernelFunc: sameDtypeShares(cast.kernelFunc) });
   }
+  installFusedGelu();
   installMissingWasmKernels();
   installed = true;
+}
+
+function installFusedGelu(): void {
+  const backend = tf.findBackend('wasm') as unknown as WasmBackendLike | null;
+  if (!backend) throw new Error('the wasm backend is not initialised; call tf.setBackend("wasm") first');
+  const kernel = new GeluKernel(backend.wasm.asm.memory, backend.wasm._malloc(EXP_TABLE_BYTES));
+  const address = (wasm: WasmBackendLike, t: TensorInfo): number => {
+    if (t.dtype !== 'float32') throw new Error(`fused GELU: expected float32 tensors, got ${t.dtype}`);
+    return wasm.typedArrayFromHeap(t).byteOffset;
+  };
+  tf.registerKernel({
+    kernelName: GELU_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b }) => {
+      const wasm = b as unknown as WasmBackendLike;
+      const x = inputs['x'] as TensorInfo;
+      const y = wasm.makeOutput(x.shape, 'float32');
+      const erf1 = wasm.makeOutput(x.shape, 'float32');
+      kernel.forward(address(wasm, x), address(wasm, y), address(wasm, erf1), tf.util.sizeFromShape(x.shape));
+      return [y, erf1];
+    },
+  });
+  tf.registerKernel({
+    kernelName: GELU_GRAD_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: b }) => {
+      const wasm = b as unknown as WasmBackendLike;
+      const { x, b: erf1, dy } = inputs as { x: TensorInfo; b: TensorInfo; dy: TensorInfo };
+      const dx = wasm.makeOutput(x.shape, 'float32');
+      kernel.backward(address(wasm, x), address(wasm, erf1), address(wasm, dy), address(wasm, dx), tf.util.sizeFromShape(x.shape));
+      return dx;
+    },
+  });
 }
 
 /**
