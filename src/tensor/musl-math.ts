@@ -149,3 +149,86 @@ export function erffDef(expf: number): FuncDef {
   };
 }
 
+
+/** Locals (v128 unless noted) that the four-lane versions use. */
+export interface LaneLocals {
+  /** Input lanes, float32x4; read only. */
+  x: number;
+  /** Result lanes, float32x4. */
+  out: number;
+  t1: number;
+  t2: number;
+  t3: number;
+  t4: number;
+  /** An i32 local. */
+  mask: number;
+}
+
+/** Recompute the lanes flagged in the i32 local `mask` (bit i: lane i) with the scalar function. */
+function scalarLanes(L: LaneLocals, func: number): Code {
+  return [get(L.mask), op.if([0, 1, 2, 3].map((lane): Code => [
+    get(L.mask), i32(1 << lane), op.i32And, op.if([
+      get(L.out), get(L.x), op.f32x4ExtractLane(lane), op.call(func), op.f32x4ReplaceLane(lane), set(L.out),
+    ]),
+  ]))];
+}
+
+function hornerX4(s: number, coeffs: number[]): Code {
+  let acc: Code = op.f32x4Const(coeffs[coeffs.length - 1] as number);
+  for (let i = coeffs.length - 2; i >= 0; i--) acc = [op.f32x4Const(coeffs[i] as number), get(s), acc, op.f32x4Mul, op.f32x4Add];
+  return acc;
+}
+
+/**
+ * out = erff(x) on four lanes: the two polynomial branches (2^-28 <= |x| < 1.25) in SIMD,
+ * with the same float32 operations per lane; the other lanes (tiny, the exp-based tail,
+ * infinities, NaN) through the scalar erff at function index `erff`.
+ */
+export function erffX4(L: LaneLocals, erff: number): Code {
+  const [IX, IN_MAIN, Z, Y] = [L.t1, L.t2, L.t3, L.t4];
+  return [
+    get(L.x), op.i32x4Const(0x7fffffff), op.v128And, set(IX),
+    get(IX), op.i32x4Const(0x3f580000), op.i32x4LtU, set(IN_MAIN),
+    get(L.x), get(L.x), op.f32x4Mul, set(Z),
+    get(L.x), get(L.x), hornerX4(Z, PP), hornerX4(Z, QQ), op.f32x4Div, op.f32x4Mul, op.f32x4Add, set(L.out),
+    // 0.84375 <= |x| < 1.25: 1 - ((1 - erx) - P/Q), given x's sign.
+    get(IN_MAIN), op.i32x4AllTrue, op.i32Eqz, op.if([
+      get(L.x), op.f32x4Abs, op.f32x4Const(1), op.f32x4Sub, set(Z),
+      op.f32x4Const(1), op.f32x4Const(C(1 - ERX)), hornerX4(Z, PA), hornerX4(Z, QA), op.f32x4Div, op.f32x4Sub, op.f32x4Sub,
+      get(L.x), op.i32x4Const(0x80000000 | 0), op.v128And, op.v128Or, set(Y),
+      get(L.out), get(Y), get(IN_MAIN), op.v128Bitselect, set(L.out),
+    ]),
+    get(IX), op.i32x4Const(0x31800000), op.i32x4LtU, get(IX), op.i32x4Const(0x3fa00000), op.i32x4GeU, op.v128Or, op.i32x4Bitmask, set(L.mask),
+    scalarLanes(L, erff),
+  ];
+}
+
+/**
+ * out = expf(x) on four lanes, two at a time in float64x2 with the same double operations
+ * per lane and the table read lane by lane; lanes with |x| >= 88 or NaN through the scalar
+ * expf at function index `expf`, whose table is at byte `table`.
+ */
+export function expfX4(L: LaneLocals, expf: number, table: number): Code {
+  const [Z, KD, KI, HALF] = [L.t1, L.t2, L.t3, L.t4];
+  const tableAt = (lane: number): Code => [get(KI), op.i64x2ExtractLane(lane), op.i32WrapI64, i32(N - 1), op.i32And, i32(3), op.i32Shl, op.i64Load(table)];
+  const half = (lanes: Code): Code => [
+    lanes, op.f64x2PromoteLowF32x4, op.f64x2Const(INV_LN2_N), op.f64x2Mul, set(Z),
+    get(Z), op.f64x2Const(SHIFT), op.f64x2Add, set(KI),
+    get(KI), op.f64x2Const(SHIFT), op.f64x2Sub, set(KD),
+    get(Z), get(KD), op.f64x2Sub, set(Z),
+    // z is now r; KD becomes s = asdouble(tab[k % N] + (k << 47)).
+    tableAt(0), op.i64x2Splat, tableAt(1), op.i64x2ReplaceLane(1), get(KI), i32(47), op.i64x2Shl, op.i64x2Add, set(KD),
+    get(Z), op.f64x2Const(POLY[0] as number), op.f64x2Mul, op.f64x2Const(POLY[1] as number), op.f64x2Add,
+    get(Z), get(Z), op.f64x2Mul, op.f64x2Mul,
+    get(Z), op.f64x2Const(POLY[2] as number), op.f64x2Mul, op.f64x2Const(1), op.f64x2Add,
+    op.f64x2Add, get(KD), op.f64x2Mul, op.f32x4DemoteF64x2Zero,
+  ];
+  const bytes = (from: number): number[] => Array.from({ length: 8 }, (_, i) => from + i);
+  return [
+    half(get(L.x)), set(HALF),
+    half([get(L.x), get(L.x), op.i8x16Shuffle([...bytes(8), ...bytes(0)])]),
+    set(Z), get(HALF), get(Z), op.i8x16Shuffle([...bytes(0), ...bytes(16)]), set(L.out),
+    get(L.x), op.i32x4Const(0x7fffffff), op.v128And, op.i32x4Const(0x42b00000), op.i32x4GeU, op.i32x4Bitmask, set(L.mask),
+    scalarLanes(L, expf),
+  ];
+}

@@ -1,7 +1,7 @@
 /**
  * A minimal WebAssembly binary writer: just what the project's hand-written kernels use
  * (i32 and i64 integer ops, scalar f32 and f64 arithmetic, f32, f64, i64 and v128 loads and
- * stores, four SIMD float ops, memory.copy, blocks, loops, calls and returns).
+ * stores, SIMD float, integer and lane ops, memory.copy, blocks, loops, calls and returns).
  * Kernels are built in code at load time, so there is no toolchain, build step or binary file;
  * the opcodes are those of the WebAssembly 2.0 specification (SIMD: its 0xfd prefix).
  */
@@ -115,9 +115,41 @@ export const op = {
   /** [dst, src, bytes] -> (bulk memory) */
   memoryCopy: [0xfc, ...uleb(10), 0x00, 0x00] as Code,
   v128Zero: [...simd(0x0c), ...new Array<number>(16).fill(0)] as Code,
+  /** Four copies of the float32 nearest to `value`. */
+  f32x4Const: (value: number): Code => [...simd(0x0c), ...f32Bytes(value), ...f32Bytes(value), ...f32Bytes(value), ...f32Bytes(value)],
+  f64x2Const: (value: number): Code => [...simd(0x0c), ...f64Bytes(value), ...f64Bytes(value)],
+  i32x4Const: (value: number): Code => [...simd(0x0c), ...new Array<number[]>(4).fill([...new Uint8Array(new Int32Array([value]).buffer)]).flat()],
+  /** Bytes of a then b, picked by 16 indexes (0-15: a, 16-31: b). */
+  i8x16Shuffle: (lanes: number[]): Code => [...simd(0x0d), ...lanes],
   f32x4Splat: simd(0x13) as Code,
+  i64x2ExtractLane: (lane: number): Code => [...simd(0x1d), lane],
+  i64x2ReplaceLane: (lane: number): Code => [...simd(0x1e), lane],
+  f32x4ExtractLane: (lane: number): Code => [...simd(0x1f), lane],
+  f32x4ReplaceLane: (lane: number): Code => [...simd(0x20), lane],
+  i64x2Splat: simd(0x12) as Code,
+  i32x4LtU: simd(0x3a) as Code,
+  i32x4GeU: simd(0x40) as Code,
+  v128And: simd(0x4e) as Code,
+  v128Or: simd(0x50) as Code,
+  /** [a, b, mask] -> a where mask bits are set, else b */
+  v128Bitselect: simd(0x52) as Code,
+  v128AnyTrue: simd(0x53) as Code,
+  i32x4AllTrue: simd(0xa3) as Code,
+  i32x4Bitmask: simd(0xa4) as Code,
+  f32x4DemoteF64x2Zero: simd(0x5e) as Code,
+  f64x2PromoteLowF32x4: simd(0x5f) as Code,
+  i64x2Shl: simd(0xcb) as Code,
+  i64x2Add: simd(0xce) as Code,
+  f32x4Abs: simd(0xe0) as Code,
+  f32x4Neg: simd(0xe1) as Code,
   f32x4Add: simd(0xe4) as Code,
+  f32x4Sub: simd(0xe5) as Code,
   f32x4Mul: simd(0xe6) as Code,
+  f32x4Div: simd(0xe7) as Code,
+  f64x2Add: simd(0xf0) as Code,
+  f64x2Sub: simd(0xf1) as Code,
+  f64x2Mul: simd(0xf2) as Code,
+  f64x2Splat: simd(0x14) as Code,
 };
 
 /** local += step (an i32 expression). */
