@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { BatchedMatMul, DEFAULT_TILE, K_BLOCK, UNBLOCKED } from './batched-matmul.js';
+import { BroadcastBinary, planBroadcast, type BinaryOp } from './broadcast-binary.js';
 import { ColumnSum } from './column-sum.js';
 import { GeluKernel } from './gelu-kernel.js';
 import { GELU_GRAD_KERNEL, GELU_KERNEL } from './gelu-op.js';
@@ -31,6 +32,10 @@ import { EXP_TABLE_BYTES } from './musl-math.js';
  * gradient of mul and add runs, copies too. tfjs tensors are immutable and the
  * wasm backend already shares reference-counted data between tensors (its Reshape does), so
  * the replacements share instead of copying, as the cpu backend's Identity and Cast do.
+ *
+ * Add, Sub, Multiply and RealDiv of float32 tensors with equal shapes, a bias, a per-row value or
+ * a scalar run a SIMD loop in place (src/tensor/broadcast-binary.ts): one IEEE operation per
+ * element as in wasm's own kernels, whose broadcasting path costs up to 90 us on [1088, 64].
  *
  * GELU forward and backward run as one kernel each (src/tensor/gelu-kernel.ts), in place in
  * wasm's heap, instead of 5 and 8 tfjs ops.
@@ -84,13 +89,45 @@ export function installWasmKernelFixes(): void {
     tf.registerKernel({ ...cast, kernelFunc: sameDtypeShares(cast.kernelFunc) });
   }
   installFusedGelu();
+  installBroadcastBinary();
   installMissingWasmKernels();
   installed = true;
 }
 
-function installFusedGelu(): void {
+function wasmBackend(): WasmBackendLike {
   const backend = tf.findBackend('wasm') as unknown as WasmBackendLike | null;
   if (!backend) throw new Error('the wasm backend is not initialised; call tf.setBackend("wasm") first');
+  return backend;
+}
+
+function installBroadcastBinary(): void {
+  const kernels = new BroadcastBinary(wasmBackend().wasm.asm.memory);
+  const ops: Array<[string, BinaryOp]> = [['Add', 'add'], ['Sub', 'sub'], ['Multiply', 'mul'], ['RealDiv', 'div']];
+  for (const [name, o] of ops) {
+    const stock = tf.getKernel(name, 'wasm');
+    if (!stock) throw new Error(`wasm backend has no ${name} kernel`);
+    const original = stock.kernelFunc;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({
+      ...stock,
+      kernelFunc: (args) => {
+        const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+        if (a.dtype !== 'float32' || b.dtype !== 'float32') return original(args);
+        const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+        const plan = planBroadcast(a.shape, b.shape, outShape);
+        if (!plan) return original(args);
+        const wasm = args.backend as unknown as WasmBackendLike;
+        const out = wasm.makeOutput(outShape, 'float32');
+        const at = (t: TensorInfo): number => wasm.typedArrayFromHeap(t).byteOffset;
+        kernels.run(o, plan, at(a), at(b), at(out));
+        return out;
+      },
+    });
+  }
+}
+
+function installFusedGelu(): void {
+  const backend = wasmBackend();
   const kernel = new GeluKernel(backend.wasm.asm.memory, backend.wasm._malloc(EXP_TABLE_BYTES));
   const address = (wasm: WasmBackendLike, t: TensorInfo): number => {
     if (t.dtype !== 'float32') throw new Error(`fused GELU: expected float32 tensors, got ${t.dtype}`);

@@ -1,0 +1,135 @@
+import { KernelModule } from './kernel-module.js';
+import { F32, I32, inc, nextWhileBelow, op, V128, type Code, type FuncDef } from './wasm-asm.js';
+
+/**
+ * Elementwise add, sub, mul and div of float32 tensors, in place in a given memory, for the
+ * broadcasts a transformer step makes: equal shapes, a bias along the last axes ([C] against
+ * [R, C]), a per-row value ([R, 1] against [R, C], LayerNorm) and a scalar. The wasm backend's
+ * own broadcasting path costs up to 90 us for a [1088, 64] - [1088, 1] subtraction; these loops
+ * do one IEEE operation per element, the same as its kernels, four lanes at a time.
+ *
+ * Both operands are seen as [R, C]: a "vector" operand holds a row of C values every
+ * `rowBytes` (C * 4 for a full tensor, 0 for a bias); a "splat" operand holds one value per row,
+ * every `rowBytes` (4 for [R, 1], 0 for a scalar).
+ */
+
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
+export type OperandMode = 'vector' | 'splat';
+
+export interface BroadcastPlan {
+  rows: number;
+  cols: number;
+  a: { mode: OperandMode; rowBytes: number };
+  b: { mode: OperandMode; rowBytes: number };
+}
+
+const size = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
+
+type Role = { kind: 'full' } | { kind: 'scalar' } | { kind: 'trailing'; period: number } | { kind: 'leading'; count: number };
+
+/** How an operand of `shape` broadcasts to `out` (already padded to the same rank), if one of the four supported ways. */
+function role(shape: number[], out: readonly number[]): Role | null {
+  if (shape.every((d, i) => d === out[i])) return { kind: 'full' };
+  if (size(shape) === 1) return { kind: 'scalar' };
+  const firstKept = shape.findIndex((d) => d !== 1);
+  if (shape.slice(firstKept).every((d, i) => d === out[firstKept + i])) return { kind: 'trailing', period: size(shape) };
+  let lastKept = shape.length - 1;
+  while (shape[lastKept] === 1) lastKept--;
+  if (shape.slice(0, lastKept + 1).every((d, i) => d === out[i])) return { kind: 'leading', count: size(shape) };
+  return null;
+}
+
+/** The [R, C] view of a binary op with numpy broadcasting from `aShape` and `bShape` to `out`, or null when not supported. */
+export function planBroadcast(aShape: readonly number[], bShape: readonly number[], out: readonly number[]): BroadcastPlan | null {
+  const n = size(out);
+  if (n === 0) return null;
+  const pad = (s: readonly number[]): number[] => [...new Array<number>(out.length - s.length).fill(1), ...s];
+  const ra = role(pad(aShape), out);
+  const rb = role(pad(bShape), out);
+  if (!ra || !rb) return null;
+  const full = { mode: 'vector' as const, rowBytes: 0 };
+  const small = (r: Role, cols: number): BroadcastPlan['a'] | null => {
+    if (r.kind === 'scalar') return { mode: 'splat', rowBytes: 0 };
+    if (r.kind === 'trailing' && r.period === cols) return { mode: 'vector', rowBytes: 0 };
+    if (r.kind === 'leading' && n / r.count === cols) return { mode: 'splat', rowBytes: 4 };
+    return null;
+  };
+  if (ra.kind === 'full' && rb.kind === 'full') return { rows: 1, cols: n, a: full, b: full };
+  const [fullSide, other] = ra.kind === 'full' ? [ra, rb] : [rb, ra];
+  if (fullSide.kind !== 'full') return null;
+  const cols = other.kind === 'trailing' ? other.period : other.kind === 'leading' ? n / other.count : n;
+  const rows = n / cols;
+  const smallSide = small(other, cols);
+  if (!smallSide) return null;
+  const fullRow = { mode: 'vector' as const, rowBytes: cols * 4 };
+  return ra.kind === 'full' ? { rows, cols, a: fullRow, b: smallSide } : { rows, cols, a: smallSide, b: fullRow };
+}
+
+const SIMD_OP: Record<BinaryOp, Code> = { add: op.f32x4Add, sub: op.f32x4Sub, mul: op.f32x4Mul, div: op.f32x4Div };
+const SCALAR_OP: Record<BinaryOp, Code> = { add: op.f32Add, sub: op.f32Sub, mul: op.f32Mul, div: op.f32Div };
+const OPS: BinaryOp[] = ['add', 'sub', 'mul', 'div'];
+const MODES: Array<[OperandMode, OperandMode]> = [['vector', 'vector'], ['vector', 'splat'], ['splat', 'vector']];
+
+const { get, set, i32 } = op;
+
+const funcName = (o: BinaryOp, a: OperandMode, b: OperandMode): string => `${o}_${a}_${b}`;
+
+/** f(pa, pb, po, rows, cols, aRowBytes, bRowBytes). */
+function binaryDef(o: BinaryOp, aMode: OperandMode, bMode: OperandMode): FuncDef {
+  const [PA, PB, PO, ROWS, COLS, A_ROW, B_ROW] = [0, 1, 2, 3, 4, 5, 6];
+  const [R, C, C4, QA, QB, QO, SA, SB, VA, VB] = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+  const lanes = (mode: OperandMode, q: number, v: number): Code => (mode === 'vector' ? [get(q), op.v128Load()] : get(v));
+  const scalar = (mode: OperandMode, q: number, s: number): Code => (mode === 'vector' ? [get(q), op.f32Load()] : get(s));
+  const step = (mode: OperandMode, q: number, bytes: number): Code => (mode === 'vector' ? inc(q, i32(bytes)) : []);
+  return {
+    name: funcName(o, aMode, bMode),
+    params: [I32, I32, I32, I32, I32, I32, I32],
+    locals: [I32, I32, I32, I32, I32, I32, F32, F32, V128, V128],
+    body: [
+      get(COLS), i32(~3), op.i32And, set(C4),
+      i32(0), set(R),
+      op.loop([
+        get(PA), set(QA), get(PB), set(QB), get(PO), set(QO),
+        aMode === 'splat' ? [get(PA), op.f32Load(), op.set(SA), get(SA), op.f32x4Splat, set(VA)] : [],
+        bMode === 'splat' ? [get(PB), op.f32Load(), op.set(SB), get(SB), op.f32x4Splat, set(VB)] : [],
+        i32(0), set(C),
+        get(C4), op.if([
+          op.loop([
+            get(QO), lanes(aMode, QA, VA), lanes(bMode, QB, VB), SIMD_OP[o], op.v128Store(),
+            step(aMode, QA, 16), step(bMode, QB, 16), inc(QO, i32(16)),
+            nextWhileBelow(C, i32(4), get(C4)),
+          ]),
+        ]),
+        get(C), get(COLS), op.i32LtU, op.if([
+          op.loop([
+            get(QO), scalar(aMode, QA, SA), scalar(bMode, QB, SB), SCALAR_OP[o], op.f32Store(),
+            step(aMode, QA, 4), step(bMode, QB, 4), inc(QO, i32(4)),
+            nextWhileBelow(C, i32(1), get(COLS)),
+          ]),
+        ]),
+        inc(PA, get(A_ROW)), inc(PB, get(B_ROW)),
+        get(COLS), i32(4), op.i32Mul, set(QO), inc(PO, get(QO)),
+        nextWhileBelow(R, i32(1), get(ROWS)),
+      ]),
+    ],
+  };
+}
+
+type BinaryFunc = (pa: number, pb: number, po: number, rows: number, cols: number, aRowBytes: number, bRowBytes: number) => void;
+
+export class BroadcastBinary {
+  private readonly funcs = new Map<string, BinaryFunc>();
+
+  constructor(memory: WebAssembly.Memory) {
+    const defs = OPS.flatMap((o) => MODES.map(([a, b]) => binaryDef(o, a, b)));
+    const module = new KernelModule(defs, memory);
+    for (const d of defs) this.funcs.set(d.name, module.func(d.name));
+  }
+
+  /** out = a `o` b over the plan's [rows, cols], operands and output at byte addresses of the memory. */
+  run(o: BinaryOp, plan: BroadcastPlan, a: number, b: number, out: number): void {
+    const f = this.funcs.get(funcName(o, plan.a.mode, plan.b.mode));
+    if (!f) throw new Error(`broadcast binary: no kernel for ${plan.a.mode} ${o} ${plan.b.mode}`);
+    f(a, b, out, plan.rows, plan.cols, plan.a.rowBytes, plan.b.rowBytes);
+  }
+}
