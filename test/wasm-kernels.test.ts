@@ -352,17 +352,37 @@ describe('wasm with the speed fixes switched off (the bench comparison)', () => 
   });
 });
 
+/**
+ * Runs `body` (module code with `tf`, `rnd` (seeded) and `info` in scope, ending with
+ * `outs`, an array of tensors) in two child processes, with the project's kernels and with
+ * tfjs's stock wasm kernels, and returns both processes' output bits.
+ */
+function runWithAndWithoutFixes(body: string): { project: string[]; stock: string[] } {
+  const script = `
+    const { initBackend } = await import(${JSON.stringify(join(REPO, 'dist/src/tensor/backend.js'))});
+    const info = await initBackend('wasm');
+    const tf = await import('@tensorflow/tfjs-core');
+    let seed = 7;
+    const rnd = (n) => Float32Array.from({ length: n }, () => { seed = (seed * 16807) % 2147483647; return (seed / 2147483647 - 0.5) * 10 ** ((seed % 5) - 2); });
+    ${body}
+    console.log(JSON.stringify({ name: info.name, bits: outs.map((t) => Buffer.from(t.dataSync().buffer).toString('base64')) }));
+  `;
+  const run = (fixes: 'on' | 'off') => {
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: join(REPO, 'dist'), env: { ...process.env, FEDPFT_WASM_KERNEL_FIXES: fixes } });
+    return JSON.parse(out.toString()) as { name: string; bits: string[] };
+  };
+  const project = run('on');
+  const stock = run('off');
+  expect(project.name).toBe('wasm');
+  expect(stock.name).toBe('wasm (stock kernels)');
+  return { project: project.bits, stock: stock.bits };
+}
+
 describe('wasm kernel fixes that keep the stock kernels\' bits', () => {
   it('attention products and their gradients, 2-D products, sums over leading axes and row gathers equal tfjs wasm with the fixes off, bit for bit', () => {
-    // The same seeded inputs in two child processes: one with the project's kernels, one with
-    // tfjs's stock wasm kernels. (Transposed 2-D products are not in the list: stock runs them
-    // in the scalar loop, the fix in XNNPACK's order, as since the first fix.)
-    const script = `
-      const { initBackend } = await import(${JSON.stringify(join(REPO, 'dist/src/tensor/backend.js'))});
-      const info = await initBackend('wasm');
-      const tf = await import('@tensorflow/tfjs-core');
-      let seed = 7;
-      const rnd = (n) => Float32Array.from({ length: n }, () => { seed = (seed * 16807) % 2147483647; return (seed / 2147483647 - 0.5) * 10 ** ((seed % 5) - 2); });
+    // (Transposed 2-D products are not in the list: stock runs them in the scalar loop, the
+    // fix in XNNPACK's order, as since the first fix.)
+    const { project, stock } = runWithAndWithoutFixes(`
       const q = tf.tensor(rnd(2 * 4 * 17 * 16), [2, 4, 17, 16]);
       const k = tf.tensor(rnd(2 * 4 * 17 * 16), [2, 4, 17, 16]);
       const v = tf.tensor(rnd(2 * 4 * 60 * 16), [2, 4, 60, 16]);
@@ -379,18 +399,31 @@ describe('wasm kernel fixes that keep the stock kernels\' bits', () => {
       const plain = [tf.matMul(tf.tensor(rnd(33 * 70), [33, 70]), w), tf.matMul(tf.tensor(rnd(8 * 1088), [8, 1088]), tf.tensor(rnd(1088 * 64), [1088, 64]))];
       const folded = tf.matMul(tf.tensor(rnd(2 * 3 * 5 * 40), [2, 3, 5, 40]), tf.tensor(rnd(40 * 6), [40, 6]));
       const outs = [tf.matMul(q, k, false, true), tf.matMul(p, v), dq, dk, dp, dv, ...sums, rows, ...plain, folded];
-      console.error(outs.map((t) => t.shape.join('x')).join(' '));
-      console.log(JSON.stringify({ name: info.name, bits: outs.map((t) => Buffer.from(t.dataSync().buffer).toString('base64')) }));
-    `;
-    const run = (fixes: 'on' | 'off') => {
-      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: join(REPO, 'dist'), env: { ...process.env, FEDPFT_WASM_KERNEL_FIXES: fixes } });
-      return JSON.parse(out.toString()) as { name: string; bits: string[] };
-    };
-    const project = run('on');
-    const stock = run('off');
-    expect(project.name).toBe('wasm');
-    expect(stock.name).toBe('wasm (stock kernels)');
-    expect(project.bits).toHaveLength(14);
-    expect(project.bits).toEqual(stock.bits);
+    `);
+    expect(project).toHaveLength(14);
+    expect(project).toEqual(stock);
+  });
+
+  it('elementwise add, sub, mul and div with each supported broadcast, and GELU with its gradient, equal tfjs wasm with the fixes off, bit for bit', () => {
+    const { project, stock } = runWithAndWithoutFixes(`
+      const special = (x) => { x[0] = NaN; x[1] = Infinity; x[2] = -Infinity; x[3] = 0; x[4] = -0; x[5] = 1e-40; return x; };
+      const a = tf.tensor(special(rnd(3 * 37)), [3, 37]);
+      const b = tf.tensor(rnd(3 * 37), [3, 37]);
+      const bias = tf.tensor(rnd(37), [37]);
+      const perRow = tf.tensor(special(rnd(3)), [3, 1]);
+      const scalar = tf.scalar(0.37);
+      const heads = tf.tensor(rnd(2 * 4 * 17 * 17), [2, 4, 17, 17]);
+      const headRow = tf.tensor(rnd(2 * 4 * 17), [2, 4, 17, 1]);
+      const outs = [];
+      for (const f of [tf.add, tf.sub, tf.mul, tf.div]) {
+        outs.push(f(a, b), f(a, bias), f(bias, a), f(a, perRow), f(perRow, a), f(a, scalar), f(scalar, a), f(heads, headRow));
+      }
+      const x = tf.tensor(special(rnd(2 * 17 * 61).map((v) => v * 40)), [34, 61]);
+      const gdy = tf.tensor(rnd(34 * 61), [34, 61]);
+      const { gelu } = await import(${JSON.stringify(join(REPO, 'dist/src/model/layers.js'))});
+      outs.push(gelu(x), tf.grad((t) => gelu(t))(x, gdy));
+    `);
+    expect(project).toHaveLength(34);
+    expect(project).toEqual(stock);
   });
 });
