@@ -4,7 +4,7 @@ import { BroadcastBinary, planBroadcast, type BinaryOp } from '../src/tensor/bro
 describe('planBroadcast', () => {
   it('views each supported broadcast as [rows, cols] with vector and splat operands', () => {
     const full = (cols: number) => ({ mode: 'vector', rowBytes: cols * 4 });
-    expect(planBroadcast([1088, 64], [1088, 64], [1088, 64])).toEqual({ rows: 1, cols: 1088 * 64, a: { mode: 'vector', rowBytes: 0 }, b: { mode: 'vector', rowBytes: 0 } });
+    expect(planBroadcast([1088, 64], [1088, 64], [1088, 64])).toEqual({ rows: 1, cols: 1088 * 64, a: full(1088 * 64), b: full(1088 * 64) });
     expect(planBroadcast([1088, 64], [64], [1088, 64])).toEqual({ rows: 1088, cols: 64, a: full(64), b: { mode: 'vector', rowBytes: 0 } });
     expect(planBroadcast([1, 64], [8, 17, 64], [8, 17, 64])).toEqual({ rows: 136, cols: 64, a: { mode: 'vector', rowBytes: 0 }, b: full(64) });
     expect(planBroadcast([1088, 64], [1088, 1], [1088, 64])).toEqual({ rows: 1088, cols: 64, a: full(64), b: { mode: 'splat', rowBytes: 4 } });

@@ -23,46 +23,53 @@ export interface BroadcastPlan {
   b: { mode: OperandMode; rowBytes: number };
 }
 
-const size = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
+type Role = 'full' | 'scalar' | 'trailing' | 'leading';
 
-type Role = { kind: 'full' } | { kind: 'scalar' } | { kind: 'trailing'; period: number } | { kind: 'leading'; count: number };
-
-/** How an operand of `shape` broadcasts to `out` (already padded to the same rank), if one of the four supported ways. */
-function role(shape: number[], out: readonly number[]): Role | null {
-  if (shape.every((d, i) => d === out[i])) return { kind: 'full' };
-  if (size(shape) === 1) return { kind: 'scalar' };
-  const firstKept = shape.findIndex((d) => d !== 1);
-  if (shape.slice(firstKept).every((d, i) => d === out[firstKept + i])) return { kind: 'trailing', period: size(shape) };
-  let lastKept = shape.length - 1;
-  while (shape[lastKept] === 1) lastKept--;
-  if (shape.slice(0, lastKept + 1).every((d, i) => d === out[i])) return { kind: 'leading', count: size(shape) };
-  return null;
+/**
+ * How an operand of `shape` broadcasts to `out` (dims aligned from the right, missing ones
+ * being 1), with the size of its kept part; null when none of the four supported ways. Runs
+ * for every elementwise op of a step, so it allocates nothing but its result.
+ */
+function role(shape: readonly number[], out: readonly number[]): { role: Role; size: number } | null {
+  const pad = out.length - shape.length;
+  const dim = (i: number): number => (i < pad ? 1 : (shape[i - pad] as number));
+  let size = 1;
+  let equal = true;
+  let first = -1;
+  let last = -1;
+  for (let i = 0; i < out.length; i++) {
+    const d = dim(i);
+    size *= d;
+    if (d !== out[i]) equal = false;
+    if (d !== 1) {
+      if (first < 0) first = i;
+      last = i;
+    }
+  }
+  if (equal) return { role: 'full', size };
+  if (size === 1) return { role: 'scalar', size };
+  let trailing = true;
+  for (let i = first; i < out.length; i++) if (dim(i) !== out[i]) trailing = false;
+  if (trailing) return { role: 'trailing', size };
+  for (let i = 0; i <= last; i++) if (dim(i) !== out[i]) return null;
+  return { role: 'leading', size };
 }
 
 /** The [R, C] view of a binary op with numpy broadcasting from `aShape` and `bShape` to `out`, or null when not supported. */
 export function planBroadcast(aShape: readonly number[], bShape: readonly number[], out: readonly number[]): BroadcastPlan | null {
-  const n = size(out);
+  let n = 1;
+  for (const d of out) n *= d;
   if (n === 0) return null;
-  const pad = (s: readonly number[]): number[] => [...new Array<number>(out.length - s.length).fill(1), ...s];
-  const ra = role(pad(aShape), out);
-  const rb = role(pad(bShape), out);
+  const ra = role(aShape, out);
+  const rb = role(bShape, out);
   if (!ra || !rb) return null;
-  const full = { mode: 'vector' as const, rowBytes: 0 };
-  const small = (r: Role, cols: number): BroadcastPlan['a'] | null => {
-    if (r.kind === 'scalar') return { mode: 'splat', rowBytes: 0 };
-    if (r.kind === 'trailing' && r.period === cols) return { mode: 'vector', rowBytes: 0 };
-    if (r.kind === 'leading' && n / r.count === cols) return { mode: 'splat', rowBytes: 4 };
-    return null;
-  };
-  if (ra.kind === 'full' && rb.kind === 'full') return { rows: 1, cols: n, a: full, b: full };
-  const [fullSide, other] = ra.kind === 'full' ? [ra, rb] : [rb, ra];
-  if (fullSide.kind !== 'full') return null;
-  const cols = other.kind === 'trailing' ? other.period : other.kind === 'leading' ? n / other.count : n;
-  const rows = n / cols;
-  const smallSide = small(other, cols);
-  if (!smallSide) return null;
-  const fullRow = { mode: 'vector' as const, rowBytes: cols * 4 };
-  return ra.kind === 'full' ? { rows, cols, a: fullRow, b: smallSide } : { rows, cols, a: smallSide, b: fullRow };
+  if (ra.role === 'full' && rb.role === 'full') return { rows: 1, cols: n, a: { mode: 'vector', rowBytes: 4 * n }, b: { mode: 'vector', rowBytes: 4 * n } };
+  if (ra.role !== 'full' && rb.role !== 'full') return null;
+  const other = ra.role === 'full' ? rb : ra;
+  const cols = other.role === 'trailing' ? other.size : other.role === 'leading' ? n / other.size : n;
+  const small: BroadcastPlan['a'] = other.role === 'trailing' ? { mode: 'vector', rowBytes: 0 } : { mode: 'splat', rowBytes: other.role === 'leading' ? 4 : 0 };
+  const full: BroadcastPlan['a'] = { mode: 'vector', rowBytes: cols * 4 };
+  return ra.role === 'full' ? { rows: n / cols, cols, a: full, b: small } : { rows: n / cols, cols, a: small, b: full };
 }
 
 const SIMD_OP: Record<BinaryOp, Code> = { add: op.f32x4Add, sub: op.f32x4Sub, mul: op.f32x4Mul, div: op.f32x4Div };

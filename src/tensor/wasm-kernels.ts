@@ -46,6 +46,8 @@ import { EXP_TABLE_BYTES } from './musl-math.js';
 interface WasmBackendLike {
   /** The Emscripten module: its heap's Memory and allocator. */
   wasm: { asm: { memory: WebAssembly.Memory }; _malloc(bytes: number): number };
+  /** Where each tensor's data starts in the heap (bytes). */
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   incRef(dataId: object): void;
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
@@ -94,6 +96,13 @@ export function installWasmKernelFixes(): void {
   installed = true;
 }
 
+/** The byte address of a tensor's data in wasm's heap (a typed-array view would allocate on every op). */
+function heapAddress(wasm: WasmBackendLike, t: TensorInfo): number {
+  const data = wasm.dataIdMap.get(t.dataId);
+  if (!data) throw new Error('wasm backend: tensor data not found (disposed?)');
+  return data.memoryOffset;
+}
+
 function wasmBackend(): WasmBackendLike {
   const backend = tf.findBackend('wasm') as unknown as WasmBackendLike | null;
   if (!backend) throw new Error('the wasm backend is not initialised; call tf.setBackend("wasm") first');
@@ -118,8 +127,7 @@ function installBroadcastBinary(): void {
         if (!plan) return original(args);
         const wasm = args.backend as unknown as WasmBackendLike;
         const out = wasm.makeOutput(outShape, 'float32');
-        const at = (t: TensorInfo): number => wasm.typedArrayFromHeap(t).byteOffset;
-        kernels.run(o, plan, at(a), at(b), at(out));
+        kernels.run(o, plan, heapAddress(wasm, a), heapAddress(wasm, b), heapAddress(wasm, out));
         return out;
       },
     });
@@ -131,7 +139,7 @@ function installFusedGelu(): void {
   const kernel = new GeluKernel(backend.wasm.asm.memory, backend.wasm._malloc(EXP_TABLE_BYTES));
   const address = (wasm: WasmBackendLike, t: TensorInfo): number => {
     if (t.dtype !== 'float32') throw new Error(`fused GELU: expected float32 tensors, got ${t.dtype}`);
-    return wasm.typedArrayFromHeap(t).byteOffset;
+    return heapAddress(wasm, t);
   };
   tf.registerKernel({
     kernelName: GELU_KERNEL,
