@@ -130,4 +130,35 @@ describe.each(TILES)('SIMD batched matMul kernel (%s)', (_label, tile) => {
     expect(() => kernel.matMul(a, b, out, batch, m, k + 1, n)).toThrow(/sizes/);
     expect(() => kernel.matMul(a, b, out, 0, m, k, n)).toThrow(/empty/);
   });
+
+  it.each([
+    [1, 8, 16, 8, false, false],
+    [2, 17, 20, 13, false, false],
+    [3, 12, 9, 16, true, false],
+    [1, 5, 33, 24, false, true],
+  ])('works in place in a shared memory, staging only what needs padding or transposing: batch %i, m %i, k %i, n %i, tA %s, tB %s', (batch, m, k, n, tA, tB) => {
+    const rng = new Rng(`bmm/shared/${batch}/${m}/${k}/${n}`);
+    const a = randomNormal(rng, batch * m * k);
+    const b = randomNormal(rng, batch * k * n);
+    const memory = new WebAssembly.Memory({ initial: 4 });
+    const shared = new BatchedMatMul(tile, K_BLOCK, memory);
+    // Operands with a guard value around the output, which in-place writes must not touch.
+    const at = { a: 64, b: 64 + a.length * 4, out: 128 + (a.length + b.length) * 4 };
+    const guard = at.out / 4 + batch * m * n;
+    const scratchAt = (guard + 16) * 4;
+    const heap = () => new Float32Array(memory.buffer);
+    heap().set(a, at.a / 4);
+    heap().set(b, at.b / 4);
+    heap()[at.out / 4 - 1] = 42;
+    heap()[guard] = 42;
+    const reserved: number[] = [];
+    shared.matMulAt(at, { reserve: (bytes) => (reserved.push(bytes), scratchAt) }, batch, m, k, n, tA, tB);
+    const expected = new Float32Array(batch * m * n);
+    kernel.matMul(a, b, expected, batch, m, k, n, tA, tB);
+    expect(bits(heap().slice(at.out / 4, guard)).equals(bits(expected))).toBe(true);
+    expect([heap()[at.out / 4 - 1], heap()[guard]]).toEqual([42, 42]);
+    const inPlace = !tA && !tB && m % tile.rows === 0 && n % (4 * tile.vecs) === 0;
+    expect(reserved.length === 0).toBe(inPlace);
+    expect(() => shared.matMul(a, b, expected, batch, m, k, n)).toThrow(/own memory/);
+  });
 });

@@ -108,64 +108,86 @@ function kernel({ rows, vecs }: Tile, kBlock = K_BLOCK): FuncDef {
 
 const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 
+function checkShape(batch: number, m: number, k: number, n: number): void {
+  if (batch < 1 || m < 1 || k < 1 || n < 1) throw new Error(`batchedMatMul: empty shape [${batch}, ${m}, ${k}] x [${k}, ${n}]`);
+  if (k >= UNBLOCKED) throw new Error(`batchedMatMul: shared dimension ${k} is too long`);
+}
+
+/** Scratch bytes in the kernel's memory: `reserve(bytes)` returns the address of at least that many, valid until the next call. */
+export interface Scratch {
+  reserve(bytes: number): number;
+}
+
+/** Byte addresses of the operands and the output in the kernel's memory. */
+export interface Operands {
+  a: number;
+  b: number;
+  out: number;
+}
+
 /**
- * The kernel with its own memory. Operands are copied in with rows and columns padded to the
- * tile (padding only feeds outputs that are never copied back), transposed on the way in when
- * asked, and the result is copied out.
+ * The kernel over float32 matrices in a WebAssembly memory: its own, or a shared one (tfjs's
+ * wasm heap) where it reads the operands and writes the product in place. Operands whose
+ * rows or columns do not fill whole tiles, and transposed ones, are first laid out in scratch
+ * memory with the rows and columns padded (padding only feeds outputs that are never copied
+ * back), transposed on the way when asked; a padded product is copied out at the end.
  */
 export class BatchedMatMul {
   private readonly module: KernelModule;
+  private readonly memory: WebAssembly.Memory | null;
   private readonly run: (a: number, b: number, out: number, batch: number, m: number, k: number, n: number) => void;
   private readonly copy: CopyRows;
   private readonly transpose: (src: number, dst: number, batch: number, rows: number, cols: number, dstRow: number, dstMatrix: number) => void;
 
-  constructor(private readonly tile: Tile = DEFAULT_TILE, kBlock = K_BLOCK) {
-    this.module = new KernelModule([kernel(tile, kBlock), copyRows(), transposeLast()]);
+  constructor(private readonly tile: Tile = DEFAULT_TILE, kBlock = K_BLOCK, shared?: WebAssembly.Memory) {
+    this.module = new KernelModule([kernel(tile, kBlock), copyRows(), transposeLast()], shared);
+    this.memory = shared ?? null;
     this.run = this.module.func('batchedMatMul');
     this.copy = this.module.func('copyRows');
     this.transpose = this.module.func('transposeLast');
   }
 
   /**
-   * out (batch x m x n) = A (batch x m x k) x B (batch x k x n), all row-major float32. A
-   * transposed operand is stored with its last two axes swapped: a as batch x k x m, b as
-   * batch x n x k.
+   * out (batch x m x n) = A (batch x m x k) x B (batch x k x n), all row-major float32 at byte
+   * addresses of the kernel's memory. A transposed operand is stored with its last two axes
+   * swapped: a as batch x k x m, b as batch x n x k.
    */
-  matMul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, m: number, k: number, n: number, transposeA = false, transposeB = false): void {
-    if (batch < 1 || m < 1 || k < 1 || n < 1) throw new Error(`batchedMatMul: empty shape [${batch}, ${m}, ${k}] x [${k}, ${n}]`);
-    if (k >= UNBLOCKED) throw new Error(`batchedMatMul: shared dimension ${k} is too long`);
-    if (a.length !== batch * m * k || b.length !== batch * k * n || out.length !== batch * m * n) throw new Error('batchedMatMul: operand sizes do not match the shape');
+  matMulAt(at: Operands, scratch: Scratch, batch: number, m: number, k: number, n: number, transposeA = false, transposeB = false): void {
+    checkShape(batch, m, k, n);
     const mp = roundUp(m, this.tile.rows);
     const np = roundUp(n, 4 * this.tile.vecs);
-    // Byte layout: padded A, padded B, padded output, then a staging area for data as given.
-    const aOff = 0;
-    const bOff = aOff + batch * mp * k * 4;
-    const outOff = bOff + batch * k * np * 4;
-    const stage = outOff + batch * mp * np * 4;
-    const heap = this.module.heap(stage + Math.max(a.length, b.length, out.length) * 4);
-    /**
-     * x (batch matrices of rows x cols, or cols x rows when transposed) into rows `stride`
-     * bytes apart and matrices `matrix` bytes apart. A pads whole matrices (rows are packed), B
-     * pads each row (matrices are packed); a transposed operand is padded as it is transposed.
-     */
-    const put = (x: Float32Array, at: number, transposed: boolean, rows: number, cols: number, stride: number, matrix: number) => {
-      const packedRows = cols * 4 === stride;
-      const packedMatrices = matrix === rows * stride;
-      if (!transposed && packedRows && packedMatrices) return heap.set(x, at / 4);
-      heap.set(x, stage / 4);
-      if (transposed) this.transpose(stage, at, batch, cols, rows, stride, matrix);
-      else if (packedMatrices) this.copy(stage, cols * 4, at, stride, batch * rows, cols * 4);
-      else this.copy(stage, rows * cols * 4, at, matrix, batch, rows * cols * 4);
-    };
-    put(a, aOff, transposeA, m, k, k * 4, mp * k * 4);
-    put(b, bOff, transposeB, k, n, np * 4, k * np * 4);
-    this.run(aOff, bOff, outOff, batch, mp, k, np);
-    if (mp === m && np === n) {
-      out.set(heap.subarray(outOff / 4, outOff / 4 + out.length));
-      return;
-    }
-    if (mp === m) this.copy(outOff, np * 4, stage, n * 4, batch * m, n * 4);
-    else for (let t = 0; t < batch; t++) this.copy(outOff + t * mp * np * 4, np * 4, stage + t * m * n * 4, n * 4, m, n * 4);
-    out.set(heap.subarray(stage / 4, stage / 4 + out.length));
+    const aInPlace = !transposeA && mp === m;
+    const bInPlace = !transposeB && np === n;
+    const outInPlace = mp === m && np === n;
+    const aBytes = aInPlace ? 0 : batch * mp * k * 4;
+    const bBytes = bInPlace ? 0 : batch * k * np * 4;
+    const base = aBytes + bBytes + (outInPlace ? 0 : batch * mp * np * 4) > 0 ? scratch.reserve(aBytes + bBytes + (outInPlace ? 0 : batch * mp * np * 4)) : 0;
+    const a = aInPlace ? at.a : base;
+    const b = bInPlace ? at.b : base + aBytes;
+    const out = outInPlace ? at.out : base + aBytes + bBytes;
+    // A pads whole matrices (its rows are packed), B pads each row (its matrices are packed).
+    if (transposeA) this.transpose(at.a, a, batch, k, m, k * 4, mp * k * 4);
+    else if (!aInPlace) this.copy(at.a, m * k * 4, a, mp * k * 4, batch, m * k * 4);
+    if (transposeB) this.transpose(at.b, b, batch, n, k, np * 4, k * np * 4);
+    else if (!bInPlace) this.copy(at.b, n * 4, b, np * 4, batch * k, n * 4);
+    this.run(a, b, out, batch, mp, k, np);
+    if (outInPlace) return;
+    if (mp === m) this.copy(out, np * 4, at.out, n * 4, batch * m, n * 4);
+    else for (let t = 0; t < batch; t++) this.copy(out + t * mp * np * 4, np * 4, at.out + t * m * n * 4, n * 4, m, n * 4);
+  }
+
+  /** matMulAt on arrays, through the kernel's own memory (not available on a shared one). */
+  matMul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, m: number, k: number, n: number, transposeA = false, transposeB = false): void {
+    if (this.memory) throw new Error('batchedMatMul: matMul on arrays needs the kernel\'s own memory; use matMulAt on a shared one');
+    checkShape(batch, m, k, n);
+    if (a.length !== batch * m * k || b.length !== batch * k * n || out.length !== batch * m * n) throw new Error('batchedMatMul: operand sizes do not match the shape');
+    const at = { a: 0, b: a.length * 4, out: (a.length + b.length) * 4 };
+    const end = at.out + out.length * 4;
+    const heap = this.module.heap(end);
+    heap.set(a, at.a / 4);
+    heap.set(b, at.b / 4);
+    const scratch = { reserve: (bytes: number) => (this.module.heap(end + bytes), end) };
+    this.matMulAt(at, scratch, batch, m, k, n, transposeA, transposeB);
+    out.set(this.module.heap(end).subarray(at.out / 4, at.out / 4 + out.length));
   }
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { BatchedMatMul, DEFAULT_TILE, K_BLOCK, UNBLOCKED } from './batched-matmul.js';
+import { BatchedMatMul, DEFAULT_TILE, K_BLOCK, UNBLOCKED, type Scratch } from './batched-matmul.js';
 import { BroadcastBinary, planBroadcast, type BinaryOp } from './broadcast-binary.js';
 import { ColumnSum } from './column-sum.js';
 import { GeluKernel } from './gelu-kernel.js';
@@ -45,7 +45,7 @@ import { EXP_TABLE_BYTES } from './musl-math.js';
 
 interface WasmBackendLike {
   /** The Emscripten module: its heap's Memory and allocator. */
-  wasm: { asm: { memory: WebAssembly.Memory }; _malloc(bytes: number): number };
+  wasm: { asm: { memory: WebAssembly.Memory }; _malloc(bytes: number): number; _free(address: number): void };
   /** Where each tensor's data starts in the heap (bytes). */
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
@@ -70,7 +70,7 @@ export function installWasmKernelFixes(): void {
     kernelName: 'BatchMatMul',
     backendName: 'wasm',
     setupFunc: original.setupFunc,
-    kernelFunc: fastBatchMatMul(originalFunc, transposeFunc),
+    kernelFunc: fastBatchMatMul(originalFunc, transposeFunc, wasmBackend()),
   } as KernelConfig);
   const sum = tf.getKernel('Sum', 'wasm');
   if (sum) {
@@ -176,11 +176,32 @@ export function installMissingWasmKernels(): void {
   }
 }
 
-function fastBatchMatMul(original: KernelFunc, transposeFunc: KernelFunc): KernelFunc {
+/** One block of wasm's heap, from its own allocator, grown (freed and allocated again) on demand. */
+class HeapScratch implements Scratch {
+  private address = 0;
+  private bytes = 0;
+
+  constructor(private readonly wasm: WasmBackendLike['wasm']) {}
+
+  reserve(bytes: number): number {
+    if (bytes <= this.bytes) return this.address;
+    if (this.address) this.wasm._free(this.address);
+    // Headroom, so that a run of slightly growing requests does not reallocate each time.
+    this.bytes = Math.ceil(bytes * 1.25);
+    this.address = this.wasm._malloc(this.bytes);
+    if (!this.address) throw new Error(`wasm heap: could not allocate ${this.bytes} bytes of matMul scratch`);
+    return this.address;
+  }
+}
+
+function fastBatchMatMul(original: KernelFunc, transposeFunc: KernelFunc, backend: WasmBackendLike): KernelFunc {
   // Each kernel keeps the summation order of the tfjs path it replaces: XNNPACK (one run over
   // k) where B is shared, the scalar loop (restarting every 48 terms) where both are batched.
-  const shared = new BatchedMatMul(DEFAULT_TILE, UNBLOCKED);
-  const perBatch = new BatchedMatMul(DEFAULT_TILE, K_BLOCK);
+  // Both run in place in wasm's heap.
+  const memory = backend.wasm.asm.memory;
+  const shared = new BatchedMatMul(DEFAULT_TILE, UNBLOCKED, memory);
+  const perBatch = new BatchedMatMul(DEFAULT_TILE, K_BLOCK, memory);
+  const scratch = new HeapScratch(backend.wasm);
   return (args) => {
     const { inputs, backend, attrs } = args;
     const wasm = backend as unknown as WasmBackendLike;
@@ -208,11 +229,10 @@ function fastBatchMatMul(original: KernelFunc, transposeFunc: KernelFunc): Kerne
         a = temp;
         tA = false;
       }
-      // makeOutput may grow the heap, which detaches earlier views: take them after it.
       const out = wasm.makeOutput([...batchShape, m, n], 'float32');
-      const heap = (x: TensorInfo) => wasm.typedArrayFromHeap(x) as Float32Array;
-      if (fold) shared.matMul(heap(a), heap(b), heap(out), 1, batchA * m, k, n, tA, transposeB);
-      else perBatch.matMul(heap(a), heap(b), heap(out), batchA, m, k, n, tA, transposeB);
+      const at = { a: heapAddress(wasm, a), b: heapAddress(wasm, b), out: heapAddress(wasm, out) };
+      if (fold) shared.matMulAt(at, scratch, 1, batchA * m, k, n, tA, transposeB);
+      else perBatch.matMulAt(at, scratch, batchA, m, k, n, tA, transposeB);
       return out;
     } finally {
       if (temp) wasm.disposeData(temp.dataId);
