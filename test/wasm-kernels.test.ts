@@ -404,7 +404,7 @@ describe('wasm kernel fixes that keep the stock kernels\' bits', () => {
     expect(project).toEqual(stock);
   });
 
-  it('elementwise add, sub, mul and div with each supported broadcast, and GELU with its gradient, equal tfjs wasm with the fixes off, bit for bit', () => {
+  it('elementwise add, sub, mul and div with each supported broadcast, GELU with its gradient, and axis swaps equal tfjs wasm with the fixes off, bit for bit', () => {
     const { project, stock } = runWithAndWithoutFixes(`
       const special = (x) => { x[0] = NaN; x[1] = Infinity; x[2] = -Infinity; x[3] = 0; x[4] = -0; x[5] = 1e-40; return x; };
       const a = tf.tensor(special(rnd(3 * 37)), [3, 37]);
@@ -422,8 +422,9 @@ describe('wasm kernel fixes that keep the stock kernels\' bits', () => {
       const gdy = tf.tensor(rnd(34 * 61), [34, 61]);
       const { gelu } = await import(${JSON.stringify(join(REPO, 'dist/src/model/layers.js'))});
       outs.push(gelu(x), tf.grad((t) => gelu(t))(x, gdy));
+      outs.push(tf.transpose(heads, [0, 2, 1, 3]), tf.transpose(tf.tensor(rnd(2 * 5 * 3 * 7), [2, 5, 3, 7]), [0, 2, 1, 3]));
     `);
-    expect(project).toHaveLength(34);
+    expect(project).toHaveLength(36);
     expect(project).toEqual(stock);
   });
 });

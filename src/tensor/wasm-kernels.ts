@@ -4,6 +4,7 @@ import { BatchedMatMul, DEFAULT_TILE, K_BLOCK, UNBLOCKED, type Scratch } from '.
 import { BroadcastBinary, planBroadcast, type BinaryOp } from './broadcast-binary.js';
 import { ColumnSum } from './column-sum.js';
 import { GeluKernel } from './gelu-kernel.js';
+import { planAxisSwap, SwapAxes } from './swap-axes.js';
 import { GELU_GRAD_KERNEL, GELU_KERNEL } from './gelu-op.js';
 import { EXP_TABLE_BYTES } from './musl-math.js';
 
@@ -36,6 +37,9 @@ import { EXP_TABLE_BYTES } from './musl-math.js';
  * Add, Sub, Multiply and RealDiv of float32 tensors with equal shapes, a bias, a per-row value or
  * a scalar run a SIMD loop in place (src/tensor/broadcast-binary.ts): one IEEE operation per
  * element as in wasm's own kernels, whose broadcasting path costs up to 90 us on [1088, 64].
+ *
+ * Transposes that swap two neighbouring axes above the last (the attention's head split and
+ * merge) move whole rows in place (src/tensor/swap-axes.ts).
  *
  * GELU forward and backward run as one kernel each (src/tensor/gelu-kernel.ts), in place in
  * wasm's heap, instead of 5 and 8 tfjs ops.
@@ -92,6 +96,7 @@ export function installWasmKernelFixes(): void {
   }
   installFusedGelu();
   installBroadcastBinary();
+  installAxisSwap(transposeKernel);
   installMissingWasmKernels();
   installed = true;
 }
@@ -132,6 +137,25 @@ function installBroadcastBinary(): void {
       },
     });
   }
+}
+
+function installAxisSwap(stock: KernelConfig): void {
+  const kernel = new SwapAxes(wasmBackend().wasm.asm.memory);
+  const original = stock.kernelFunc;
+  tf.unregisterKernel('Transpose', 'wasm');
+  tf.registerKernel({
+    ...stock,
+    kernelFunc: (args) => {
+      const x = args.inputs['x'] as TensorInfo;
+      const perm = (args.attrs as { perm: number[] }).perm;
+      const plan = x.dtype === 'float32' ? planAxisSwap(x.shape, perm) : null;
+      if (!plan) return original(args);
+      const wasm = args.backend as unknown as WasmBackendLike;
+      const out = wasm.makeOutput(perm.map((p) => x.shape[p] as number), 'float32');
+      kernel.run(heapAddress(wasm, x), heapAddress(wasm, out), plan.outer, plan.p, plan.q, plan.inner);
+      return out;
+    },
+  });
 }
 
 function installFusedGelu(): void {
