@@ -284,6 +284,41 @@ describe('wasm GatherV2 (rows of an embedding table)', () => {
   });
 });
 
+describe('tensors saved for the backward pass on wasm', () => {
+  it('are new references to the same data, taken without the Identity kernel, and all released after the gradient', async () => {
+    await tf.setBackend('wasm');
+    const identity = tf.getKernel('Identity', 'wasm');
+    expect(identity).toBeDefined();
+    let identityCalls = 0;
+    tf.unregisterKernel('Identity', 'wasm');
+    tf.registerKernel({ ...(identity as tf.KernelConfig), kernelFunc: (args) => (identityCalls++, (identity as tf.KernelConfig).kernelFunc(args)) });
+    try {
+      const a = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+      const b = tf.tensor2d([0.5, -1, 2, 0.25, 3, -2], [3, 2]);
+      const dataBefore = tf.backend().numDataIds();
+      const tensorsBefore = tf.memory().numTensors;
+      // matMul saves both inputs; mul saves both; the gradient must still see their values.
+      const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.mul(tf.matMul(x, y), tf.matMul(x, y)).sum())([a, b]);
+      expect(identityCalls).toBe(0);
+      // d/dx sum((xy)^2) = 2 (xy) y^T and d/dy = 2 x^T (xy), by plain loops.
+      const x = [[1, 2, 3], [4, 5, 6]];
+      const y = [[0.5, -1], [2, 0.25], [3, -2]];
+      const xy = x.map((row) => [0, 1].map((j) => row.reduce((acc, v, k) => acc + v * (y[k]?.[j] as number), 0)));
+      const wantA = x.flatMap((_, i) => [0, 1, 2].map((k) => 2 * [0, 1].reduce((acc, j) => acc + (xy[i]?.[j] as number) * (y[k]?.[j] as number), 0)));
+      const wantB = y.flatMap((_, k) => [0, 1].map((j) => 2 * [0, 1].reduce((acc, i) => acc + (x[i]?.[k] as number) * (xy[i]?.[j] as number), 0)));
+      expect(Array.from(da?.dataSync() ?? [])).toEqual(wantA);
+      expect(Array.from(db?.dataSync() ?? [])).toEqual(wantB);
+      tf.dispose([da as tf.Tensor, db as tf.Tensor]);
+      expect(tf.memory().numTensors).toBe(tensorsBefore);
+      expect(tf.backend().numDataIds()).toBe(dataBefore);
+      tf.dispose([a, b]);
+    } finally {
+      tf.unregisterKernel('Identity', 'wasm');
+      tf.registerKernel(identity as tf.KernelConfig);
+    }
+  });
+});
+
 describe('wasm Identity and same-dtype Cast share data', () => {
   it('give the same values without a new buffer, and casts to another dtype still convert as on cpu', async () => {
     const data = [1.5, -2.25, 3.75, -0.5];
