@@ -439,7 +439,7 @@ describe('wasm kernel fixes that keep the stock kernels\' bits', () => {
     expect(project).toEqual(stock);
   });
 
-  it('elementwise add, sub, mul and div with each supported broadcast, GELU with its gradient, and axis swaps equal tfjs wasm with the fixes off, bit for bit', () => {
+  it('elementwise add, sub, mul and div with each supported broadcast, GELU with its gradient, axis swaps, and Sum, Mean and LayerNorm gradients equal tfjs wasm with the fixes off, bit for bit', () => {
     const { project, stock } = runWithAndWithoutFixes(`
       const special = (x) => { x[0] = NaN; x[1] = Infinity; x[2] = -Infinity; x[3] = 0; x[4] = -0; x[5] = 1e-40; return x; };
       const a = tf.tensor(special(rnd(3 * 37)), [3, 37]);
@@ -458,8 +458,19 @@ describe('wasm kernel fixes that keep the stock kernels\' bits', () => {
       const { gelu } = await import(${JSON.stringify(join(REPO, 'dist/src/model/layers.js'))});
       outs.push(gelu(x), tf.grad((t) => gelu(t))(x, gdy));
       outs.push(tf.transpose(heads, [0, 2, 1, 3]), tf.transpose(tf.tensor(rnd(2 * 5 * 3 * 7), [2, 5, 3, 7]), [0, 2, 1, 3]));
+      const r = tf.tensor(rnd(6 * 5 * 7), [6, 5, 7]);
+      outs.push(
+        tf.grad((t) => tf.mean(t, -1))(r, tf.tensor(rnd(30), [6, 5])),
+        tf.grad((t) => tf.mean(t, [0, 2], true))(r, tf.tensor(rnd(5), [1, 5, 1])),
+        tf.grad((t) => tf.sum(t, 1))(r, tf.tensor(rnd(42), [6, 7])),
+        tf.grad((t) => tf.sum(t))(r, tf.scalar(0.3)),
+      );
+      const { layerNorm } = await import(${JSON.stringify(join(REPO, 'dist/src/model/layers.js'))});
+      const gamma = tf.tensor(rnd(7), [7]);
+      const beta = tf.tensor(rnd(7), [7]);
+      outs.push(...tf.grads((t, g, b) => layerNorm(t, g, b, 1e-12))([r, gamma, beta], tf.tensor(rnd(210), [6, 5, 7])));
     `);
-    expect(project).toHaveLength(36);
+    expect(project).toHaveLength(43);
     expect(project).toEqual(stock);
   });
 });

@@ -4,6 +4,7 @@ import { BatchedMatMul, DEFAULT_TILE, K_BLOCK, UNBLOCKED, type Scratch } from '.
 import { BroadcastBinary, planBroadcast, type BinaryOp } from './broadcast-binary.js';
 import { ColumnSum } from './column-sum.js';
 import { GeluKernel } from './gelu-kernel.js';
+import { installReduceGradients } from './reduce-gradients.js';
 import { planAxisSwap, SwapAxes } from './swap-axes.js';
 import { GELU_GRAD_KERNEL, GELU_KERNEL } from './gelu-op.js';
 import { EXP_TABLE_BYTES } from './musl-math.js';
@@ -47,6 +48,9 @@ import { EXP_TABLE_BYTES } from './musl-math.js';
  * Tensors saved for the backward pass: tfjs clones each one through the Identity kernel and
  * records the clone on the tape (about 700 per ViT step), only to hold a second reference to
  * the same data; on wasm the engine takes that reference directly (see shareSavedTensors).
+ *
+ * The gradients of Sum and Mean take their ones from a fill in wasm's heap instead of a
+ * JavaScript array (src/tensor/reduce-gradients.ts).
  *
  * wasm also lacks UnsortedSegmentSum, the gradient of gather (embedding lookups).
  */
@@ -102,6 +106,7 @@ export function installWasmKernelFixes(): void {
   installBroadcastBinary();
   installAxisSwap(transposeKernel);
   shareSavedTensors();
+  installReduceGradients();
   installMissingWasmKernels();
   installed = true;
 }
