@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import seedrandom from 'seedrandom';
 import { describe, expect, it } from 'vitest';
 import { dropoutMultiplier, seededDropout } from '../src/model/dropout.js';
 import { initBackend } from '../src/tensor/backend.js';
@@ -38,6 +39,16 @@ describe('dropout multiplier', () => {
     expect(kept.length / m.length).toBeLessThan(0.91);
     expect(new Set(kept)).toEqual(new Set([Math.fround(1 / Math.fround(0.9))]));
     expect(bits(dropoutMultiplier(1000, 0.1, 6)).equals(bits(m.subarray(0, 1000)))).toBe(false);
+  });
+
+  it('follows seedrandom\'s own alea generator over a long run (1M values)', () => {
+    const [size, rate, seed] = [1_000_000, 0.3, 987654321];
+    const keep = Math.fround(1 - rate);
+    const scale = Math.fround(1 / keep);
+    const next = seedrandom.alea(String(seed));
+    const want = new Float32Array(size);
+    for (let i = 0; i < size; i++) want[i] = Math.floor(Math.fround(Math.fround(next()) + keep)) >= 1 ? scale : 0;
+    expect(bits(dropoutMultiplier(size, rate, seed)).equals(bits(want))).toBe(true);
   });
 
   it('rejects rates outside (0, 1)', () => {
