@@ -53,13 +53,17 @@ beforeAll(async () => {
   await initBackend('wasm');
 });
 
+/** The scalar expf and erff, instantiated on their own memory with the table at 0. */
+function scalarFunctions(): { expf: (x: number) => number; erff: (x: number) => number } {
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const module = new KernelModule([expfDef(0), erffDef(0)], memory);
+  writeExpTable(memory.buffer, 0);
+  return { expf: module.func('expf'), erff: module.func('erff') };
+}
+
 describe('musl expf and erff (src/tensor/musl-math.ts)', () => {
   it('equal the wasm backend Exp and Erf on a sweep of float32 bit patterns', () => {
-    const memory = new WebAssembly.Memory({ initial: 1 });
-    const module = new KernelModule([expfDef(0), erffDef(0)], memory);
-    writeExpTable(memory.buffer, 0);
-    const expf = module.func<(x: number) => number>('expf');
-    const erff = module.func<(x: number) => number>('erff');
+    const { expf, erff } = scalarFunctions();
     const xs = sweep();
     const x = tf.tensor1d(xs);
     const [e, r] = [tf.exp(x), tf.erf(x)];
@@ -69,11 +73,7 @@ describe('musl expf and erff (src/tensor/musl-math.ts)', () => {
   });
 
   it('expf and erff are close to the true functions (an independent check of the transcription)', () => {
-    const memory = new WebAssembly.Memory({ initial: 1 });
-    const module = new KernelModule([expfDef(0), erffDef(0)], memory);
-    writeExpTable(memory.buffer, 0);
-    const expf = module.func<(x: number) => number>('expf');
-    const erff = module.func<(x: number) => number>('erff');
+    const { expf, erff } = scalarFunctions();
     // erf by its Maclaurin series, in double, for |x| <= 3.
     const erf = (x: number): number => {
       let term = x;

@@ -4,10 +4,10 @@ import { BatchedMatMul, DEFAULT_TILE, K_BLOCK, UNBLOCKED, type Scratch } from '.
 import { BroadcastBinary, planBroadcast, type BinaryOp } from './broadcast-binary.js';
 import { ColumnSum } from './column-sum.js';
 import { GeluKernel } from './gelu-kernel.js';
-import { installReduceGradients } from './reduce-gradients.js';
-import { planAxisSwap, SwapAxes } from './swap-axes.js';
 import { GELU_GRAD_KERNEL, GELU_KERNEL } from './gelu-op.js';
 import { EXP_TABLE_BYTES } from './musl-math.js';
+import { installReduceGradients } from './reduce-gradients.js';
+import { planAxisSwap, SwapAxes } from './swap-axes.js';
 
 /**
  * Kernel fixes for the wasm backend, installed through tfjs's kernel registry.
@@ -15,8 +15,9 @@ import { EXP_TABLE_BYTES } from './musl-math.js';
  * The wasm BatchMatMul only reaches XNNPACK when the (rank-3) batch is 1 and neither input is
  * transposed; every other case runs a scalar loop about 10x slower, and every backward matMul
  * is transposed. The wrapper runs the project's SIMD kernel (src/tensor/batched-matmul.ts) on
- * every float32 product, transposing operands as it copies them in (a blocked loop, 0.6-0.8 ns
- * per element against 2-9 for tfjs's Transpose) and folding a batched left operand into rows
+ * every float32 product, in place in wasm's heap (operands that need padding or transposing
+ * are staged in scratch, transposed by a blocked loop at 0.6-0.8 ns per element against 2-9 for
+ * tfjs's Transpose), folding a batched left operand into rows
  * when the right operand is shared: with the sums in one run
  * over k, bit-identical to XNNPACK's GEMM, where B is shared; restarted every 48 terms,
  * bit-identical to the scalar loop, where both operands carry the same batch (attention). It
