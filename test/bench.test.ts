@@ -107,6 +107,16 @@ describe('fedpft bench --quick', () => {
       expect([m.rows[2]?.clientFfnWidths, m.rows[3]?.clientFfnWidths]).toEqual(widths[i]);
       // Compressing every layer costs fewer MACs than keeping the first and last whole.
       expect(m.rows[3]?.macsRatio).toBeLessThan(m.rows[2]?.macsRatio as number);
+      // The width scan (quick: one 32-wide, 3-layer variant, only the middle layer compressed).
+      expect(m.widthScan.map((w) => [w.hidden, w.layers])).toEqual([[32, 3]]);
+      expect(m.scanBatch).toBe(i === 0 ? 2 : 1);
+      for (const w of m.widthScan) {
+        positive(w.fullMs, 'scan fullMs');
+        positive(w.fedpftMs, 'scan fedpftMs');
+        ratioOf(w.stepRatio, w.fedpftMs, w.fullMs);
+        expect(w.macsRatio).toBeGreaterThan(0.5);
+        expect(w.macsRatio).toBeLessThan(1);
+      }
     });
   });
 

@@ -3,10 +3,11 @@ import { localTrain } from '../client/local-train.js';
 import { loadScenarioTask, scenarioTextEncoding } from '../scenario/task-data.js';
 import { createMethod } from '../methods/registry.js';
 import { disposeParams } from '../model/params.js';
-import { encoderFfnWidth as ffnWidth, isText, loadModel } from '../model/encoder.js';
+import { encoderFfnWidth as ffnWidth, isText, loadModel, type ModelConfig } from '../model/encoder.js';
 import { updatedNeuronCount } from '../proxy/apoz.js';
 import { initBackend, type BackendChoice } from '../tensor/backend.js';
 import { benchScenario, load1, median } from './common.js';
+import { measureTrainStep } from './train-step.js';
 
 export interface MethodsBenchOptions {
   modelDir: string;
@@ -18,6 +19,22 @@ export interface MethodsBenchOptions {
   repeats: number;
   /** K, for bytes per round. */
   clientsPerRound: number;
+  /** FM shapes (width d, layers) for the FedPFT layout scan; empty: none. */
+  widthScan: Array<{ hidden: number; layers: number }>;
+  /** Examples per scan step (texts at TEXT_LENGTH tokens), timed steps per call and interleaved repeats. */
+  scanBatch: { images: number; texts: number; steps: number; repeats: number };
+}
+
+/** FedPFT's layout against the full FM on a random-weight variant of the benched FM. */
+export interface WidthScanRow {
+  hidden: number;
+  layers: number;
+  /** LoRA r=8 train step (dropout 0), median ms over interleaved repeats. */
+  fullMs: number;
+  fedpftMs: number;
+  stepRatio: number;
+  /** FLOPs ratio from the shapes: the compute floor. */
+  macsRatio: number;
 }
 
 export interface MethodBytes {
@@ -61,6 +78,9 @@ export interface MethodsBench {
   repeats: number;
   clientsPerRound: number;
   rows: MethodRow[];
+  /** Examples per step of the width scan. */
+  scanBatch: number;
+  widthScan: WidthScanRow[];
   loadBefore: number;
   loadAfter: number;
 }
@@ -75,6 +95,41 @@ export const METHODS_DEFINITION =
   'fedpft-all-layers compresses every layer (retained: []), to show how the step ratio follows the MACs ratio; ' +
   'FedOT: adapterLayers 1, emulatorLayers 2, adapter LoRA rank scaled by L/2a (scenarios/methods). ' +
   'bytes per round (closed form) = K x 2 x 4 x trainable; FedPFT adds K x (APoZ counts up + realigned neuron patches down) / interval (t=5, p=0.5)';
+
+export const WIDTH_SCAN_DEFINITION =
+  "width scan: the same architecture with random weights at other widths d (d_ff = 4d, head size kept) and depths, FedPFT's layout (first and last layer whole, d'_ff = d elsewhere) " +
+  "against the full FM, timed LoRA r=8 train steps (AdamW, dropout 0; text at 64 tokens), median over interleaved repeats: where the FFN dominates the step, the ratio falls towards the MACs ratio";
+
+/**
+ * `cfg` at width `hidden` and depth `layers` (d_ff = 4 x hidden, the head size kept), whole
+ * or with FedPFT's layout: FFN width d in every layer but the first and the last.
+ */
+function scanConfigs(cfg: ModelConfig, hidden: number, layers: number): { full: ModelConfig; fedpft: ModelConfig } {
+  const headSize = cfg.hiddenSize / cfg.numAttentionHeads;
+  const full = { ...cfg, hiddenSize: hidden, intermediateSize: 4 * hidden, numAttentionHeads: Math.max(1, Math.round(hidden / headSize)), numHiddenLayers: layers, intermediateSizes: undefined } as ModelConfig;
+  const widths = Array.from({ length: layers }, (_, l) => (l === 0 || l === layers - 1 ? 4 * hidden : hidden));
+  return { full, fedpft: { ...full, intermediateSizes: widths } as ModelConfig };
+}
+
+function widthScan(cfg: ModelConfig, opts: MethodsBenchOptions): { batch: number; rows: WidthScanRow[] } {
+  const text = isText(cfg);
+  const batch = text ? opts.scanBatch.texts : opts.scanBatch.images;
+  const rows = opts.widthScan.map(({ hidden, layers }): WidthScanRow => {
+    const { full, fedpft } = scanConfigs(cfg, hidden, layers);
+    const ms: Record<'full' | 'fedpft', number[]> = { full: [], fedpft: [] };
+    const flops = { full: 0, fedpft: 0 };
+    for (let r = 0; r < opts.scanBatch.repeats; r++) {
+      for (const [key, c] of [['full', full], ['fedpft', fedpft]] as const) {
+        const m = measureTrainStep(c, batch, opts.scanBatch.steps, { rank: LORA.rank }, TEXT_LENGTH);
+        ms[key].push(m.msPerStep);
+        flops[key] = m.flopsPerStep;
+      }
+    }
+    const [fullMs, fedpftMs] = [median(ms.full), median(ms.fedpft)];
+    return { hidden, layers, fullMs, fedpftMs, stepRatio: fedpftMs / fullMs, macsRatio: flops.fedpft / flops.full };
+  });
+  return { batch, rows };
+}
 
 /** Client step time and bytes per round of FedPFT and FedOT beside FedPETuning. */
 export async function benchMethods(opts: MethodsBenchOptions): Promise<MethodsBench> {
@@ -188,6 +243,7 @@ export async function benchMethods(opts: MethodsBenchOptions): Promise<MethodsBe
         bytes: b.bytes,
       };
     });
+    const scan = widthScan(probe.cfg, opts);
     return {
       definition: METHODS_DEFINITION,
       model: opts.modelDir,
@@ -198,6 +254,8 @@ export async function benchMethods(opts: MethodsBenchOptions): Promise<MethodsBe
       repeats: opts.repeats,
       clientsPerRound: opts.clientsPerRound,
       rows,
+      scanBatch: scan.batch,
+      widthScan: scan.rows,
       loadBefore,
       loadAfter: load1(),
     };

@@ -7,7 +7,7 @@ import { isText, readModelConfig } from '../model/encoder.js';
 import { benchEngine, benchEngineStock, type EngineBench } from './bench.js';
 import { check, load1, type TargetCheck } from './common.js';
 import { benchMemory, type MemoryBench } from './memory.js';
-import { benchMethods, type MethodsBench } from './methods.js';
+import { benchMethods, WIDTH_SCAN_DEFINITION, type MethodsBench } from './methods.js';
 import { benchOverhead, type OverheadBench } from './overhead.js';
 import { benchPool, type PoolBench } from './pool.js';
 
@@ -67,7 +67,7 @@ function sizes(quick: boolean, repeats: number | undefined) {
   return quick
     ? {
         engine: { batch: 16, textBatch: 2, steps: 2, textSteps: 2, repeats: repeats ?? 1, stockRepeats: 1 },
-        methods: { batchSize: 16, examples: 32, textExamples: 32, repeats: repeats ?? 1, clientsPerRound: 10 },
+        methods: { batchSize: 16, examples: 32, textExamples: 32, repeats: repeats ?? 1, clientsPerRound: 10, widthScan: [{ hidden: 32, layers: 3 }], scanBatch: { images: 2, texts: 1, steps: 1, repeats: repeats ?? 1 } },
         pool: { tasks: 4, examplesPerTask: 32, batchSize: 16, repeats: repeats ?? 1 },
         overhead: { workers: 2, clients: 20, clientsPerRound: 4, rounds: 2, trainLimit: 320, evalLimit: 100 },
         memory: { workers: 2, dataset: 'mnist' as const, trainLimit: 1000, evalLimit: 100, clientCounts: [10, 100, 1000], clientsPerRound: 2, rounds: 1, batchSize: 1, repeats: repeats ?? 1 },
@@ -77,7 +77,8 @@ function sizes(quick: boolean, repeats: number | undefined) {
         // and fewer timed steps (a text step takes about 1.5 s, ten times an image step). The
         // stock-kernel comparison is a reference, not a target: one repeat.
         engine: { batch: 64, textBatch: 8, steps: 10, textSteps: 4, repeats: repeats ?? 3, stockRepeats: repeats ?? 1 },
-        methods: { batchSize: 16, examples: 160, textExamples: 64, repeats: repeats ?? 7, clientsPerRound: 10 },
+        // Width scan: the shipped width at BERT-base depth, then 256 wide; 12 layers, 10 compressed, as in the paper.
+        methods: { batchSize: 16, examples: 160, textExamples: 64, repeats: repeats ?? 7, clientsPerRound: 10, widthScan: [{ hidden: 0, layers: 12 }, { hidden: 256, layers: 12 }], scanBatch: { images: 16, texts: 8, steps: 2, repeats: repeats ?? 3 } },
         pool: { tasks: 40, examplesPerTask: 80, batchSize: 16, repeats: repeats ?? 5 },
         overhead: { workers: 2, clients: 100, clientsPerRound: 10, rounds: 10, evalLimit: 1000 },
         // mnist's 8,000 training examples cannot give 10,000 clients one each; fashion-mnist has 60,000.
@@ -122,7 +123,10 @@ export async function runBench(opts: BenchRunOptions, onSection: (section: Bench
       for (const dir of opts.modelDirs) {
         const { textExamples, ...sizes } = s.methods;
         const examples = isText(readModelConfig(dir)) ? textExamples : sizes.examples;
-        result.methods.push(await benchMethods({ ...sizes, examples, modelDir: dir, backend: opts.backend }));
+        // hidden 0: the FM's own width.
+        const cfg = readModelConfig(dir);
+        const widthScan = sizes.widthScan.map((w) => ({ hidden: w.hidden || cfg.hiddenSize, layers: w.layers }));
+        result.methods.push(await benchMethods({ ...sizes, widthScan, examples, modelDir: dir, backend: opts.backend }));
       }
     } else if (section === 'pool') {
       result.pool = await benchPool({ ...base, ...s.pool });
@@ -207,13 +211,16 @@ export function formatBench(r: BenchResult, section: BenchSection | 'summary'): 
         const bytes = row.bytes.alignmentPerRound > 0 ? `${row.bytes.perRound.toFixed(0)} (${row.bytes.exchangePerRound} + ${row.bytes.alignmentPerRound.toFixed(0)} align)` : String(row.bytes.perRound);
         t.push([row.method, row.clientModel, row.trainableParams, `${(row.clientForwardMacsPerExample / 1e6).toFixed(2)}M (${f(row.macsRatio, 3)})`, f(row.msPerStep, 1), f(row.stepRatio, 3), target, res, bytes]);
       }
+      const scan = table(['FM variant (random weights)', 'full FM ms/step', 'FedPFT layout ms/step', 'step ratio', 'MACs ratio']);
+      for (const w of m.widthScan) scan.push([`d = ${w.hidden}, ${w.layers} layers`, f(w.fullMs, 1), f(w.fedpftMs, 1), f(w.stepRatio, 3), f(w.macsRatio, 3)]);
       return [
         `methods — backend ${m.backend}, ${m.model} on ${m.dataset}, batch ${m.batchSize}, ${m.stepsPerCall} steps per timed call, median of ${m.repeats}, K = ${m.clientsPerRound} clients/round${quick}`,
         t.toString(),
         `  the MACs ratio is the compute floor of the step ratio; ${loadNote(m.loadBefore, m.loadAfter)}`,
+        ...(m.widthScan.length > 0 ? [`  width scan, batch ${m.scanBatch}:`, scan.toString()] : []),
       ].join('\n');
     });
-    return [...tables, `  ${r.methods[0]?.definition ?? ''}`].join('\n');
+    return [...tables, `  ${r.methods[0]?.definition ?? ''}`, `  ${WIDTH_SCAN_DEFINITION}`].join('\n');
   }
   if (section === 'pool' && r.pool) {
     const p = r.pool;
