@@ -23,53 +23,76 @@ export interface BroadcastPlan {
   b: { mode: OperandMode; rowBytes: number };
 }
 
-type Role = 'full' | 'scalar' | 'trailing' | 'leading';
+type Role = 'full' | 'scalar' | 'trailing' | 'leading' | null;
+
+const sizeOf = (shape: readonly number[]): number => {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+};
 
 /**
  * How an operand of `shape` broadcasts to `out` (dims aligned from the right, missing ones
- * being 1), with the size of its kept part; null when none of the four supported ways. Runs
- * for every elementwise op of a step, so it allocates nothing but its result.
+ * being 1); null when none of the four supported ways. Runs for every elementwise op of a
+ * step, so it allocates nothing.
  */
-function role(shape: readonly number[], out: readonly number[]): { role: Role; size: number } | null {
+function role(shape: readonly number[], out: readonly number[]): Role {
   const pad = out.length - shape.length;
-  const dim = (i: number): number => (i < pad ? 1 : (shape[i - pad] as number));
-  let size = 1;
   let equal = true;
   let first = -1;
   let last = -1;
   for (let i = 0; i < out.length; i++) {
-    const d = dim(i);
-    size *= d;
+    const d = i < pad ? 1 : (shape[i - pad] as number);
     if (d !== out[i]) equal = false;
     if (d !== 1) {
       if (first < 0) first = i;
       last = i;
     }
   }
-  if (equal) return { role: 'full', size };
-  if (size === 1) return { role: 'scalar', size };
+  if (equal) return 'full';
+  if (first < 0) return 'scalar';
   let trailing = true;
-  for (let i = first; i < out.length; i++) if (dim(i) !== out[i]) trailing = false;
-  if (trailing) return { role: 'trailing', size };
-  for (let i = 0; i <= last; i++) if (dim(i) !== out[i]) return null;
-  return { role: 'leading', size };
+  for (let i = first; i < out.length; i++) if ((i < pad ? 1 : shape[i - pad]) !== out[i]) trailing = false;
+  if (trailing) return 'trailing';
+  for (let i = 0; i <= last; i++) if ((i < pad ? 1 : shape[i - pad]) !== out[i]) return null;
+  return 'leading';
 }
 
-/** The [R, C] view of a binary op with numpy broadcasting from `aShape` and `bShape` to `out`, or null when not supported. */
-export function planBroadcast(aShape: readonly number[], bShape: readonly number[], out: readonly number[]): BroadcastPlan | null {
-  let n = 1;
-  for (const d of out) n *= d;
+export function emptyPlan(): BroadcastPlan {
+  return { rows: 0, cols: 0, a: { mode: 'vector', rowBytes: 0 }, b: { mode: 'vector', rowBytes: 0 } };
+}
+
+/**
+ * The [R, C] view of a binary op with numpy broadcasting from `aShape` and `bShape` to `out`,
+ * written into `into` (the kernels pass one they reuse), or null when not supported.
+ */
+export function planBroadcast(aShape: readonly number[], bShape: readonly number[], out: readonly number[], into: BroadcastPlan = emptyPlan()): BroadcastPlan | null {
+  const n = sizeOf(out);
   if (n === 0) return null;
   const ra = role(aShape, out);
   const rb = role(bShape, out);
-  if (!ra || !rb) return null;
-  if (ra.role === 'full' && rb.role === 'full') return { rows: 1, cols: n, a: { mode: 'vector', rowBytes: 4 * n }, b: { mode: 'vector', rowBytes: 4 * n } };
-  if (ra.role !== 'full' && rb.role !== 'full') return null;
-  const other = ra.role === 'full' ? rb : ra;
-  const cols = other.role === 'trailing' ? other.size : other.role === 'leading' ? n / other.size : n;
-  const small: BroadcastPlan['a'] = other.role === 'trailing' ? { mode: 'vector', rowBytes: 0 } : { mode: 'splat', rowBytes: other.role === 'leading' ? 4 : 0 };
-  const full: BroadcastPlan['a'] = { mode: 'vector', rowBytes: cols * 4 };
-  return ra.role === 'full' ? { rows: n / cols, cols, a: full, b: small } : { rows: n / cols, cols, a: small, b: full };
+  if (ra === null || rb === null) return null;
+  if (ra === 'full' && rb === 'full') {
+    into.rows = 1;
+    into.cols = n;
+    into.a.mode = into.b.mode = 'vector';
+    into.a.rowBytes = into.b.rowBytes = 4 * n;
+    return into;
+  }
+  if (ra !== 'full' && rb !== 'full') return null;
+  const aFull = ra === 'full';
+  const other = aFull ? rb : ra;
+  const otherSize = sizeOf(aFull ? bShape : aShape);
+  const cols = other === 'trailing' ? otherSize : other === 'leading' ? n / otherSize : n;
+  const full = aFull ? into.a : into.b;
+  const small = aFull ? into.b : into.a;
+  into.rows = n / cols;
+  into.cols = cols;
+  full.mode = 'vector';
+  full.rowBytes = cols * 4;
+  small.mode = other === 'trailing' ? 'vector' : 'splat';
+  small.rowBytes = other === 'leading' ? 4 : 0;
+  return into;
 }
 
 const SIMD_OP: Record<BinaryOp, Code> = { add: op.f32x4Add, sub: op.f32x4Sub, mul: op.f32x4Mul, div: op.f32x4Div };

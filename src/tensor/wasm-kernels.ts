@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { BatchedMatMul, DEFAULT_TILE, K_BLOCK, UNBLOCKED, type Scratch } from './batched-matmul.js';
-import { BroadcastBinary, planBroadcast, type BinaryOp } from './broadcast-binary.js';
+import { BroadcastBinary, emptyPlan, planBroadcast, type BinaryOp } from './broadcast-binary.js';
 import { ColumnSum } from './column-sum.js';
 import { GeluKernel } from './gelu-kernel.js';
 import { GELU_GRAD_KERNEL, GELU_KERNEL } from './gelu-op.js';
@@ -160,6 +160,7 @@ function installBroadcastBinary(): void {
     const stock = tf.getKernel(name, 'wasm');
     if (!stock) throw new Error(`wasm backend has no ${name} kernel`);
     const original = stock.kernelFunc;
+    const reused = emptyPlan();
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel({
       ...stock,
@@ -167,7 +168,7 @@ function installBroadcastBinary(): void {
         const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
         if (a.dtype !== 'float32' || b.dtype !== 'float32') return original(args);
         const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-        const plan = planBroadcast(a.shape, b.shape, outShape);
+        const plan = planBroadcast(a.shape, b.shape, outShape, reused);
         if (!plan) return original(args);
         const wasm = args.backend as unknown as WasmBackendLike;
         const out = wasm.makeOutput(outShape, 'float32');
