@@ -1,6 +1,6 @@
 import { KernelModule } from './kernel-module.js';
-import { erffDef, erffX4, expfDef, expfX4, writeExpTable, type LaneLocals } from './musl-math.js';
-import { F32, I32, inc, nextWhileBelow, op, V128, type FuncDef, type ValType } from './wasm-asm.js';
+import { erffDef, erffX4, EXP_TABLE_BYTES, expfDef, expfX4, writeExpTable, type LaneLocals } from './musl-math.js';
+import { I32, inc, nextWhileBelow, op, V128, type FuncDef, type ValType } from './wasm-asm.js';
 
 /**
  * GELU, gelu(x) = (x * 0.5) * (1 + erf(x * SQRT1_2)), forward and backward in one pass each.
@@ -20,58 +20,7 @@ const ERFF = 1;
 const SQRT1_2 = Math.fround(Math.SQRT1_2);
 const TWO_OVER_SQRT_PI = Math.fround(2 / Math.sqrt(Math.PI));
 
-const { get, set, i32, f32 } = op;
-
-/** geluForward(x, y, b, n): y = (x*0.5) * b with b = 1 + erf(x*SQRT1_2); byte pointers. */
-function forwardDef(): FuncDef {
-  const [PX, PY, PB, N, I, X, B] = [0, 1, 2, 3, 4, 5, 6];
-  return {
-    name: 'geluForward',
-    params: [I32, I32, I32, I32],
-    locals: [I32, F32, F32],
-    body: [
-      i32(0), set(I),
-      op.loop([
-        get(PX), op.f32Load(), set(X),
-        f32(1), get(X), f32(SQRT1_2), op.f32Mul, op.call(ERFF), op.f32Add, set(B),
-        get(PB), get(B), op.f32Store(),
-        get(PY), get(X), f32(0.5), op.f32Mul, get(B), op.f32Mul, op.f32Store(),
-        inc(PX, i32(4)), inc(PY, i32(4)), inc(PB, i32(4)),
-        nextWhileBelow(I, i32(1), get(N)),
-      ]),
-    ],
-  };
-}
-
-/**
- * geluBackward(x, b, dy, dx, n), as tfjs's autodiff of the composition computes it:
- * da = dy*b, db = dy*(x*0.5), du = db*(exp(-(u*u)) * 2/sqrt(pi)) with u = x*SQRT1_2,
- * dx = da*0.5 + du*SQRT1_2.
- */
-function backwardDef(): FuncDef {
-  const [PX, PB, PDY, PDX, N, I, X, DY, U] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  return {
-    name: 'geluBackward',
-    params: [I32, I32, I32, I32, I32],
-    locals: [I32, F32, F32, F32],
-    body: [
-      i32(0), set(I),
-      op.loop([
-        get(PX), op.f32Load(), set(X),
-        get(PDY), op.f32Load(), set(DY),
-        get(X), f32(SQRT1_2), op.f32Mul, set(U),
-        get(PDX),
-        get(DY), get(PB), op.f32Load(), op.f32Mul, f32(0.5), op.f32Mul,
-        get(DY), get(X), f32(0.5), op.f32Mul, op.f32Mul,
-        get(U), get(U), op.f32Mul, op.f32Neg, op.call(EXPF), f32(TWO_OVER_SQRT_PI), op.f32Mul,
-        op.f32Mul, f32(SQRT1_2), op.f32Mul,
-        op.f32Add, op.f32Store(),
-        inc(PX, i32(4)), inc(PB, i32(4)), inc(PDY, i32(4)), inc(PDX, i32(4)),
-        nextWhileBelow(I, i32(1), get(N)),
-      ]),
-    ],
-  };
-}
+const { get, set, i32 } = op;
 
 /** Locals after a four-lane kernel's params: the loop counter, then LaneLocals, then `extra` v128s. */
 function laneLocals(params: number, extra: number): { locals: ValType[]; I: number; lanes: LaneLocals; v: number[] } {
@@ -81,7 +30,7 @@ function laneLocals(params: number, extra: number): { locals: ValType[]; I: numb
   return { locals: [I32, I32, ...new Array<ValType>(6 + extra).fill(V128)], I, lanes, v };
 }
 
-/** geluForwardX4(x, y, b, n): geluForward four lanes at a time; n a positive multiple of 4. */
+/** geluForwardX4(x, y, b, n): y = (x*0.5) * b with b = 1 + erf(x*SQRT1_2), four lanes at a time; byte addresses, n a positive multiple of 4. */
 function forwardX4Def(): FuncDef {
   const [PX, PY, PB, N] = [0, 1, 2, 3];
   const { locals, I, lanes: L, v } = laneLocals(4, 2);
@@ -106,7 +55,11 @@ function forwardX4Def(): FuncDef {
   };
 }
 
-/** geluBackwardX4(x, b, dy, dx, n): geluBackward four lanes at a time; n a positive multiple of 4. */
+/**
+ * geluBackwardX4(x, b, dy, dx, n), as tfjs's autodiff of the composition computes it:
+ * da = dy*b, db = dy*(x*0.5), du = db*(exp(-(u*u)) * 2/sqrt(pi)) with u = x*SQRT1_2,
+ * dx = da*0.5 + du*SQRT1_2; four lanes at a time, n a positive multiple of 4.
+ */
 function backwardX4Def(table: number): FuncDef {
   const [PX, PB, PDY, PDX, N] = [0, 1, 2, 3, 4];
   const { locals, I, lanes: L, v } = laneLocals(5, 2);
@@ -136,37 +89,56 @@ function backwardX4Def(table: number): FuncDef {
   };
 }
 
+/** Scratch the kernels need: expf's table, then four lanes for each of four tail operands. */
+export const GELU_SCRATCH_BYTES = EXP_TABLE_BYTES + 4 * 16;
+
 /**
  * The kernels work in place in a given memory (tfjs's wasm heap), on byte addresses, so no
- * operand is copied; `scratch` is EXP_TABLE_BYTES bytes of it, 8-byte aligned, for expf's table.
+ * operand is copied; `scratch` is GELU_SCRATCH_BYTES bytes of it, 8-byte aligned. A length
+ * that is not a multiple of 4 ends with one four-lane pass over the last elements staged in
+ * scratch, so every element goes through the same code.
  */
 export class GeluKernel {
-  private readonly forwardRun: (x: number, y: number, b: number, n: number) => void;
-  private readonly backwardRun: (x: number, b: number, dy: number, dx: number, n: number) => void;
   private readonly forwardX4: (x: number, y: number, b: number, n: number) => void;
   private readonly backwardX4: (x: number, b: number, dy: number, dx: number, n: number) => void;
+  private readonly lanes: number;
 
-  constructor(memory: WebAssembly.Memory, scratch: number) {
+  constructor(private readonly memory: WebAssembly.Memory, scratch: number) {
     if (scratch % 8 !== 0) throw new Error(`gelu kernel: scratch address ${scratch} is not 8-byte aligned`);
-    const module = new KernelModule([expfDef(scratch), erffDef(EXPF), forwardDef(), backwardDef(), forwardX4Def(), backwardX4Def(scratch)], memory);
+    const module = new KernelModule([expfDef(scratch), erffDef(EXPF), forwardX4Def(), backwardX4Def(scratch)], memory);
     writeExpTable(memory.buffer, scratch);
-    this.forwardRun = module.func('geluForward');
-    this.backwardRun = module.func('geluBackward');
     this.forwardX4 = module.func('geluForwardX4');
     this.backwardX4 = module.func('geluBackwardX4');
+    this.lanes = scratch + EXP_TABLE_BYTES;
   }
 
   /** y = gelu(x) and b = 1 + erf(x * SQRT1_2) over n float32s at byte addresses x, y, b. */
   forward(x: number, y: number, b: number, n: number): void {
-    const n4 = n & ~3;
-    if (n4 > 0) this.forwardX4(x, y, b, n4);
-    if (n > n4) this.forwardRun(x + 4 * n4, y + 4 * n4, b + 4 * n4, n - n4);
+    this.inFours(n, [x], [y, b], ([px, py, pb], m) => this.forwardX4(px as number, py as number, pb as number, m));
   }
 
   /** dx = gelu'(x) * dy over n float32s, given the forward's b. */
   backward(x: number, b: number, dy: number, dx: number, n: number): void {
+    this.inFours(n, [x, b, dy], [dx], ([px, pb, pdy, pdx], m) => this.backwardX4(px as number, pb as number, pdy as number, pdx as number, m));
+  }
+
+  /**
+   * run(addresses, m) over the first n & ~3 elements in place (addresses: the inputs', then the
+   * outputs'), then over 4 lanes in scratch for the rest: the inputs' last elements copied in,
+   * the outputs' copied back.
+   */
+  private inFours(n: number, inputs: number[], outputs: number[], run: (addresses: number[], m: number) => void): void {
     const n4 = n & ~3;
-    if (n4 > 0) this.backwardX4(x, b, dy, dx, n4);
-    if (n > n4) this.backwardRun(x + 4 * n4, b + 4 * n4, dy + 4 * n4, dx + 4 * n4, n - n4);
+    if (n4 > 0) run([...inputs, ...outputs], n4);
+    const rest = n - n4;
+    if (rest === 0) return;
+    const lane = (i: number): number => this.lanes + 16 * i;
+    const heap = new Float32Array(this.memory.buffer);
+    inputs.forEach((a, i) => {
+      heap.fill(0, lane(i) / 4, lane(i) / 4 + 4);
+      heap.copyWithin(lane(i) / 4, (a + 4 * n4) / 4, (a + 4 * n) / 4);
+    });
+    run([...inputs, ...outputs].map((_, i) => lane(i)), 4);
+    outputs.forEach((a, i) => heap.copyWithin((a + 4 * n4) / 4, lane(inputs.length + i) / 4, lane(inputs.length + i) / 4 + rest));
   }
 }

@@ -3,9 +3,8 @@ import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensor
 import { BatchedMatMul, DEFAULT_TILE, K_BLOCK, UNBLOCKED, type Scratch } from './batched-matmul.js';
 import { BroadcastBinary, emptyPlan, planBroadcast, type BinaryOp } from './broadcast-binary.js';
 import { ColumnSum } from './column-sum.js';
-import { GeluKernel } from './gelu-kernel.js';
+import { GELU_SCRATCH_BYTES, GeluKernel } from './gelu-kernel.js';
 import { GELU_GRAD_KERNEL, GELU_KERNEL } from './gelu-op.js';
-import { EXP_TABLE_BYTES } from './musl-math.js';
 import { installReduceGradients } from './reduce-gradients.js';
 import { planAxisSwap, SwapAxes } from './swap-axes.js';
 
@@ -200,7 +199,7 @@ function installAxisSwap(stock: KernelConfig): void {
 
 function installFusedGelu(): void {
   const backend = wasmBackend();
-  const kernel = new GeluKernel(backend.wasm.asm.memory, backend.wasm._malloc(EXP_TABLE_BYTES));
+  const kernel = new GeluKernel(backend.wasm.asm.memory, backend.wasm._malloc(GELU_SCRATCH_BYTES));
   const address = (wasm: WasmBackendLike, t: TensorInfo): number => {
     if (t.dtype !== 'float32') throw new Error(`fused GELU: expected float32 tensors, got ${t.dtype}`);
     return heapAddress(wasm, t);
