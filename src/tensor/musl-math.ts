@@ -93,10 +93,19 @@ const SA = [1, 1.9651271820e+1, 1.3765776062e+2, 4.3456588745e+2, 6.4538726807e+
 const RB = [-9.8649431020e-3, -7.9928326607e-1, -1.7757955551e+1, -1.6063638306e+2, -6.3756646729e+2, -1.0250950928e+3, -4.8351919556e+2].map(C);
 const SB = [1, 3.0338060379e+1, 3.2579251099e+2, 1.5367296143e+3, 3.1998581543e+3, 2.5530502930e+3, 4.7452853394e+2, -2.2440952301e+1].map(C);
 
+/** Float32 arithmetic on one value or on four lanes: the same operations, so the same rounding per lane. */
+interface Lanes {
+  constant: (v: number) => Code;
+  mul: Code;
+  add: Code;
+}
+const SCALAR: Lanes = { constant: f32, mul: op.f32Mul, add: op.f32Add };
+const X4: Lanes = { constant: op.f32x4Const, mul: op.f32x4Mul, add: op.f32x4Add };
+
 /** c0 + s*(c1 + s*(... + s*cn)) in float32, rounded after every operation as C evaluates it. */
-function horner(s: number, coeffs: number[]): Code {
-  let acc: Code = f32(coeffs[coeffs.length - 1] as number);
-  for (let i = coeffs.length - 2; i >= 0; i--) acc = [f32(coeffs[i] as number), get(s), acc, op.f32Mul, op.f32Add];
+function horner(s: number, coeffs: number[], lanes: Lanes = SCALAR): Code {
+  let acc: Code = lanes.constant(coeffs[coeffs.length - 1] as number);
+  for (let i = coeffs.length - 2; i >= 0; i--) acc = [lanes.constant(coeffs[i] as number), get(s), acc, lanes.mul, lanes.add];
   return acc;
 }
 
@@ -173,12 +182,6 @@ function scalarLanes(L: LaneLocals, func: number): Code {
   ]))];
 }
 
-function hornerX4(s: number, coeffs: number[]): Code {
-  let acc: Code = op.f32x4Const(coeffs[coeffs.length - 1] as number);
-  for (let i = coeffs.length - 2; i >= 0; i--) acc = [op.f32x4Const(coeffs[i] as number), get(s), acc, op.f32x4Mul, op.f32x4Add];
-  return acc;
-}
-
 /**
  * out = erff(x) on four lanes: the two polynomial branches (2^-28 <= |x| < 1.25) in SIMD,
  * with the same float32 operations per lane; the other lanes (tiny, the exp-based tail,
@@ -190,11 +193,11 @@ export function erffX4(L: LaneLocals, erff: number): Code {
     get(L.x), op.i32x4Const(0x7fffffff), op.v128And, set(IX),
     get(IX), op.i32x4Const(0x3f580000), op.i32x4LtU, set(IN_MAIN),
     get(L.x), get(L.x), op.f32x4Mul, set(Z),
-    get(L.x), get(L.x), hornerX4(Z, PP), hornerX4(Z, QQ), op.f32x4Div, op.f32x4Mul, op.f32x4Add, set(L.out),
+    get(L.x), get(L.x), horner(Z, PP, X4), horner(Z, QQ, X4), op.f32x4Div, op.f32x4Mul, op.f32x4Add, set(L.out),
     // 0.84375 <= |x| < 1.25: 1 - ((1 - erx) - P/Q), given x's sign.
     get(IN_MAIN), op.i32x4AllTrue, op.i32Eqz, op.if([
       get(L.x), op.f32x4Abs, op.f32x4Const(1), op.f32x4Sub, set(Z),
-      op.f32x4Const(1), op.f32x4Const(C(1 - ERX)), hornerX4(Z, PA), hornerX4(Z, QA), op.f32x4Div, op.f32x4Sub, op.f32x4Sub,
+      op.f32x4Const(1), op.f32x4Const(C(1 - ERX)), horner(Z, PA, X4), horner(Z, QA, X4), op.f32x4Div, op.f32x4Sub, op.f32x4Sub,
       get(L.x), op.i32x4Const(0x80000000 | 0), op.v128And, op.v128Or, set(Y),
       get(L.out), get(Y), get(IN_MAIN), op.v128Bitselect, set(L.out),
     ]),
