@@ -126,25 +126,22 @@ export interface Operands {
 }
 
 /**
- * The kernel over float32 matrices in a WebAssembly memory: its own, or a shared one (tfjs's
- * wasm heap) where it reads the operands and writes the product in place. Operands whose
+ * The kernel over float32 matrices in a given WebAssembly memory (tfjs's wasm heap), where it
+ * reads the operands and writes the product in place. Operands whose
  * rows or columns do not fill whole tiles, and transposed ones, are first laid out in scratch
  * memory with the rows and columns padded (padding only feeds outputs that are never copied
  * back), transposed on the way when asked; a padded product is copied out at the end.
  */
 export class BatchedMatMul {
-  private readonly module: KernelModule;
-  private readonly memory: WebAssembly.Memory | null;
   private readonly run: (a: number, b: number, out: number, batch: number, m: number, k: number, n: number) => void;
   private readonly copy: CopyRows;
   private readonly transpose: (src: number, dst: number, batch: number, rows: number, cols: number, dstRow: number, dstMatrix: number) => void;
 
-  constructor(private readonly tile: Tile = DEFAULT_TILE, kBlock = K_BLOCK, shared?: WebAssembly.Memory) {
-    this.module = new KernelModule([kernel(tile, kBlock), copyRows(), transposeLast()], shared);
-    this.memory = shared ?? null;
-    this.run = this.module.func('batchedMatMul');
-    this.copy = this.module.func('copyRows');
-    this.transpose = this.module.func('transposeLast');
+  constructor(private readonly tile: Tile, kBlock: number, memory: WebAssembly.Memory) {
+    const module = new KernelModule([kernel(tile, kBlock), copyRows(), transposeLast()], memory);
+    this.run = module.func('batchedMatMul');
+    this.copy = module.func('copyRows');
+    this.transpose = module.func('transposeLast');
   }
 
   /**
@@ -174,20 +171,5 @@ export class BatchedMatMul {
     if (outInPlace) return;
     if (mp === m) this.copy(out, np * 4, at.out, n * 4, batch * m, n * 4);
     else for (let t = 0; t < batch; t++) this.copy(out + t * mp * np * 4, np * 4, at.out + t * m * n * 4, n * 4, m, n * 4);
-  }
-
-  /** matMulAt on arrays, through the kernel's own memory (not available on a shared one). */
-  matMul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, m: number, k: number, n: number, transposeA = false, transposeB = false): void {
-    if (this.memory) throw new Error('batchedMatMul: matMul on arrays needs the kernel\'s own memory; use matMulAt on a shared one');
-    checkShape(batch, m, k, n);
-    if (a.length !== batch * m * k || b.length !== batch * k * n || out.length !== batch * m * n) throw new Error('batchedMatMul: operand sizes do not match the shape');
-    const at = { a: 0, b: a.length * 4, out: (a.length + b.length) * 4 };
-    const end = at.out + out.length * 4;
-    const heap = this.module.heap(end);
-    heap.set(a, at.a / 4);
-    heap.set(b, at.b / 4);
-    const scratch = { reserve: (bytes: number) => (this.module.heap(end + bytes), end) };
-    this.matMulAt(at, scratch, batch, m, k, n, transposeA, transposeB);
-    out.set(this.module.heap(end).subarray(at.out / 4, at.out / 4 + out.length));
   }
 }
