@@ -4,6 +4,7 @@ import { labelCounts, type Partition } from './partition.js';
 export interface PartitionJson {
   family: string;
   alpha: number | null;
+  imbalance: number | null;
   seed: number;
   classOrder: number[];
   /** Names of the classes that `counts` index. */
@@ -33,6 +34,7 @@ export function partitionJson(p: Partition, labels: Int32Array, classNames: stri
   return {
     family: p.family,
     alpha: p.alpha,
+    imbalance: p.imbalance,
     seed: p.seed,
     classOrder: [...p.classOrder],
     classNames: [...classNames],

@@ -1,17 +1,24 @@
 import { UserError } from '../util/errors.js';
-import { stream } from '../util/rng.js';
+import { stream, type Rng } from '../util/rng.js';
 
 export type PartitionSpec =
-  | { family: 'iid' }
-  | { family: 'dirichlet'; alpha: number }
+  | { family: 'iid'; imbalance?: number }
+  | { family: 'dirichlet'; alpha: number; imbalance?: number }
   | { family: 'dirichlet-per-class'; alpha: number; minSize: number };
 
 export interface Partition {
   family: string;
   alpha: number | null;
+  /** Sigma of the log-normal client sizes, 0 for near-equal sizes; null where sizes follow the draws (dirichlet-per-class). */
+  imbalance: number | null;
   seed: number;
   /** Classes in the order the draws visited them: the classes present, ascending. */
   classOrder: number[];
+  /**
+   * dirichlet: mixes[c][k] = client c's drawn share of class k (0 for absent classes), what its
+   * label counts follow to within rounding; null for the other families.
+   */
+  mixes: number[][] | null;
   /** clients[c] = sorted indices into the train set. */
   clients: number[][];
 }
@@ -19,9 +26,20 @@ export interface Partition {
 /** dirichlet-per-class redraws until every client reaches minSize; NIID-Bench would loop forever. */
 const MAX_TRIES = 1000;
 
-// Sub-stream ids under stream(seed, 'partition', ...) for the dirichlet family.
+// Sub-stream ids under stream(seed, 'partition', ...) for the dirichlet family and client sizes.
 const CLIENT = 0;
 const POOL = 1;
+const REDRAW = 2;
+const SIZES = 3;
+
+/**
+ * FLGo's tolerance on the squared distance between the size-weighted mean of the client mixes and
+ * q, and its growth, x10 every GROWTH_INTERVAL tries, for draws that cannot get that close (few
+ * clients, many classes, tiny alphas): the distance is at most 2, so the tries end within 7
+ * intervals.
+ */
+const ERROR_BAR = 1e-6;
+const GROWTH_INTERVAL = 500;
 
 function byClass(labels: Int32Array, numClasses: number): number[][] {
   const members: number[][] = Array.from({ length: numClasses }, () => []);
@@ -37,11 +55,31 @@ function nearEqualSizes(n: number, k: number): number[] {
   return Array.from({ length: k }, (_, i) => Math.floor(n / k) + (i < n % k ? 1 : 0));
 }
 
+/**
+ * Client sizes: near-equal for sigma 0; otherwise FLGo's log-normal sizes, LogNormal(mu, sigma)
+ * with mu = ln(n/N) - sigma^2/2 so that their mean is n/N. FLGo forces the draws to sum to n by
+ * re-drawing or trimming the largest and smallest clients, which reshapes the tails; here they are
+ * rescaled instead: each client gets 1 example plus its share of the other n - N in proportion to
+ * its draw (systematic rounding), so sizes sum to n, every client has one, and their mean is
+ * exactly n/N. The scale e^mu cancels in the shares, and working with sigma * z - max keeps a
+ * large sigma from overflowing.
+ */
+function clientSizes(n: number, numClients: number, sigma: number, seed: number): number[] {
+  if (sigma === 0) return nearEqualSizes(n, numClients);
+  const rng = stream(seed, 'partition', SIZES);
+  const logs = Array.from({ length: numClients }, () => sigma * rng.normal());
+  const top = Math.max(...logs);
+  return apportion(n - numClients, logs.map((l) => Math.exp(l - top)), rng.next()).map((share) => share + 1);
+}
+
 function checkInputs(n: number, numClients: number, spec: PartitionSpec): void {
   if (!Number.isInteger(numClients) || numClients < 1) {
     throw new UserError('scenario', 'clients', `expected a positive integer, got ${numClients}`);
   }
   if (numClients > n) throw new UserError('scenario', 'clients', `${numClients} clients but only ${n} training examples`);
+  if (spec.family !== 'dirichlet-per-class' && spec.imbalance !== undefined && !(spec.imbalance >= 0 && Number.isFinite(spec.imbalance))) {
+    throw new UserError('scenario', 'partition.imbalance', `expected a finite number >= 0, got ${spec.imbalance}`);
+  }
   if (spec.family === 'iid') return;
   if (!(spec.alpha > 0) || !Number.isFinite(spec.alpha)) {
     throw new UserError('scenario', 'partition.alpha', `expected a finite number > 0, got ${spec.alpha}`);
@@ -56,10 +94,11 @@ function checkInputs(n: number, numClients: number, spec: PartitionSpec): void {
   }
 }
 
-function iid(n: number, numClients: number, seed: number): number[][] {
+function iid(sizes: number[], seed: number): number[][] {
+  const n = sizes.reduce((s, x) => s + x, 0);
   const order = stream(seed, 'partition').shuffle(Array.from({ length: n }, (_, i) => i));
   let start = 0;
-  return nearEqualSizes(n, numClients).map((size) => order.slice(start, (start += size)));
+  return sizes.map((size) => order.slice(start, (start += size)));
 }
 
 /**
@@ -67,8 +106,8 @@ function iid(n: number, numClients: number, seed: number): number[][] {
  * [0,1): count_k = floor(C_k + u) - floor(C_{k-1} + u), C_k the cumulative exact share. Each count
  * is the floor or ceiling of its exact share, zero weights get nothing, the counts sum to
  * `total`, and over a uniform u each count's mean is its exact share. Deterministic rounding
- * (largest remainder) would instead favour the same classes for every client of a near-uniform
- * mix, and the bias would pile up in the last clients' leftovers.
+ * (largest remainder) would instead hand every class's odd examples to the same clients, the ones
+ * whose exact shares happen to have the larger fractions.
  */
 function apportion(total: number, weights: number[], u: number): number[] {
   const sum = weights.reduce((s, w) => s + w, 0);
@@ -85,41 +124,151 @@ function apportion(total: number, weights: number[], u: number): number[] {
   });
 }
 
+/** ln Gamma(shape, 1) draw; below shape 1 by the same boost as Rng.gamma, kept in logs where it underflows. */
+function logGammaDraw(rng: Rng, shape: number): number {
+  if (shape >= 1) return Math.log(rng.gamma(shape));
+  let u = rng.next();
+  while (u <= 0) u = rng.next();
+  return Math.log(rng.gamma(shape + 1)) + Math.log(u) / shape;
+}
+
 /**
- * Label skew after Hsu et al. (2019), as FedPFT/FLGo use it:
- * 1. q = the global label distribution over classOrder (the classes present, ascending);
- * 2. each class's indices are shuffled into a pool (stream ..., POOL, class);
- * 3. client sizes are near-equal (floor(n/N) or one more), so every example is used once;
- * 4. clients are filled one after another: client i draws its label mix p_i ~ Dir(alpha * q)
- *    from stream ..., CLIENT, i, apportions its size over the classes in proportion to p_i
- *    (systematic rounding, offset from the same stream; see apportion), and takes each class's
- *    share from the end of its pool. Where a pool cannot cover its share, the client takes what
- *    is left of it and apportions the shortfall again by p_i renormalised over the pools that
- *    still hold examples; when all of p_i's mass sits on empty pools (tiny alphas underflow to
- *    exact zeros), by the pools' sizes.
- * Apportioning rather than sampling each example's class gives a client its drawn mix to within
- * one example per class, without multinomial noise on top of the Dirichlet skew. Filling
- * clients one at a time keeps early clients' mixes exact and pushes the effect of depleted
- * pools onto the last clients, rather than blurring every client's mix a little.
+ * A Dir(concentration) draw that stays a distribution at tiny concentrations: there the gamma
+ * draws underflow to zero (NumPy then gives NaN, which FLGo re-draws; Rng.dirichlet falls back to
+ * uniform, which no small alpha should give). Normalising in logs keeps the largest component, and
+ * where even the logs underflow the draw takes its limit, a single class picked with probability
+ * proportional to its concentration.
  */
-function dirichlet(members: number[][], classOrder: number[], n: number, numClients: number, alpha: number, seed: number): number[][] {
-  const concentration = classOrder.map((c) => (alpha * (members[c] as number[]).length) / n);
-  const pools = classOrder.map((c) => stream(seed, 'partition', POOL, c).shuffle([...(members[c] as number[])]));
-  return nearEqualSizes(n, numClients).map((size, i) => {
-    const rng = stream(seed, 'partition', CLIENT, i);
-    const mix = rng.dirichlet(concentration);
-    const client: number[] = [];
-    while (client.length < size) {
-      const need = size - client.length;
-      let weights = mix.map((p, k) => ((pools[k] as number[]).length > 0 ? p : 0));
-      if (!(weights.reduce((s, w) => s + w, 0) > 0)) weights = pools.map((pool) => pool.length);
-      apportion(need, weights, rng.next()).forEach((share, k) => {
-        const pool = pools[k] as number[];
-        for (let take = Math.min(share, pool.length, size - client.length); take > 0; take--) client.push(pool.pop() as number);
-      });
+function drawMix(rng: Rng, concentration: readonly number[]): number[] {
+  const logs = concentration.map((a) => logGammaDraw(rng, a));
+  const top = Math.max(...logs);
+  if (top === -Infinity) {
+    let u = rng.next() * concentration.reduce((s, a) => s + a, 0);
+    const pick = concentration.findIndex((a) => (u -= a) < 0);
+    return concentration.map((_, k) => (k === (pick < 0 ? concentration.length - 1 : pick) ? 1 : 0));
+  }
+  const g = logs.map((l) => Math.exp(l - top));
+  const sum = g.reduce((s, x) => s + x, 0);
+  return g.map((x) => x / sum);
+}
+
+/** Squared distance between q and the size-weighted mean mix, given the weighted sums. */
+function mixError(weighted: readonly number[], n: number, q: readonly number[]): number {
+  return q.reduce((s, qk, k) => s + ((weighted[k] as number) / n - qk) ** 2, 0);
+}
+
+function weightedSums(mixes: readonly number[][], sizes: readonly number[], numClasses: number): number[] {
+  const sums = new Array<number>(numClasses).fill(0);
+  mixes.forEach((mix, i) => mix.forEach((p, k) => (sums[k] = (sums[k] as number) + p * (sizes[i] as number))));
+  return sums;
+}
+
+/**
+ * FLGo's re-draw loop: until the size-weighted mean of the mixes is within the error bar of q,
+ * client t mod N (try t) is offered N fresh Dir(alpha * q) draws (stream ..., REDRAW, t) and takes
+ * the one that brings the mean closest to q, if any brings it closer. Only then can every class
+ * cover what the mixes ask of it, so that each client can be given its own draw.
+ */
+function matchGlobalMix(mixes: number[][], sizes: readonly number[], q: readonly number[], concentration: readonly number[], seed: number): void {
+  const n = sizes.reduce((s, x) => s + x, 0);
+  let weighted = weightedSums(mixes, sizes, q.length);
+  let error = mixError(weighted, n, q);
+  for (let t = 0; error > ERROR_BAR * 10 ** Math.floor(t / GROWTH_INTERVAL); t++) {
+    const i = t % mixes.length;
+    const size = sizes[i] as number;
+    const own = mixes[i] as number[];
+    const rest = weighted.map((w, k) => w - size * (own[k] as number));
+    const rng = stream(seed, 'partition', REDRAW, t);
+    let best: number[] | null = null;
+    for (let j = 0; j < mixes.length; j++) {
+      const candidate = drawMix(rng, concentration);
+      const e = mixError(rest.map((r, k) => r + size * (candidate[k] as number)), n, q);
+      if (e < error) [best, error] = [candidate, e];
     }
-    return client;
+    if (best) {
+      mixes[i] = best;
+      weighted = weightedSums(mixes, sizes, q.length);
+      error = mixError(weighted, n, q);
+    }
+  }
+}
+
+/**
+ * Rounding each class on its own leaves client sizes off their targets by a few examples. Moving
+ * single examples of one class, from the client furthest over its size to the one furthest under,
+ * in the class where that moves both nearest their drawn counts, restores the sizes and keeps the
+ * counts within about an example of the draws.
+ */
+function restoreSizes(counts: number[][], targets: readonly number[][], sizes: readonly number[]): void {
+  const excess = counts.map((row, i) => row.reduce((s, x) => s + x, 0) - (sizes[i] as number));
+  for (;;) {
+    let over = 0;
+    let under = 0;
+    excess.forEach((e, i) => {
+      if (e > (excess[over] as number)) over = i;
+      if (e < (excess[under] as number)) under = i;
+    });
+    if (!((excess[over] as number) > 0)) return;
+    const from = counts[over] as number[];
+    const to = counts[under] as number[];
+    const fromTarget = targets[over] as number[];
+    const toTarget = targets[under] as number[];
+    let k = -1;
+    let gain = -Infinity;
+    from.forEach((x, j) => {
+      const g = x - (fromTarget[j] as number) - ((to[j] as number) - (toTarget[j] as number));
+      if (x > 0 && g > gain) [k, gain] = [j, g];
+    });
+    from[k] = (from[k] as number) - 1;
+    to[k] = (to[k] as number) + 1;
+    excess[over] = (excess[over] as number) - 1;
+    excess[under] = (excess[under] as number) + 1;
+  }
+}
+
+/**
+ * Label skew after Hsu et al. (2019), as FedPFT takes it from FLGo's DirichletPartitioner:
+ * 1. q = the global label distribution over classOrder (the classes present, ascending);
+ * 2. client i draws its label mix p_i ~ Dir(alpha * q) (stream ..., CLIENT, i; see drawMix);
+ * 3. the mixes are re-drawn until their size-weighted mean matches q (see matchGlobalMix);
+ * 4. each class's indices are shuffled (stream ..., POOL, class) and cut into consecutive runs,
+ *    one per client, of lengths apportioned to p_i[class] * size_i (systematic rounding, offset
+ *    from the same stream), so every example is used once;
+ * 5. where FLGo stops, with sizes a few examples off their targets, single examples are moved
+ *    to restore them (see restoreSizes).
+ * Filling clients one after another from the class pools would give the early clients their
+ * draws and the last ones whatever the pools have left. Splitting each class over all clients at
+ * once gives every client its draw to within about an example per class, as long as the classes
+ * hold what the draws ask of them, which is what step 3 is for. Apportioning rather than sampling
+ * each example's class adds no multinomial noise to the Dirichlet skew.
+ */
+function dirichlet(members: number[][], classOrder: number[], sizes: number[], alpha: number, seed: number): { clients: number[][]; mixes: number[][] } {
+  const n = sizes.reduce((s, x) => s + x, 0);
+  const q = classOrder.map((c) => (members[c] as number[]).length / n);
+  const concentration = q.map((qk) => alpha * qk);
+  const mixes = sizes.map((_, i) => drawMix(stream(seed, 'partition', CLIENT, i), concentration));
+  matchGlobalMix(mixes, sizes, q, concentration, seed);
+  const targets = mixes.map((mix, i) => mix.map((p) => p * (sizes[i] as number)));
+  const counts: number[][] = sizes.map(() => new Array<number>(classOrder.length).fill(0));
+  const pools = classOrder.map((c, k) => {
+    const rng = stream(seed, 'partition', POOL, c);
+    const pool = rng.shuffle([...(members[c] as number[])]);
+    const wanted = targets.map((t) => t[k] as number);
+    // A class no mix asks for (possible once the error bar has grown) goes by client size.
+    const weights = wanted.some((w) => w > 0) ? wanted : sizes;
+    apportion(pool.length, weights, rng.next()).forEach((share, i) => ((counts[i] as number[])[k] = share));
+    return pool;
   });
+  restoreSizes(counts, targets, sizes);
+  const clients: number[][] = sizes.map(() => []);
+  pools.forEach((pool, k) => {
+    let next = 0;
+    counts.forEach((row, i) => {
+      const client = clients[i] as number[];
+      for (let end = next + (row[k] as number); next < end; next++) client.push(pool[next] as number);
+    });
+  });
+  return { clients, mixes };
 }
 
 /**
@@ -168,14 +317,23 @@ export function partition(labels: Int32Array, numClasses: number, numClients: nu
   checkInputs(n, numClients, spec);
   const members = byClass(labels, numClasses);
   const classOrder = members.flatMap((m, c) => (m.length > 0 ? [c] : []));
+  const imbalance = spec.family === 'dirichlet-per-class' ? null : (spec.imbalance ?? 0);
   let clients: number[][];
+  let mixes: number[][] | null = null;
   switch (spec.family) {
     case 'iid':
-      clients = iid(n, numClients, seed);
+      clients = iid(clientSizes(n, numClients, spec.imbalance ?? 0, seed), seed);
       break;
-    case 'dirichlet':
-      clients = dirichlet(members, classOrder, n, numClients, spec.alpha, seed);
+    case 'dirichlet': {
+      const drawn = dirichlet(members, classOrder, clientSizes(n, numClients, spec.imbalance ?? 0, seed), spec.alpha, seed);
+      clients = drawn.clients;
+      mixes = drawn.mixes.map((mix) => {
+        const full = new Array<number>(numClasses).fill(0);
+        classOrder.forEach((c, k) => (full[c] = mix[k] as number));
+        return full;
+      });
       break;
+    }
     case 'dirichlet-per-class':
       clients = dirichletPerClass(members, classOrder, numClients, spec.alpha, spec.minSize, seed);
       break;
@@ -183,8 +341,10 @@ export function partition(labels: Int32Array, numClasses: number, numClients: nu
   return {
     family: spec.family,
     alpha: spec.family === 'iid' ? null : spec.alpha,
+    imbalance,
     seed,
     classOrder,
+    mixes,
     clients: clients.map((client) => client.sort((a, b) => a - b)),
   };
 }
