@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { unlabelledText } from '../src/text/datasets.js';
+import { hf } from '../src/text/hf.js';
 import {
   longestFirstLengths,
   readTokenizerJson,
@@ -86,6 +87,85 @@ describe('WordPiece tokenizer.json (bert-base-uncased layout)', () => {
     expect(longestFirstLengths(3, 3, 5)).toEqual([2, 3]);
     expect(longestFirstLengths(20, 1, 6)).toEqual([5, 1]);
     expect(longestFirstLengths(2, 2, 9)).toEqual([2, 2]);
+    // HF tokenizers' own table (tokenizers/src/utils/truncation.rs, truncate_encodings_longest_first):
+    // max_length 7, encodings of 0 (empty), 2 (short), 4 (medium) and 8 (long) tokens.
+    const table: [number, number, number, number][] = [
+      [0, 0, 0, 0], [0, 2, 0, 2], [0, 4, 0, 4], [0, 8, 0, 7],
+      [2, 0, 2, 0], [2, 2, 2, 2], [2, 4, 2, 4], [2, 8, 2, 5],
+      [4, 0, 4, 0], [4, 2, 4, 2], [4, 4, 3, 4], [4, 8, 3, 4],
+      [8, 0, 7, 0], [8, 2, 5, 2], [8, 4, 4, 3], [8, 8, 3, 4],
+    ];
+    for (const [n1, n2, e1, e2] of table) expect(longestFirstLengths(n1, n2, 7), `${n1} + ${n2}`).toEqual([e1, e2]);
+  });
+
+  // Long pairs: the pre-truncation tokenizes only a prefix of a long text, so its token count is
+  // a lower bound; which text is longer must come from the full counts. 'a' is one token per two
+  // characters, a 20-letter unknown word one [UNK] per 21, so a prefix of the same number of
+  // characters holds ten times as many tokens of the first kind.
+  const unknownWords = (n: number) => new Array<string>(n).fill('zzzzzzzzzzzzzzzzzzzz').join(' ');
+  const as = (n: number) => new Array<string>(n).fill('a').join(' ');
+  const fill = (n: number, id: number) => new Array<number>(n).fill(id);
+
+  it('truncates a long pair longest first from the full token counts: 420 + 600 tokens at maxLength 128 keep 62 + 63', () => {
+    const short = as(420);
+    const long = unknownWords(600);
+    expect([wp.ids(short).length, wp.ids(long).length]).toEqual([420, 600]);
+    // n1 = 420 < n2 = 600: no swap, both are cut, the first keeps floor(125/2) = 62, the second 63.
+    expect(arrays(wp.encode(short, long, { maxLength: 128 }))).toEqual({
+      ids: [2, ...fill(62, 10), 3, ...fill(63, 1), 3],
+      types: [...zeros(64), ...ones(64)],
+      mask: ones(128),
+    });
+    // n1 = 600 > n2 = 420: swapped, the longer (first) text keeps 63.
+    expect(Array.from(wp.encode(long, short, { maxLength: 128 }).inputIds)).toEqual([2, ...fill(63, 1), 3, ...fill(62, 10), 3]);
+    // both texts too long to tokenize whole at first: 300 a's then 120 unknown words (420 tokens) against 600
+    const mixed = `${as(300)} ${unknownWords(120)}`;
+    expect(wp.ids(mixed)).toHaveLength(420);
+    expect(Array.from(wp.encode(mixed, long, { maxLength: 128 }).inputIds)).toEqual([2, ...fill(62, 10), 3, ...fill(63, 1), 3]);
+    expect(Array.from(wp.encode(long, mixed, { maxLength: 128 }).inputIds)).toEqual([2, ...fill(63, 1), 3, ...fill(62, 10), 3]);
+    // equal full counts (500 + 500): no swap, the second keeps the extra token, whichever prefix is denser
+    const mixed500 = `${as(250)} ${unknownWords(250)}`;
+    expect(wp.ids(mixed500)).toHaveLength(500);
+    expect(Array.from(wp.encode(mixed500, unknownWords(500), { maxLength: 128 }).inputIds)).toEqual([2, ...fill(62, 10), 3, ...fill(63, 1), 3]);
+    expect(Array.from(wp.encode(unknownWords(500), mixed500, { maxLength: 128 }).inputIds)).toEqual([2, ...fill(62, 1), 3, ...fill(63, 10), 3]);
+    // a short first text (10 tokens) against a long one: only the long one is cut, to 125 - 10
+    expect(Array.from(wp.encode(as(10), unknownWords(600), { maxLength: 128 }).inputIds)).toEqual([2, ...fill(10, 10), 3, ...fill(115, 1), 3]);
+  });
+
+  it('cuts a long text before tokenizing only at whitespace the normalizer keeps, never inside a word it joins', () => {
+    // The BERT normalizer deletes control and format characters (vertical tab, form feed, U+FEFF,
+    // U+0085, U+200B, ...), U+0000 and U+FFFD, so "unbelievable<char>zzz..." is one word: more than
+    // 100 characters, one [UNK]. A cut at the deleted character would give un ##believ ##able.
+    const keep = 30;
+    for (const ch of ['\v', '\f', '\uFEFF', '\u0085', '\u200B', '\u0000', '\uFFFD', '\u0007', '\u00AD']) {
+      const text = `${as(keep - 1)} unbelievable${ch}${'z'.repeat(8 * keep + 64)} the cat sat`;
+      const label = `U+${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
+      const full = wp.ids(text);
+      expect(full, label).toEqual([...fill(keep - 1, 10), 1, 5, 6, 7]);
+      expect(Array.from(wp.encode(text, undefined, { maxLength: keep + 2 }).inputIds), label).toEqual([2, ...full.slice(0, keep), 3]);
+      expect(Array.from(wp.encode(text, as(2), { maxLength: keep + 5 }).inputIds), label).toEqual([2, ...full.slice(0, keep), 3, 10, 10, 3]);
+    }
+    // An added token that holds a space may span any cut: such a tokenizer tokenizes long texts whole.
+    const json = JSON.parse(readFileSync(join(FIXTURES, 'wordpiece.json'), 'utf8')) as TokenizerJson;
+    const added = { id: 38, content: 'unbelievable z', special: false, single_word: false, lstrip: false, rstrip: false, normalized: true };
+    const spaced = TextTokenizer.fromJson({ ...json, added_tokens: [...(json.added_tokens ?? []), added] });
+    const text = `${as(keep - 1)} unbelievable ${'z'.repeat(8 * keep + 64)} the cat sat`;
+    expect(spaced.ids(text).slice(0, keep + 1)).toEqual([...fill(keep - 1, 10), 38, 1]);
+    expect(Array.from(spaced.encode(text, undefined, { maxLength: keep + 2 }).inputIds)).toEqual([2, ...fill(keep - 1, 10), 38, 3]);
+  });
+
+  it('a literal [PAD] in the text is a real token: the pad id with attention 1, as HF encodes it; only padding is masked', () => {
+    const json = JSON.parse(readFileSync(join(FIXTURES, 'wordpiece.json'), 'utf8')) as TokenizerJson;
+    const reference = new hf.Tokenizer(json, {}).encode('the [PAD] cat');
+    expect(reference).toMatchObject({ ids: [2, 5, 0, 6, 3], attention_mask: ones(5) });
+    expect(arrays(wp.encode('the [PAD] cat', undefined, { maxLength: 8, padding: 'max_length' }))).toEqual({
+      ids: [2, 5, 0, 6, 3, 0, 0, 0],
+      types: zeros(8),
+      mask: [...ones(5), ...zeros(3)],
+    });
+    const batch = wp.encodeBatch(['[PAD]', 'the cat'], ['a [PAD]', '[PAD]'], { maxLength: 8 });
+    expect(Array.from(batch.inputIds)).toEqual([2, 0, 3, 10, 0, 3, 0, 0, 2, 5, 6, 3, 0, 3, 0, 0]);
+    expect(Array.from(batch.attentionMask)).toEqual([1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0]);
   });
 
   it('pads to maxLength with [PAD] and a zero mask; without truncation it keeps everything', () => {
@@ -142,6 +222,30 @@ describe('byte-level BPE tokenizer.json (roberta-base layout)', () => {
       types: zeros(6),
       mask: [1, 1, 1, 0, 0, 0],
     });
+    // a literal <pad> is the pad id, attended to
+    expect(arrays(bpe.encode('<pad>lower', undefined, { maxLength: 6, padding: 'max_length' }))).toEqual({
+      ids: [0, 1, 16, 2, 1, 1],
+      types: zeros(6),
+      mask: [1, 1, 1, 1, 0, 0],
+    });
+  });
+
+  it('truncation of a long text gives the first tokens of the whole text, whatever the whitespace', () => {
+    // words and separators drawn by a fixed linear congruential sequence; separators include ones
+    // JavaScript's \s matches (vertical tab, form feed, U+00A0, U+FEFF) and ones it does not (U+0085)
+    const words = ['lower', 'newer', 'low', 'new', 'er', 'r', '<pad>'];
+    const seps = [' ', ' ', '  ', '\n', '\v', '\f', '\u00A0', '\uFEFF', '\u0085', '\t', ''];
+    let seed = 12345;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    let text = '';
+    for (let i = 0; i < 3000; i++) text += (words[next(words.length)] as string) + (seps[next(seps.length)] as string);
+    const full = bpe.ids(text);
+    for (const maxLength of [6, 17, 64, 200]) {
+      expect(Array.from(bpe.encode(text, undefined, { maxLength }).inputIds), String(maxLength)).toEqual([0, ...full.slice(0, maxLength - 2), 2]);
+    }
   });
 });
 
@@ -248,6 +352,54 @@ describe('trainWordPiece', () => {
     expect(full.length).toBeGreaterThan(2000);
     for (const maxLength of [16, 128, 512]) {
       expect(Array.from(tok.encode(long, undefined, { maxLength }).inputIds)).toEqual([2, ...full.slice(0, maxLength - 2), 3]);
+    }
+  });
+
+  // A fixed linear congruential sequence, for reproducible test texts.
+  const lcg = (seed: number) => (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+
+  it('truncation of a long text with characters the normalizer deletes gives the first tokens of the whole text', () => {
+    const tok = TextTokenizer.fromJson(json);
+    const next = lcg(7);
+    const deleted = ['\v', '\f', '\uFEFF', '\u0000', '\uFFFD', '\u0085', '\u200B', '\u0001'];
+    // the corpus with a deleted character put inside, or next to, one word in three
+    const long = corpus
+      .slice(0, 40)
+      .join('\n')
+      .replace(/\S+/g, (w) => {
+        if (next(3) !== 0) return w;
+        const at = next(w.length + 1);
+        return w.slice(0, at) + (deleted[next(deleted.length)] as string) + w.slice(at);
+      });
+    const full = tok.ids(long);
+    for (let maxLength = 8; maxLength <= 600; maxLength += 37) {
+      expect(Array.from(tok.encode(long, undefined, { maxLength }).inputIds), String(maxLength)).toEqual([2, ...full.slice(0, maxLength - 2), 3]);
+    }
+  });
+
+  it('truncates long pairs as HF does from the full encodings', () => {
+    const tok = TextTokenizer.fromJson(json);
+    const next = lcg(11);
+    const text = () => {
+      const start = next(corpus.length - 40);
+      return corpus.slice(start, start + 1 + next(30)).join(' ');
+    };
+    for (let i = 0; i < 12; i++) {
+      const [a, b] = [text(), text()];
+      const [fa, fb] = [tok.ids(a), tok.ids(b)];
+      for (const maxLength of [32, 128, 301]) {
+        const [na, nb] = longestFirstLengths(fa.length, fb.length, maxLength - 3);
+        expect(Array.from(tok.encode(a, b, { maxLength }).inputIds), `${i}: ${fa.length} + ${fb.length} at ${maxLength}`).toEqual([
+          2,
+          ...fa.slice(0, na),
+          3,
+          ...fb.slice(0, nb),
+          3,
+        ]);
+      }
     }
   });
 });

@@ -8,6 +8,8 @@ import * as hfTokenizers from '@huggingface/tokenizers';
 export interface HfEncoding {
   ids: number[];
   tokens: string[];
+  /** All 1: the package neither truncates nor pads. */
+  attention_mask: number[];
 }
 
 export interface HfTokenizer {

@@ -86,6 +86,81 @@ export function longestFirstLengths(a: number, b: number, budget: number): [numb
   return swap ? [long, short] : [short, long];
 }
 
+/**
+ * Ids of a text, or of a prefix of it: then `ids` holds the first tokens of the whole text (a
+ * lower bound on its count), `whole` is false, and the prefix was cut before character `chars`.
+ */
+interface Prefix {
+  ids: number[];
+  whole: boolean;
+  chars: number;
+}
+
+/** Pre-tokenizers that split at whitespace and look at nothing across it. */
+const SPLITTING_PRE_TOKENIZERS = new Set(['BertPreTokenizer', 'Whitespace', 'WhitespaceSplit', 'ByteLevel']);
+/** Pre-tokenizers that may run beside a splitting one in a Sequence (their boundaries are local). */
+const LOCAL_PRE_TOKENIZERS = new Set([...SPLITTING_PRE_TOKENIZERS, 'Punctuation', 'Digits']);
+/** Normalizers that work character by character and keep space, tab, newline and carriage return. */
+const LOCAL_NORMALIZERS = new Set(['BertNormalizer', 'Lowercase', 'NFC', 'NFD', 'NFKC', 'NFKD', 'StripAccents', 'Strip', 'Prepend']);
+/** Of those, the ones that delete no character (for byte-level BPE, which sees whitespace). */
+const KEEPING_NORMALIZERS = new Set(['Lowercase', 'NFC', 'NFD', 'NFKC', 'NFKD', 'Prepend']);
+
+/**
+ * The types in a normalizer or pre-tokenizer, Sequences flattened (a ByteLevel pre-tokenizer
+ * without its regex, which splits nothing, as 'ByteLevel/no-regex'); undefined for a malformed one.
+ */
+function componentTypes(x: unknown, listKey: string): string[] | undefined {
+  if (x === null || x === undefined) return [];
+  if (!isObject(x) || typeof x.type !== 'string') return undefined;
+  if (x.type === 'ByteLevel' && x.use_regex === false) return ['ByteLevel/no-regex'];
+  if (x.type !== 'Sequence') return [x.type];
+  const list = x[listKey];
+  if (!Array.isArray(list)) return undefined;
+  const out: string[] = [];
+  for (const item of list) {
+    const inner = componentTypes(item, listKey);
+    if (inner === undefined) return undefined;
+    out.push(...inner);
+  }
+  return out;
+}
+
+/**
+ * Whether a long text may be tokenized from a prefix cut at whitespace (see prefixCut): the
+ * pre-tokenizer splits at whitespace, the normalizer keeps space, tab, newline and carriage
+ * return and joins nothing across them (and deletes nothing where byte-level BPE sees
+ * whitespace), and no added token holds whitespace (one could span the cut). Other tokenizers
+ * tokenize long texts whole.
+ */
+function prefixCutSafe(json: TokenizerJson, addedTokens: ReadonlyArray<{ content: unknown }>): boolean {
+  const pre = componentTypes(json.pre_tokenizer, 'pretokenizers');
+  const norm = componentTypes(json.normalizer, 'normalizers');
+  if (pre === undefined || norm === undefined) return false;
+  if (!pre.every((t) => LOCAL_PRE_TOKENIZERS.has(t)) || !pre.some((t) => SPLITTING_PRE_TOKENIZERS.has(t))) return false;
+  const allowed = pre.includes('ByteLevel') ? KEEPING_NORMALIZERS : LOCAL_NORMALIZERS;
+  if (!norm.every((t) => allowed.has(t))) return false;
+  return addedTokens.every((t) => typeof t.content === 'string' && t.content.length > 0 && !/\s/.test(t.content));
+}
+
+/**
+ * Where to cut `text` before `limit` so that the prefix's tokens are the first tokens of the
+ * whole text; 0 for nowhere. The cut is the start of a whitespace run that holds a space, tab,
+ * newline or carriage return: normalizers keep those (the BERT normalizer deletes vertical tab,
+ * form feed, U+FEFF and other control and format characters, so a run of only those may join two
+ * words), so the whole text has a word boundary there. The prefix ends on a character that is not
+ * whitespace (byte-level BPE makes a trailing whitespace run one token of its own).
+ */
+function prefixCut(text: string, limit: number): number {
+  for (let q = Math.min(limit, text.length) - 1; q > 0; q--) {
+    const c = text.charCodeAt(q);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) continue;
+    let p = q;
+    while (p > 0 && /\s/.test(text.charAt(p - 1))) p--;
+    return p;
+  }
+  return 0;
+}
+
 export class TextTokenizer {
   /** The file (or label) the tokenizer came from, for messages. */
   readonly source: string;
@@ -100,6 +175,8 @@ export class TextTokenizer {
   readonly specialIds: ReadonlySet<number>;
   private readonly hf: HfTokenizer;
   private readonly spec: Layout;
+  /** Whether long texts may be tokenized from a prefix (see prefixCutSafe). */
+  private readonly prefixSafe: boolean;
 
   private constructor(json: TokenizerJson, source: string) {
     this.source = source;
@@ -139,6 +216,7 @@ export class TextTokenizer {
     this.maskId = id('[MASK]', '<mask>');
     this.specialIds = new Set(full.added_tokens.filter((t) => t.special).map((t) => t.id));
     this.spec = this.parseLayout(full.post_processor, id);
+    this.prefixSafe = prefixCutSafe(full, full.added_tokens);
     this.layout = this.spec.kind;
   }
 
@@ -267,20 +345,52 @@ export class TextTokenizer {
   }
 
   /**
-   * The ids of at least the first `keep` tokens of `text`. Long texts are tokenized from a prefix
-   * cut at whitespace: tokenization never crosses whitespace, so the prefix's tokens are the first
-   * tokens of the whole text (the prefix ends on the last word before the cut, not on whitespace,
-   * so byte-level BPE sees that word as it does in the whole text); the whole text is used when
-   * the prefix falls short.
+   * The ids of more than the first `keep` tokens of `text`, or of all of it. Long texts are
+   * tokenized from a prefix cut at whitespace before `chars` characters (see prefixCut), doubled
+   * until the prefix holds enough; its tokens are the first tokens of the whole text. The whole
+   * text is used when the prefix falls short.
    */
-  private idsUpTo(text: string, keep: number): number[] {
-    for (let budget = 8 * keep + 64; budget < text.length; budget *= 2) {
-      const cut = text.slice(0, budget).search(/\s+\S*$/);
-      if (cut <= 0) continue;
-      const ids = this.ids(text.slice(0, cut));
-      if (ids.length > keep) return ids;
+  private idsUpTo(text: string, keep: number, chars = 8 * keep + 64): Prefix {
+    if (this.prefixSafe) {
+      for (; chars < text.length; chars *= 2) {
+        const cut = prefixCut(text, chars);
+        if (cut <= 0) continue;
+        const ids = this.ids(text.slice(0, cut));
+        if (ids.length > keep) return { ids, whole: false, chars };
+      }
     }
-    return this.ids(text);
+    return { ids: this.ids(text), whole: true, chars: text.length };
+  }
+
+  /**
+   * Both texts of a pair, each tokenized far enough for longest-first truncation to `budget`: the
+   * split depends on which text has more tokens in all (HF compares the full counts; for equal
+   * counts the first counts as the shorter) and on the shorter's count. A prefix count is only a
+   * lower bound, so prefixes grow until the comparison is settled: both texts whole, or one whole
+   * and the other's prefix already beyond it in the right direction. Then the counts in hand
+   * order the texts as the full counts do, and the shorter one's is exact. (When both hold more
+   * than half the budget and it is even, each keeps half and the order does not matter.) For two
+   * long texts and an odd budget (BERT's three special tokens and an even maxLength) that means
+   * tokenizing at least the shorter one whole. Each extension at
+   * least doubles the prefix's characters, so the work stays within a few times that of
+   * tokenizing what is needed.
+   */
+  private pairIdsUpTo(text: string, pair: string, budget: number): [number[], number[]] {
+    let a = this.idsUpTo(text, budget);
+    let b = this.idsUpTo(pair, budget);
+    for (;;) {
+      const na = a.ids.length;
+      const nb = b.ids.length;
+      // a whole: a is the shorter (no swap) once b's prefix has at least as many tokens.
+      if (a.whole && (b.whole || nb >= na)) break;
+      // b whole: a is the longer (swap) once a's prefix has more tokens.
+      if (b.whole && na > nb) break;
+      // Both hold more than half an even budget: both keep half, whichever is longer.
+      if (budget % 2 === 0 && 2 * Math.min(na, nb) > budget) break;
+      if (!a.whole && (b.whole || na <= nb)) a = this.idsUpTo(text, na, 2 * a.chars);
+      else b = this.idsUpTo(pair, nb, 2 * b.chars);
+    }
+    return [a.ids, b.ids];
   }
 
   /** Special tokens added around one text, or a pair. */
@@ -303,15 +413,18 @@ export class TextTokenizer {
       throw new UserError('tokenizer', 'maxLength', `expected an integer above ${specials} (the special tokens), got ${maxLength}`);
     }
     const budget = maxLength - specials;
-    let a = truncation ? this.idsUpTo(text, budget) : this.ids(text);
-    let b = pair === undefined ? [] : truncation ? this.idsUpTo(pair, budget) : this.ids(pair);
-    if (truncation) {
-      if (pair === undefined) a = a.slice(0, budget);
-      else {
-        const [na, nb] = longestFirstLengths(a.length, b.length, budget);
-        a = a.slice(0, na);
-        b = b.slice(0, nb);
-      }
+    let a: number[];
+    let b: number[] = [];
+    if (!truncation) {
+      a = this.ids(text);
+      if (pair !== undefined) b = this.ids(pair);
+    } else if (pair === undefined) {
+      a = this.idsUpTo(text, budget).ids.slice(0, budget);
+    } else {
+      [a, b] = this.pairIdsUpTo(text, pair, budget);
+      const [na, nb] = longestFirstLengths(a.length, b.length, budget);
+      a = a.slice(0, na);
+      b = b.slice(0, nb);
     }
     const ids: number[] = [];
     const types: number[] = [];
