@@ -1,7 +1,7 @@
 import * as Comlink from 'comlink';
 import * as tf from '@tensorflow/tfjs-core';
 import { ClientModel } from '../src/client/client-model.js';
-import { runProbe, type ProbeTask } from '../src/client/probes.js';
+import { runProbe } from '../src/client/probes.js';
 import { localTrain, type SharedImages, type TrainResult, type TrainTask } from '../src/client/local-train.js';
 import type { ClientModelSpec } from '../src/methods/method.js';
 import type { FrozenPatch } from '../src/client/frozen-patch.js';
@@ -39,12 +39,9 @@ async function makeClientActor(workerData: unknown) {
       if (task.inject === 'throw') throw new Error(`injected task error (round ${task.round}, client ${task.clientId})`);
       if (task.inject === 'crash') process.exit(70);
       const result = localTrain(mustModel(), init.data, task);
+      if (task.probe) result.probe = runProbe(task.probe.kind, mustModel(), init.data, { payload: task.probe.payload, indices: task.indices, weights: result.weights });
       if (task.inject === 'nan') result.weights[0] = NaN;
       return Comlink.transfer(result, [result.weights.buffer]);
-    },
-    /** A method's request to a client before training (e.g. FedPFT's APoZ counts). */
-    probe(kind: string, task: ProbeTask): unknown {
-      return runProbe(kind, mustModel(), init.data, task);
     },
     numTensors: (): number => tf.memory().numTensors,
   };

@@ -1,4 +1,3 @@
-import * as Comlink from 'comlink';
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { partition } from '../src/data/partition.js';
 import { fedAvg } from '../src/fl/fedavg.js';
 import { isFiniteUpdate, planRound } from '../src/fl/faults.js';
 import { sampleClients } from '../src/fl/sampling.js';
+import { PatchLedger } from '../src/fl/patch-ledger.js';
 import { roundLearningRate } from '../src/fl/schedule.js';
 import { createMethod } from '../src/methods/registry.js';
 import { initModelParams, inputMismatch, isText, loadModel } from '../src/model/encoder.js';
@@ -85,7 +85,7 @@ export interface RoundTiming {
   round: number;
   /** The whole iteration, from sampling to the checkpoint and the log line. */
   wallSeconds: number;
-  /** The method's beforeRound hook (probes, realignment); 0 when it has none. */
+  /** The method's afterAggregate hook (realignment); 0 when it has none. */
   hookSeconds: number;
   /** From dispatching the first client task until the last update arrived. */
   dispatchSeconds: number;
@@ -154,8 +154,6 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   let startRound = 1;
   let rounds: RoundRecord[] = [];
   let restoredFrozen: FrozenPatch[] = [];
-  // Bytes of frozen-model updates that travel with the next round's download, per client.
-  let pendingDownBytes = 0;
   let pool: ClientPool['pool'];
   // Until the round loop's finally takes over, a failed check must still release the run.
   try {
@@ -168,14 +166,13 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
         if (ckpt.global.length !== global.length) throw new UserError(join(dir.path, 'checkpoint.safetensors'), 'global', `${ckpt.global.length} values, this scenario's method trains ${global.length}`);
         global = ckpt.global;
         startRound = ckpt.round + 1;
-        pendingDownBytes = ckpt.facts['pendingDownBytes'] ?? 0;
         if (ckpt.methodState.length > 0) restoredFrozen = method.importState?.(ckpt.methodState) ?? [];
       }
       rounds = dir.rounds(startRound - 1);
       log(`resuming ${dir.path} at round ${startRound}`);
     } else {
       dir.writeJson('environment.json', describeEnvironment(backend, scenario.runtime.workers));
-      dir.writeJson('partition.json', { family: parts.family, alpha: parts.alpha, seed: parts.seed, classOrder: parts.classOrder, sizes: parts.clients.map((c) => c.length) });
+      dir.writeJson('partition.json', { family: parts.family, alpha: parts.alpha, imbalance: parts.imbalance, seed: parts.seed, classOrder: parts.classOrder, sizes: parts.clients.map((c) => c.length), mixes: parts.mixes });
       // Last: scenario.json marks a run that can be resumed, so a kill before it leaves none half-started.
       dir.writeJson('scenario.json', scenario);
     }
@@ -187,6 +184,8 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     throw err;
   }
   const clientIndices = parts.clients.map((c) => Int32Array.from(c));
+  // Rebuilt from the kept rounds on resume: the records say who was sampled and what was published.
+  const ledger = PatchLedger.replay(fed.clients, rounds);
   const runStart = performance.now();
   try {
     // The server keeps the client model as actors hold it, so a replaced actor can catch up.
@@ -208,22 +207,9 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       const workerBusyMs: number[] = Array.from({ length: pool.size }, () => 0);
       const lr = roundLearningRate(fed.learningRate, round, fed.rounds, fed.schedule);
       const sampled = sampleClients(scenario.seed, round, fed.clients, fed.clientsPerRound);
-      const tHook = performance.now();
-      const hook = method.beforeRound
-        ? await method.beforeRound({
-            round,
-            global,
-            sampled,
-            probe: (request) =>
-              Promise.all(
-                sampled.map((clientId) => {
-                  const indices = (clientIndices[clientId] as Int32Array).slice();
-                  return pool.run((actor) => actor.probe(request.kind, Comlink.transfer({ payload: request.payload, indices, global: global.slice() }, [indices.buffer])));
-                }),
-              ) as Promise<never[]>,
-          })
-        : {};
-      const hookMs = performance.now() - tHook;
+      // Clients download the global vector and every frozen-model patch they have not applied.
+      const bytesDown = sampled.length * global.byteLength + ledger.catchUp(sampled);
+      const probe = round < fed.rounds ? (method.clientProbe?.(round) ?? null) : null;
       const steps = (c: number) => fed.localEpochs * Math.ceil((clientIndices[c] as Int32Array).length / fed.batchSize);
       const plan = planRound(scenario.seed, round, sampled, scenario.faults, steps);
       const tDispatch = performance.now();
@@ -232,9 +218,10 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
           trainWithRetry(
             pool,
             () => ({
-              round, clientId, seed: scenario.seed, lr, weightDecay: fed.weightDecay, epochs: fed.localEpochs, batchSize: fed.batchSize,
+              round, clientId, seed: scenario.seed, lr, weightDecay: fed.weightDecay, epochs: fed.localEpochs, batchSize: fed.batchSize, maxGradNorm: fed.maxGradNorm,
               weights: global.slice(),
               indices: (clientIndices[clientId] as Int32Array).slice(),
+              ...(probe ? { probe } : {}),
               ...(plan.inject.has(clientId) ? { inject: plan.inject.get(clientId) } : {}),
             }),
             scenario.faults.maxRetries,
@@ -255,6 +242,14 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       const results = arrived.filter((r) => !rejected.includes(r.clientId));
       // No usable update: the global model stays as it was.
       if (results.length > 0) global = fedAvg(results, fed.aggregation);
+      // The method's step after aggregation (FedPFT's realignment); the last round's would go unused.
+      const tHook = performance.now();
+      const hook =
+        method.afterAggregate && round < fed.rounds
+          ? await method.afterAggregate({ round, global, clients: results.map((r) => r.clientId), reports: probe ? results.map((r) => r.probe) : [] })
+          : {};
+      const hookMs = performance.now() - tHook;
+      const frozenUpdate = hook.frozenUpdate ?? [];
       const record: RoundRecord = {
         round,
         lr,
@@ -262,10 +257,11 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
         meanTrainLoss: results.length > 0 ? results.reduce((s, r) => s + r.meanLoss, 0) / results.length : null,
         wallSeconds: 0,
         clientTrainSeconds: arrived.reduce((s, r) => s + r.trainMs, 0) / 1000,
-        bytesUp: arrived.reduce((s, r) => s + r.weights.byteLength, 0) + sampled.length * (hook.probeBytesUpPerClient ?? 0),
-        bytesDown: sampled.length * (global.byteLength + pendingDownBytes),
+        bytesUp: arrived.reduce((s, r) => s + r.weights.byteLength, 0) + (hook.probeBytesUp ?? 0),
+        bytesDown,
         ...(plan.dropped.length + plan.late.length + rejected.length > 0 ? { faults: { dropped: plan.dropped, late: plan.late, rejected } } : {}),
         ...(hook.record ? { method: hook.record } : {}),
+        ...(frozenUpdate.length > 0 ? { frozenPatchBytes: patchBytes(frozenUpdate) } : {}),
       };
       let evalMs = 0;
       if (round % fed.evalEvery === 0 || round === fed.rounds) {
@@ -278,15 +274,13 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       // Live tensor counts: a run whose counts grow leaks, whatever its accuracy says.
       record.tensors = { server: tf.memory().numTensors, actorMax: Math.max(...(await pool.broadcast((actor) => actor.numTensors()))) };
       record.wallSeconds = (performance.now() - t0) / 1000;
-      pendingDownBytes = 0;
-      if (hook.frozenUpdate && hook.frozenUpdate.length > 0) {
-        const update = hook.frozenUpdate;
-        applyToSpec(update);
-        await pool.broadcast((actor) => actor.updateFrozen(update));
-        pendingDownBytes = patchBytes(update);
+      if (frozenUpdate.length > 0) {
+        applyToSpec(frozenUpdate);
+        await pool.broadcast((actor) => actor.updateFrozen(frozenUpdate));
+        ledger.publish(patchBytes(frozenUpdate));
       }
       dir.appendRound(record);
-      dir.saveCheckpoint({ round, global, methodState: method.exportState?.() ?? [], facts: { pendingDownBytes } });
+      dir.saveCheckpoint({ round, global, methodState: method.exportState?.() ?? [], facts: {} });
       rounds.push(record);
       const acc = record.accuracy === undefined ? '' : `  acc ${(100 * record.accuracy).toFixed(2)}%`;
       const loss = record.meanTrainLoss === null ? 'no updates' : `loss ${record.meanTrainLoss.toFixed(4)}`;
@@ -310,8 +304,9 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       bytesUpTotal: rounds.reduce((s, r) => s + r.bytesUp, 0),
       bytesDownTotal: rounds.reduce((s, r) => s + r.bytesDown, 0),
       finalWeightsSha256: weightsHash(global),
+      localTraining: { optimizer: 'AdamW', weightDecay: fed.weightDecay, maxGradNorm: fed.maxGradNorm, schedule: fed.schedule },
       methodInfo: setup.info,
-      partition: { family: parts.family, alpha: parts.alpha, seed: parts.seed, classOrder: parts.classOrder },
+      partition: { family: parts.family, alpha: parts.alpha, imbalance: parts.imbalance, seed: parts.seed, classOrder: parts.classOrder },
     };
     dir.writeJson('summary.json', summary);
     log(formatRunTable(rounds, summary));

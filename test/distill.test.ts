@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { BertConfig } from '../src/model/bert.js';
+import { initModelParams, modelForward } from '../src/model/encoder.js';
 import { disposeParams, mustGet, type Params } from '../src/model/params.js';
 import { initLoraParams, layerPrefix, vitForward, vitParamShapes, type LoraOptions, type VitConfig } from '../src/model/vit.js';
 import { distill, distillLoss, distillTrainableNames, ffnTensorNames, type DistillModel } from '../src/proxy/distill.js';
@@ -154,6 +156,8 @@ function batch(start: number, count: number): tf.Tensor2D {
 }
 
 const MID_TRAINABLE = distillTrainableNames(TEACHER_CFG, [MID]);
+/** A constant rate and no clipping: the plain AdamW steps these tests compute by hand. */
+const PLAIN = { schedule: { kind: 'constant' }, maxGradNorm: 0 } as const;
 
 describe('distillLoss', () => {
   it('equals a plain-JS normalised hidden-state MSE (mu = 0) and adds mu times the W1 W2 term', () => {
@@ -276,11 +280,74 @@ describe('distillLoss', () => {
     expect(() => distillLoss(teacher, emu, x, { layers: [0, 2], mu: 0, teacherLayerOf: map })).toThrow(/out of range/);
     // distill() with the map trains the emulator layer toward FM layer 2's output.
     const { losses } = distill(teacher, emu, { features: images, featureSize: FEATURES, n: N_DATA }, {
-      steps: 15, batchSize: 8, lr: 1e-2, mu: 0, weightDecay: 0, seed: 5, layers: [0, 1], trainable: distillTrainableNames(TEACHER_CFG, [1]), teacherLayerOf: map,
+      ...PLAIN, steps: 15, batchSize: 8, lr: 1e-2, mu: 0, weightDecay: 0, seed: 5, layers: [0, 1], trainable: distillTrainableNames(TEACHER_CFG, [1]), teacherLayerOf: map,
     });
     expect(losses[14] as number).toBeLessThan(losses[0] as number);
     x.dispose();
     disposeParams(params);
+  });
+});
+
+describe('distillLoss on text', () => {
+  const BERT_CFG: BertConfig = {
+    modelType: 'bert', vocabSize: 30, hiddenSize: 8, numHiddenLayers: 3, numAttentionHeads: 2, intermediateSize: 16,
+    maxPositionEmbeddings: 10, typeVocabSize: 2, numLabels: 2, layerNormEps: 1e-12, padTokenId: 0, hiddenDropoutProb: 0,
+  };
+  const T_TEXT = 8;
+  const D_TEXT = 8;
+  /** Token ids then token-type ids, as the text encoder lays them out; 0 pads. */
+  function textBatch(lengths: number[]): { x: tf.Tensor2D; real: boolean[] } {
+    const rows = lengths.length;
+    const data = new Float32Array(rows * 2 * T_TEXT);
+    const real: boolean[] = [];
+    lengths.forEach((len, r) => {
+      for (let t = 0; t < T_TEXT; t++) {
+        data[r * 2 * T_TEXT + t] = t < len ? 1 + ((r * 7 + t * 3) % 29) : 0;
+        real.push(t < len);
+      }
+    });
+    return { x: tf.tensor2d(data, [rows, 2 * T_TEXT]), real };
+  }
+
+  it('leaves padding positions out of the error and its normaliser (a hand computation over real tokens)', () => {
+    const params = initModelParams(BERT_CFG, new Rng('distill-text-teacher'));
+    const textTeacher: DistillModel = { cfg: BERT_CFG, params };
+    // The student: the teacher with the middle FFN's input weights perturbed.
+    const studentParams: Params = new Map([...params].map(([n, t]) => [n, tf.tensor((t.dataSync() as Float32Array).slice(), t.shape, 'float32')]));
+    const w1 = ffnTensorNames(BERT_CFG, 1).w1;
+    const noisy = randomNormal(new Rng('distill-text-noise'), D_TEXT * 16, 0.5).map((v, i) => v + ((studentParams.get(w1) as tf.Tensor).dataSync()[i] as number));
+    (studentParams.get(w1) as tf.Tensor).dispose();
+    studentParams.set(w1, tf.tensor(noisy, [D_TEXT, 16], 'float32'));
+    const student: DistillModel = { cfg: BERT_CFG, params: studentParams };
+    const { x, real } = textBatch([8, 3, 5]);
+    const capture = (m: DistillModel): Float32Array[] => {
+      const out: Float32Array[] = [];
+      tf.tidy(() => {
+        modelForward(m.cfg, m.params, x, { onLayerOutput: (i, h) => (out[i] = (h.dataSync() as Float32Array).slice()) });
+      });
+      return out;
+    };
+    const th = capture(textTeacher);
+    const sh = capture(student);
+    const nmse = (t: Float32Array, s: Float32Array, onlyReal: boolean): number => {
+      let num = 0;
+      let den = 0;
+      for (let i = 0; i < t.length; i++) {
+        if (onlyReal && !real[Math.floor(i / D_TEXT)]) continue;
+        num += ((t[i] as number) - (s[i] as number)) ** 2;
+        den += (t[i] as number) ** 2;
+      }
+      return num / den;
+    };
+    const layers = [1, 2];
+    const masked = layers.reduce((sum, j) => sum + nmse(th[j] as Float32Array, sh[j] as Float32Array, true), 0) / layers.length;
+    const unmasked = layers.reduce((sum, j) => sum + nmse(th[j] as Float32Array, sh[j] as Float32Array, false), 0) / layers.length;
+    // The padding positions' states differ too, so counting them would change the loss.
+    expect(Math.abs(masked - unmasked) / masked).toBeGreaterThan(0.01);
+    expectClose([scalar(distillLoss(textTeacher, student, x, { layers, mu: 0 }))], [masked], 1e-4, 'masked loss');
+    x.dispose();
+    disposeParams(params);
+    disposeParams(studentParams);
   });
 });
 
@@ -291,7 +358,7 @@ describe('distill', () => {
     const run = (): { losses: number[]; student: DistillModel } => {
       const student: DistillModel = { cfg: STUDENT_CFG, params: makeStudent(teacher.params) };
       const { losses } = distill(teacher, student, { features: images, featureSize: FEATURES, n: N_DATA }, {
-        steps: 20, batchSize: 8, lr: 1e-2, mu: 0.1, weightDecay: 0.01, seed: 11, layers: [MID], trainable: MID_TRAINABLE,
+        ...PLAIN, steps: 20, batchSize: 8, lr: 1e-2, mu: 0.1, weightDecay: 0.01, seed: 11, layers: [MID], trainable: MID_TRAINABLE,
         log: (step, loss) => logged.push([step, loss]),
       });
       return { losses, student };
@@ -319,7 +386,7 @@ describe('distill', () => {
     const selected = [0, 3, 5, 10, 15];
     const isSel = (k: number): boolean => selected.includes(k);
     distill(teacher, student, { features: images, featureSize: FEATURES, n: N_DATA }, {
-      steps: 5, batchSize: 8, lr: 1e-2, mu: 0.5, weightDecay: 0.5, seed: 3, layers: [MID], trainable: MID_TRAINABLE,
+      ...PLAIN, steps: 5, batchSize: 8, lr: 1e-2, mu: 0.5, weightDecay: 0.5, seed: 3, layers: [MID], trainable: MID_TRAINABLE,
       neuronMask: new Map([[MID, selected]]),
     });
     const after = snapshot(student.params);
@@ -360,13 +427,13 @@ describe('distill', () => {
     }
     const loraBefore = snapshot(s.params);
     const { losses } = distill(t, s, { features: images, featureSize: FEATURES, n: N_DATA }, {
-      steps: 10, batchSize: 8, lr: 1e-2, mu: 0, weightDecay: 0, seed: 9, layers: [MID], trainable: MID_TRAINABLE, lora: LORA,
+      ...PLAIN, steps: 10, batchSize: 8, lr: 1e-2, mu: 0, weightDecay: 0, seed: 9, layers: [MID], trainable: MID_TRAINABLE, lora: LORA,
     });
     expect(losses[9] as number).toBeLessThan(losses[0] as number);
     for (const [n, v] of loraBefore) if (n.includes('lora_')) expect(mustGet(s.params, n).dataSync(), n).toEqual(v);
     const bare: DistillModel = { cfg: STUDENT_CFG, params: makeStudent(teacher.params) };
     expect(() =>
-      distill(t, bare, { features: images, featureSize: FEATURES, n: N_DATA }, { steps: 1, batchSize: 4, lr: 1e-2, mu: 0, weightDecay: 0, seed: 1, layers: [MID], trainable: MID_TRAINABLE, lora: LORA }),
+      distill(t, bare, { features: images, featureSize: FEATURES, n: N_DATA }, { ...PLAIN, steps: 1, batchSize: 4, lr: 1e-2, mu: 0, weightDecay: 0, seed: 1, layers: [MID], trainable: MID_TRAINABLE, lora: LORA }),
     ).toThrow(/no LoRA tensors/);
     for (const p of [t.params, s.params, bare.params, lora]) disposeParams(p);
   });
@@ -377,7 +444,7 @@ describe('distill', () => {
     const x = batch(0, 4);
     const count = tf.memory().numTensors;
     distill(teacher, student, { features: images, featureSize: FEATURES, n: N_DATA }, {
-      steps: 3, batchSize: 4, lr: 1e-2, mu: 0.5, weightDecay: 0.1, seed: 2, layers: [MID, 2], trainable: MID_TRAINABLE,
+      ...PLAIN, steps: 3, batchSize: 4, lr: 1e-2, mu: 0.5, weightDecay: 0.1, seed: 2, layers: [MID, 2], trainable: MID_TRAINABLE,
       neuronMask: new Map([[MID, [1, 2]]]),
     });
     expect(tf.memory().numTensors).toBe(count);
@@ -389,7 +456,7 @@ describe('distill', () => {
     const shared = mustGet(teacher.params, ffnTensorNames(TEACHER_CFG, 2).lnWeight);
     const sharing: DistillModel = { cfg: TEACHER_CFG, params: new Map(teacher.params) };
     distill(teacher, sharing, { features: images, featureSize: FEATURES, n: N_DATA }, {
-      steps: 2, batchSize: 4, lr: 1e-2, mu: 0, weightDecay: 0, seed: 2, layers: [2], trainable: [ffnTensorNames(TEACHER_CFG, 2).lnWeight],
+      ...PLAIN, steps: 2, batchSize: 4, lr: 1e-2, mu: 0, weightDecay: 0, seed: 2, layers: [2], trainable: [ffnTensorNames(TEACHER_CFG, 2).lnWeight],
     });
     expect(shared.isDisposed).toBe(false);
     expect(mustGet(teacher.params, ffnTensorNames(TEACHER_CFG, 2).lnWeight)).toBe(shared);

@@ -50,7 +50,7 @@ lora: { rank: 2, alpha: 4, dropout: 0.1 }`,
   fedpft: (name = 'fedpft') => `name: ${name}
 lora: { rank: 2, alpha: 4, dropout: 0.1 }
 keep: 0.25
-distill: { dataset: mnist, examples: 200, steps: 5, batchSize: 16 }
+distill: { dataset: fashion-mnist, examples: 200, steps: 5, batchSize: 16 }
 interval: 2
 proportion: 0.5
 align: { steps: 3, batchSize: 16, probeExamples: 16 }`,
@@ -97,10 +97,10 @@ describe('fedpft ablate', () => {
     expect((json(join(grid, 'grid.json'))['runs'] as Array<{ name: string }>).map((x) => x.name)).toEqual(names);
 
     // The method switch keeps what the new method shares with the scenario's (all of FedPFT's
-    // fields for a variant, lora alone for FedPETuning) and fills the rest with defaults.
+    // fields for a variant, lora and head for FedPETuning) and fills the rest with defaults.
     const n = json(join(grid, names[2] as string, 'scenario.json'));
-    expect(n['method']).toMatchObject({ name: 'fedpft-n', interval: 2, proportion: 0.5, keep: 0.25, lora: { rank: 2, alpha: 4 }, distill: { dataset: 'mnist', steps: 5 } });
-    expect(Object.keys(json(join(grid, names[0] as string, 'scenario.json'))['method'] as object).sort()).toEqual(['lora', 'name']);
+    expect(n['method']).toMatchObject({ name: 'fedpft-n', interval: 2, proportion: 0.5, keep: 0.25, lora: { rank: 2, alpha: 4 }, distill: { dataset: 'fashion-mnist', steps: 5 } });
+    expect(Object.keys(json(join(grid, names[0] as string, 'scenario.json'))['method'] as object).sort()).toEqual(['head', 'lora', 'name']);
 
     // The same scenarios, written independently, each run alone (one worker each, all at once;
     // the runtime section does not change results).

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fedAvg, type ClientUpdate } from '../src/fl/fedavg.js';
 import { sampleClients } from '../src/fl/sampling.js';
-import { roundLearningRate } from '../src/fl/schedule.js';
+import { PatchLedger } from '../src/fl/patch-ledger.js';
+import { roundLearningRate, stepLearningRate } from '../src/fl/schedule.js';
 import { Rng } from '../src/util/rng.js';
 
 const update = (clientId: number, weights: number[], numExamples: number): ClientUpdate => ({
@@ -149,5 +150,58 @@ describe('roundLearningRate', () => {
 
   it('constant stays lr0 in every round', () => {
     for (const R of [1, 5, 30]) for (let r = 1; r <= R; r++) expect(roundLearningRate(lr0, r, R, 'constant')).toBe(lr0);
+  });
+});
+
+describe('stepLearningRate (distillation and alignment)', () => {
+  it("linear-warmup is HF's get_linear_schedule_with_warmup: 20 steps at ratio 0.048 warm up for 1 step", () => {
+    // W = ceil(0.048 * 20) = 1: step 0 at 0, then (20 - s) / 19 of the peak.
+    const rates = Array.from({ length: 20 }, (_, s) => stepLearningRate(1, s, 20, { kind: 'linear-warmup', warmupRatio: 0.048 }));
+    expect(rates[0]).toBe(0);
+    for (let s = 1; s < 20; s++) expect(rates[s]).toBeCloseTo((20 - s) / 19, 15);
+  });
+
+  it('linear-warmup, 200 steps at ratio 0.1: up over 20 steps, then down to 1/180 at the last', () => {
+    const at = (s: number) => stepLearningRate(2, s, 200, { kind: 'linear-warmup', warmupRatio: 0.1 });
+    expect([at(0), at(5), at(19), at(20), at(110), at(199)].map((x) => +x.toFixed(12))).toEqual([0, 0.5, 1.9, 2, 1, +(2 / 180).toFixed(12)]);
+  });
+
+  it('constant is the peak throughout; ratio 0 is a pure linear decay from the peak', () => {
+    for (let s = 0; s < 10; s++) expect(stepLearningRate(3, s, 10, { kind: 'constant' })).toBe(3);
+    expect(stepLearningRate(3, 0, 10, { kind: 'linear-warmup', warmupRatio: 0 })).toBe(3);
+  });
+});
+
+describe('PatchLedger', () => {
+  it('charges each client every patch published since it last downloaded (a hand count)', () => {
+    const ledger = new PatchLedger(4);
+    expect(ledger.catchUp([0, 1])).toBe(0);
+    ledger.publish(100);
+    ledger.publish(10);
+    // Clients 0 and 1 missed both patches; client 3 too.
+    expect(ledger.catchUp([0, 3])).toBe(2 * 110);
+    ledger.publish(1);
+    // Client 0 missed only the third; client 1 all three; client 2 all three.
+    expect(ledger.catchUp([0, 1, 2])).toBe(1 + 111 + 111);
+    expect(ledger.catchUp([0, 1, 2, 3])).toBe(1);
+    expect(ledger.versions).toBe(3);
+  });
+
+  it('replayed from round records, it charges what the live ledger would', () => {
+    const rounds = [
+      { clients: [0, 1] },
+      { clients: [1, 2], frozenPatchBytes: 7 },
+      { clients: [0, 3] },
+      { clients: [2, 3], frozenPatchBytes: 5 },
+    ];
+    const live = new PatchLedger(5);
+    for (const r of rounds) {
+      live.catchUp(r.clients);
+      if (r.frozenPatchBytes !== undefined) live.publish(r.frozenPatchBytes);
+    }
+    const replayed = PatchLedger.replay(5, rounds);
+    expect(replayed.catchUp([0, 1, 2, 3, 4])).toBe(live.catchUp([0, 1, 2, 3, 4]));
+    // By hand: 0, 2 and 3 caught up after patch 1 (7 bytes) and before patch 2 (5); 1 and 4 never did.
+    expect(PatchLedger.replay(5, rounds).catchUp([0, 1, 2, 3, 4])).toBe(5 + 12 + 5 + 5 + 12);
   });
 });

@@ -230,5 +230,47 @@ describe('hostile input', () => {
       expect(existsSync(results) ? readdirSync(results, { recursive: true }) : []).toEqual([]);
       rmSync(results, { recursive: true, force: true });
     });
+
+    it("distillation on the clients' own data: the task's dataset, or the sotu corpus for sotu-party", async () => {
+      const leak = (dataset: string, method: 'fedpft' | 'fedot', distill: string | undefined) => {
+        const s = validScenario(fm, method) as { task: Record<string, unknown>; method: Record<string, unknown> };
+        s.task['dataset'] = dataset;
+        if (distill === undefined) delete s.method['distill'];
+        else s.method['distill'] = { ...(s.method['distill'] as object), dataset: distill };
+        return s;
+      };
+      const cases: Array<{ name: string; doc: unknown; expected: RegExp; sweep?: string }> = [
+        { name: 'mnist, fedpft', doc: leak('mnist', 'fedpft', 'mnist'), expected: /"mnist" is the task's dataset, the clients' private data/ },
+        { name: 'fashion-mnist, fedot, distill left at its default', doc: leak('fashion-mnist', 'fedot', undefined), expected: /"fashion-mnist" is the task's dataset/ },
+        { name: 'spam, fedot', doc: leak('spam', 'fedot', 'spam'), expected: /"spam" is the task's dataset.*e\.g\. moby-dick or sotu$/ },
+        { name: 'sotu-party, fedpft, distill sotu', doc: leak('sotu-party', 'fedpft', 'sotu'), expected: /"sotu" contains sotu-party's training split, the clients' private data.*e\.g\. moby-dick$/ },
+        // A sweep variant is checked before any run starts.
+        { name: 'sweep to mnist', doc: leak('mnist', 'fedpft', 'fashion-mnist'), expected: /method\.distill\.dataset: "mnist" is the task's dataset/, sweep: 'method.distill.dataset=fashion-mnist,mnist' },
+      ];
+      const results = join(work, 'cli-leak-results');
+      const outcomes: Array<{ name: string; code: number | null; lines: string[]; file: string; expected: RegExp; sweep?: string }> = [];
+      for (let i = 0; i < cases.length; i += 2) {
+        outcomes.push(
+          ...(await Promise.all(
+            cases.slice(i, i + 2).map(async (c, k) => {
+              const file = join(work, `cli-leak-${i + k}.yaml`);
+              writeFileSync(file, toYaml(c.doc));
+              const out = join(results, String(i + k));
+              const r = await runCli(c.sweep ? ['sweep', file, '--set', c.sweep, '--results', out] : ['run', file, '--results', out]);
+              return { name: c.name, code: r.code, lines: r.stderr.split('\n').filter((l, j, all) => l !== '' || j < all.length - 1), file, expected: c.expected, sweep: c.sweep };
+            }),
+          )),
+        );
+      }
+      for (const o of outcomes) {
+        expect(o.code, `${o.name}: ${o.lines.join('\n')}`).toBe(2);
+        expect(o.lines, o.name).toHaveLength(1);
+        expect(o.lines[0], o.name).toMatch(/^fedpft: \S/);
+        // A --set value is reported as coming from --set, as every sweep error is.
+        expect(o.lines[0], o.name).toContain(`${o.sweep ? '--set' : o.file}: method.distill.dataset: `);
+        expect(o.lines[0], o.name).toMatch(o.expected);
+      }
+      expect(existsSync(results) ? readdirSync(results, { recursive: true }) : []).toEqual([]);
+    });
   });
 });

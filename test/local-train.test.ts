@@ -5,7 +5,7 @@ import { localTrain, type SharedImages, type TrainTask } from '../src/client/loc
 import { toNamedArrays, trainableNames, withLoraAndHead } from '../src/methods/lora-setup.js';
 import type { ClientModelSpec } from '../src/methods/method.js';
 import { disposeParams, flattenParams } from '../src/model/params.js';
-import { evaluate } from '../src/model/train.js';
+import { clipByGlobalNorm, evaluate } from '../src/model/train.js';
 import { initVitParams, type VitConfig } from '../src/model/vit.js';
 import { initBackend } from '../src/tensor/backend.js';
 import { Rng } from '../src/util/rng.js';
@@ -21,8 +21,8 @@ describe('a client task on a resident client model', () => {
   beforeAll(async () => {
     await initBackend('wasm');
     const base = initVitParams(cfg, new Rng('fm'));
-    const { cfg: taskCfg, params } = withLoraAndHead(base, cfg, 3, lora, 1);
-    const trainable = trainableNames(params);
+    const { cfg: taskCfg, params, exchanged } = withLoraAndHead(base, cfg, 3, lora, 1, 'auto');
+    const trainable = trainableNames(params, exchanged);
     spec = { config: taskCfg, tensors: toNamedArrays(params), trainable, lora };
     initial = flattenParams(params, trainable);
     disposeParams(params);
@@ -40,7 +40,7 @@ describe('a client task on a resident client model', () => {
   });
 
   const task = (clientId: number, epochs = 1): TrainTask => ({
-    round: 1, clientId, seed: 5, lr: 0.01, weightDecay: 0.01, epochs, batchSize: 8, weights: initial.slice(), indices: Int32Array.from({ length: 24 }, (_, i) => i + (clientId % 2) * 24),
+    round: 1, clientId, seed: 5, lr: 0.01, weightDecay: 0.01, epochs, batchSize: 8, maxGradNorm: 1, weights: initial.slice(), indices: Int32Array.from({ length: 24 }, (_, i) => i + (clientId % 2) * 24),
   });
 
   it('only trains the LoRA and head tensors', () => {
@@ -81,5 +81,32 @@ describe('a client task on a resident client model', () => {
     expect(after.loss).toBeLessThan(before.loss * 0.7);
     expect(after.accuracy).toBeGreaterThan(before.accuracy);
     model.dispose();
+  });
+});
+
+describe('clipByGlobalNorm (PyTorch clip_grad_norm_)', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  it('scales every gradient by maxNorm / (N + 1e-6) when the global norm N exceeds maxNorm (hand computation)', () => {
+    tf.tidy(() => {
+      // N = sqrt(3^2 + 4^2 + 12^2) = 13.
+      const grads = { a: tf.tensor1d([3, 4]), b: tf.tensor2d([[12]]) };
+      const clipped = clipByGlobalNorm(grads, 1);
+      const [a0, a1] = Array.from(clipped['a']?.dataSync() ?? []);
+      expect(a0).toBeCloseTo(3 / 13, 6);
+      expect(a1).toBeCloseTo(4 / 13, 6);
+      expect(clipped['b']?.dataSync()[0]).toBeCloseTo(12 / 13, 6);
+      expect(clipped['b']?.shape).toEqual([1, 1]);
+    });
+  });
+
+  it('leaves gradients under the norm bit-identical, and maxNorm 0 switches it off', () => {
+    tf.tidy(() => {
+      const g = { a: tf.tensor1d([0.1, -0.2, 0.30000001]) };
+      expect(Array.from(clipByGlobalNorm(g, 1)['a']?.dataSync() ?? [])).toEqual(Array.from(g.a.dataSync()));
+      expect(clipByGlobalNorm(g, 0)).toBe(g);
+    });
   });
 });

@@ -30,7 +30,7 @@ interface Round {
   clients: number[];
   bytesUp: number;
   bytesDown: number;
-  method?: { aligned?: boolean; updatedNeurons?: number[]; alignSeconds?: number };
+  method?: { aligned?: boolean; updatedNeurons?: number[]; alignSeconds?: number; apozClients?: number };
   [key: string]: unknown;
 }
 
@@ -116,33 +116,47 @@ describe('method costs and FedPFT determinism (tiny 4-layer scenario through the
     }
   });
 
-  it('fedpft: APoZ counts go up in alignment rounds, realigned neurons come down with the next round', () => {
+  it('fedpft: APoZ counts go up with alignment rounds\' updates; every later participant downloads each patch it missed', () => {
     const i = info('pft', 'w1');
     expect(i['trainableParams']).toBe(TRAINABLE);
     const kept = Math.round(KEEP * FF);
     expect(i['compressedLayers']).toEqual(COMPRESSED);
     expect(i['ffnWidths']).toEqual(COMPRESSED.map(() => kept));
+    expect(i['apozCriterion']).toBe('|gelu(a)| <= 0.01');
     const s = Math.round(P * kept);
     // Per client: one int32 zero count per neuron of every compressed layer, plus the positions seen.
     const apozUp = 4 * (COMPRESSED.length * kept + 1);
-    // Per client and compressed layer: W1 columns + indices, b1 entries + indices, W2 rows + indices, b2 and the FFN LayerNorm whole.
-    const patch = 4 * COMPRESSED.length * (D * s + s + s + s + s * D + s + 3 * D);
+    // Per compressed layer: W1 columns + indices, b1 entries + indices, W2 rows + indices, b2 whole (ViT's LayerNorm stays frozen).
+    const patch = 4 * COMPRESSED.length * (D * s + s + s + s + s * D + s + D);
     const rs = rounds('pft', 'w1');
     expect(rs.map((r) => r.round)).toEqual([1, 2, 3, 4]);
-    let pending = 0;
+    // Patches each client has applied; every client starts with the sub-FM as distilled before FL.
+    const held = new Map<number, number>();
+    let published = 0;
     for (const r of rs) {
-      const aligned = r.round % INTERVAL === 0;
+      // After aggregation every t rounds, except the last round's, which nothing would use.
+      const aligned = r.round % INTERVAL === 0 && r.round < rs.length;
       expect(r.method?.aligned ?? false, `round ${r.round}`).toBe(aligned);
-      if (aligned) expect(r.method?.updatedNeurons, `round ${r.round}`).toEqual(COMPRESSED.map(() => s));
+      if (aligned) {
+        expect(r.method?.updatedNeurons, `round ${r.round}`).toEqual(COMPRESSED.map(() => s));
+        expect(r.method?.apozClients, `round ${r.round}`).toBe(K);
+        expect(r['frozenPatchBytes'], `round ${r.round}`).toBe(patch);
+      } else {
+        expect(r['frozenPatchBytes'], `round ${r.round}`).toBeUndefined();
+      }
       expect(r.bytesUp, `round ${r.round} up`).toBe(K * 4 * TRAINABLE + (aligned ? K * apozUp : 0));
-      expect(r.bytesDown, `round ${r.round} down`).toBe(K * 4 * TRAINABLE + K * pending);
-      pending = aligned ? patch : 0;
+      const missed = r.clients.reduce((t, c) => t + published - (held.get(c) ?? 0), 0);
+      expect(r.bytesDown, `round ${r.round} down`).toBe(K * 4 * TRAINABLE + missed * patch);
+      for (const c of r.clients) held.set(c, published);
+      if (aligned) published++;
     }
-    // Round 3 carries round 2's realignment.
+    // Round 3 carries round 2's realignment to all of its clients; round 4 to those round 3 did not sample.
     expect((rs[2] as Round).bytesDown - K * 4 * TRAINABLE).toBe(K * patch);
+    const fresh = (rs[3] as Round).clients.filter((c) => !(rs[2] as Round).clients.includes(c)).length;
+    expect((rs[3] as Round).bytesDown - K * 4 * TRAINABLE).toBe(fresh * patch);
     const sum = summary('pft', 'w1');
     expect(sum['bytesUpTotal']).toBe(rs.reduce((t, r) => t + r.bytesUp, 0));
-    expect(sum['bytesDownTotal']).toBe(4 * K * 4 * TRAINABLE + K * patch);
+    expect(sum['bytesDownTotal']).toBe(4 * K * 4 * TRAINABLE + (K + fresh) * patch);
   });
 
   it('fedpft gives identical metrics and final weights with 1 and 2 workers', () => {
@@ -152,7 +166,7 @@ describe('method costs and FedPFT determinism (tiny 4-layer scenario through the
 
   it('fedpft stopped after an alignment round and resumed ends identical to an uninterrupted run', () => {
     const resumed = rounds('pft', 'stopped');
-    // Round 3's download includes the patch pending from round 2, restored from the checkpoint.
+    // Round 3's download includes the patch published after round 2, known again from rounds.jsonl.
     expect((resumed[2] as Round).bytesDown).toBeGreaterThan(K * 4 * TRAINABLE);
     expect(metrics('pft', 'stopped')).toEqual(metrics('pft', 'w1'));
     expect(summary('pft', 'stopped')['finalWeightsSha256']).toBe(summary('pft', 'w1')['finalWeightsSha256']);

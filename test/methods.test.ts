@@ -5,7 +5,7 @@ import { patchBytes } from '../src/client/frozen-patch.js';
 import type { TaskData } from '../src/data/dataset.js';
 import { loadTask } from '../src/data/registry.js';
 import { FullModel } from '../src/methods/full-model.js';
-import type { ClientModelSpec, Method, MethodSetup, RoundContext, RoundHookResult } from '../src/methods/method.js';
+import type { AggregatedRound, ClientModelSpec, Method, MethodSetup, RoundHookResult } from '../src/methods/method.js';
 import { createMethod } from '../src/methods/registry.js';
 import { loadVit } from '../src/model/vit-checkpoint.js';
 import { initVitParams } from '../src/model/vit.js';
@@ -149,8 +149,7 @@ describe('plug-in: evaluation writes exactly LoRA and head into the full FM', ()
     checkPlugIn(evaluatedModel(method, global), slices(setup.clientModel, global));
 
     // An alignment round with fake APoZ reports, then plug in another vector.
-    const ctx = fakeRound(INTERVAL, global, async () => fakeApoz(setup) as never);
-    await (method.beforeRound as (c: RoundContext) => Promise<unknown>)(ctx);
+    await (method.afterAggregate as AfterAggregate)(fakeRound(INTERVAL, global, fakeApoz(setup)));
     const next = randomVector(setup.initial.length, 'pft-global-2');
     checkPlugIn(evaluatedModel(method, next), slices(setup.clientModel, next));
   });
@@ -178,8 +177,10 @@ function patchedBefore(data: Float32Array, neuron: (k: number) => number, neuron
   return Array.from(data).filter((_, k) => neurons.includes(neuron(k)));
 }
 
-function fakeRound(round: number, global: Float32Array, probe: () => Promise<never[]>): RoundContext {
-  return { round, global, sampled: [0, 1, 2], probe: probe as RoundContext['probe'] };
+type AfterAggregate = (c: AggregatedRound) => Promise<RoundHookResult>;
+
+function fakeRound(round: number, global: Float32Array, reports: unknown[]): AggregatedRound {
+  return { round, global, clients: reports.map((_, c) => c), reports };
 }
 
 /** Three clients' reports with distinct pooled counts per neuron, so the selection has no ties. */
@@ -263,16 +264,16 @@ describe("fedpft's client model", () => {
     }
   });
 
-  it('a realignment patches exactly the p share of neurons with the highest APoZ, plus b2 and the FFN LayerNorm', async () => {
+  it('a realignment patches exactly the p share of neurons with the highest APoZ, plus b2; ViT\'s layernorm_after stays frozen', async () => {
     const { method, setup } = await setUp(METHOD_YAML.fedpft('fedpft-d'));
     try {
       const reports = fakeApoz(setup);
-      const result = await (method.beforeRound as (c: RoundContext) => Promise<RoundHookResult>)(fakeRound(INTERVAL, setup.initial, async () => reports as never));
+      const result = await (method.afterAggregate as AfterAggregate)(fakeRound(INTERVAL, setup.initial, reports));
       const patches = result.frozenUpdate ?? [];
       const s = Math.round(P * Math.round(KEEP * FF));
       expect(result.record?.['updatedNeurons']).toEqual(COMPRESSED.map(() => s));
-      expect(result.probeBytesUpPerClient).toBe(4 * (COMPRESSED.length * Math.round(KEEP * FF) + 1));
-      expect(patchBytes(patches)).toBe(4 * COMPRESSED.length * (D * s + s + s + s + s * D + s + 3 * D));
+      expect(result.probeBytesUp).toBe(reports.length * 4 * (COMPRESSED.length * Math.round(KEEP * FF) + 1));
+      expect(patchBytes(patches)).toBe(4 * COMPRESSED.length * (D * s + s + s + s + s * D + s + D));
       const byName = new Map(setup.clientModel.tensors.map((t) => [t.name, t]));
       const exported = new Map((method.exportState?.() ?? []).map((t) => [t.name, t.data]));
       for (const [k, l] of COMPRESSED.entries()) {
@@ -307,13 +308,32 @@ describe("fedpft's client model", () => {
           // The patch carries the realigned values of those neurons (W1: row-major [D, s]).
           expect(sameBits(patch?.data as Float32Array, Float32Array.from(carried)), name).toBe(true);
         }
-        for (const name of [`${p}.output.dense.bias`, `${p}.layernorm_after.weight`, `${p}.layernorm_after.bias`]) {
-          const patch = patches.find((x) => x.name === name);
-          expect(patch?.axis, name).toBe('all');
-          expect(sameBits(patch?.data as Float32Array, exported.get(name) as Float32Array), name).toBe(true);
+        const b2 = patches.find((x) => x.name === `${p}.output.dense.bias`);
+        expect(b2?.axis).toBe('all');
+        expect(sameBits(b2?.data as Float32Array, exported.get(`${p}.output.dense.bias`) as Float32Array)).toBe(true);
+        // The reference code freezes ViT's LayerNorms in both distillation steps (ffnLayerNorm: auto).
+        for (const name of [`${p}.layernorm_after.weight`, `${p}.layernorm_after.bias`]) {
+          expect(patches.some((x) => x.name === name), name).toBe(false);
+          expect(exported.has(name), name).toBe(false);
         }
       }
-      expect(patches.length).toBe(6 * COMPRESSED.length);
+      expect(patches.length).toBe(4 * COMPRESSED.length);
+      expect(setup.info['ffnLayerNormTrains']).toBe(false);
+    } finally {
+      method.dispose();
+    }
+  });
+});
+
+describe('fedpft ffnLayerNorm: train', () => {
+  it("patches ViT's layernorm_after with b2 when the scenario asks for it", async () => {
+    const { method, setup } = await setUp(`${METHOD_YAML.fedpft('fedpft-d')}\nffnLayerNorm: train`);
+    try {
+      expect(setup.info['ffnLayerNormTrains']).toBe(true);
+      const result = await (method.afterAggregate as AfterAggregate)(fakeRound(INTERVAL, setup.initial, fakeApoz(setup)));
+      const names = (result.frozenUpdate ?? []).map((x) => x.name);
+      for (const l of COMPRESSED) for (const t of ['weight', 'bias']) expect(names).toContain(`vit.encoder.layer.${l}.layernorm_after.${t}`);
+      expect(names).toHaveLength(6 * COMPRESSED.length);
     } finally {
       method.dispose();
     }
@@ -338,18 +358,22 @@ describe('fedpft variants: which distillation runs', () => {
       made.push(method);
       expect('distillBefore' in setup.info).toBe(c.before);
       if (c.before) expect((setup.info['distillBefore'] as { steps: number }).steps).toBe(5);
-      const probe = vi.fn(async () => {
-        throw new Error('probe called');
-      });
-      const before = method.beforeRound as (ctx: RoundContext) => Promise<object>;
-      // Not an alignment round: nothing happens for any variant.
-      for (const round of [1, INTERVAL + 1]) await expect(before(fakeRound(round, setup.initial, probe))).resolves.toEqual({});
-      expect(probe).not.toHaveBeenCalled();
-      for (const round of [INTERVAL, 2 * INTERVAL]) {
-        if (c.during) await expect(before(fakeRound(round, setup.initial, probe))).rejects.toThrow('probe called');
-        else await expect(before(fakeRound(round, setup.initial, probe))).resolves.toEqual({});
+      // Clients are asked for APoZ counts, and the server realigns, only in alignment rounds of D variants.
+      for (const round of [1, INTERVAL + 1]) {
+        expect(method.clientProbe?.(round) ?? null).toBeNull();
+        await expect((method.afterAggregate as AfterAggregate)(fakeRound(round, setup.initial, fakeApoz(setup)))).resolves.toEqual({});
       }
-      expect(probe).toHaveBeenCalledTimes(c.during ? 2 : 0);
+      for (const round of [INTERVAL, 2 * INTERVAL]) {
+        const probe = method.clientProbe?.(round) ?? null;
+        const after = await (method.afterAggregate as AfterAggregate)(fakeRound(round, setup.initial, fakeApoz(setup)));
+        if (c.during) {
+          expect(probe).toEqual({ kind: 'apoz', payload: { layers: COMPRESSED, eps: 0.01, maxExamples: 16 } });
+          expect(after.frozenUpdate?.length).toBe(4 * COMPRESSED.length);
+        } else {
+          expect(probe).toBeNull();
+          expect(after).toEqual({});
+        }
+      }
     });
   }
 });

@@ -177,7 +177,8 @@ const made = (...xs: number[]) => [0, 1, 2].map((r) => Number((0.3 + ((xs.reduce
 
 describe('fedpft report on paper-shaped results', () => {
   const METHODS = ['fedpetuning', 'fedot', 'fedpft', 'fedpft-n', 'fedpft-b', 'fedpft-d'];
-  const TASKS = ['mnist', 'fashion-mnist'];
+  // Text tasks, so every proxy method can distil on one corpus apart from both (moby-dick).
+  const TASKS = ['spam', 'sotu-party'];
   const ALPHAS = [0.1, 1];
 
   it('methods x (task, alpha) with the ablation table; unfinished runs are left out', async () => {
@@ -188,22 +189,23 @@ describe('fedpft report on paper-shaped results', () => {
         ALPHAS.forEach((a, ai) => {
           for (const seed of [1, 2, 3]) {
             const accs = made(mi, ti, ai, seed);
-            fakeRun(join(root, 'grid'), `${m}-${t}-${a}-${seed}`, scenarioOf(seed, t, a, `{ name: ${m} }`), accs);
+            const distill = m === 'fedpetuning' ? '' : ', distill: { dataset: moby-dick }';
+            fakeRun(join(root, 'grid'), `${m}-${t}-${a}-${seed}`, scenarioOf(seed, t, a, `{ name: ${m}${distill} }`), accs);
             finals.set(`${m} ${t} ${a}`, [...(finals.get(`${m} ${t} ${a}`) ?? []), accs[2] as number]);
           }
         }),
       ),
     );
-    fakeRun(join(root, 'grid'), 'unfinished', scenarioOf(9, 'mnist', 1, '{ name: fedpft }'), [0.99], false);
+    fakeRun(join(root, 'grid'), 'unfinished', scenarioOf(9, 'spam', 1, '{ name: fedpft, distill: { dataset: moby-dick } }'), [0.99], false);
     const out = join(dir, 'paper-out');
     // Several directories: the grid and one run directory inside it (counted once).
-    const r = await cli(['report', join(root, 'grid'), join(root, 'grid', 'fedot-mnist-1-2'), '--out', out, '--no-partitions']);
+    const r = await cli(['report', join(root, 'grid'), join(root, 'grid', 'fedot-spam-1-2'), '--out', out, '--no-partitions']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('72 finished runs in 24 configurations; 1 unfinished, left out: unfinished');
     const md = readFileSync(join(out, 'report.md'), 'utf8');
 
     const main = mdTable(md, /final round/);
-    const columns = ['fashion-mnist dirichlet α=0.1', 'fashion-mnist dirichlet α=1', 'mnist dirichlet α=0.1', 'mnist dirichlet α=1'];
+    const columns = ['sotu-party dirichlet α=0.1', 'sotu-party dirichlet α=1', 'spam dirichlet α=0.1', 'spam dirichlet α=1'];
     expect(main[0]).toEqual(['method', ...columns]);
     expect(main.slice(1).map((row) => row[0])).toEqual(METHODS);
     for (const [i, m] of METHODS.entries()) {
@@ -220,7 +222,7 @@ describe('fedpft report on paper-shaped results', () => {
       ['fedpft-d', '-', '✓'],
       ['fedpft', '✓', '✓'],
     ]);
-    expect(ablation[4]?.[3]).toBe(cell(finals.get('fedpft fashion-mnist 0.1') as number[]));
+    expect(ablation[4]?.[3]).toBe(cell(finals.get('fedpft sotu-party 0.1') as number[]));
     expect(md).not.toMatch(/t \(interval\)/);
 
     // Paired over seeds against FedPETuning, computed here from the per-seed finals.

@@ -3,6 +3,9 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { distillDataFor } from '../src/methods/distill-data.js';
+import type { MethodContext } from '../src/methods/method.js';
+import { distillOverlap } from '../src/scenario/distill-overlap.js';
 import { loadScenario, parseScenario } from '../src/scenario/load.js';
 import { SCHEMA_FILE, scenarioJsonSchemaText } from '../src/scenario/json-schema.js';
 import { scenarioJsonSchema } from '../src/scenario/schema.js';
@@ -102,10 +105,11 @@ describe('parseScenario', () => {
       learningRate: 0.005,
       schedule: 'constant',
       weightDecay: 0,
+      maxGradNorm: 1,
       aggregation: 'uniform',
       evalEvery: 5,
     });
-    expect(s.method).toEqual({ name: 'fedpetuning', lora: { rank: 4, alpha: 8, dropout: 0 } });
+    expect(s.method).toEqual({ name: 'fedpetuning', lora: { rank: 4, alpha: 8, dropout: 0 }, head: 'auto' });
     expect(s.runtime).toEqual({ workers: 2, backend: 'wasm', devices: { gpu: { slots: 2 } } });
   });
 
@@ -121,7 +125,7 @@ describe('parseScenario', () => {
       aggregation: 'weighted',
       evalEvery: 1,
     });
-    expect(s.method).toEqual({ name: 'fedpetuning', lora: { rank: 8, alpha: 16, dropout: 0.1 } });
+    expect(s.method).toEqual({ name: 'fedpetuning', lora: { rank: 8, alpha: 16, dropout: 0.1 }, head: 'auto' });
     expect(s.runtime).toEqual({ workers: availableParallelism(), backend: 'auto' });
     expect(s.task.trainLimit).toBeUndefined();
   });
@@ -214,5 +218,69 @@ describe('scenarioJsonSchema', () => {
 
   it('matches the committed scenarios/scenario.schema.json', () => {
     expect(readFileSync(SCHEMA_FILE, 'utf8')).toBe(scenarioJsonSchemaText());
+  });
+});
+
+describe('method.distill.dataset: not the clients\' own data', () => {
+  const cifarFiles = { train: join(tmp, 'data_batch_1.bin'), validation: join(tmp, 'test_batch.bin') };
+  /** The minimal scenario with task.dataset and a distilling method (distill left out: its default, fashion-mnist). */
+  function distilling(dataset: string, distill: string | undefined, method: 'fedpft' | 'fedot' | 'fedpft-n' = 'fedpft'): string {
+    const raw = parse(minimal) as Record<string, unknown>;
+    raw['task'] = { dataset, ...(dataset.startsWith('cifar') ? { files: cifarFiles } : {}) };
+    raw['method'] = { name: method, ...(distill === undefined ? {} : { distill: { dataset: distill } }) };
+    return stringify(raw);
+  }
+
+  const refused: [string, string, string | undefined, RegExp][] = [
+    ['an image task', 'mnist', 'mnist', /^"mnist" is the task's dataset, the clients' private data; expected data from the FM's pretraining domain apart from it, e\.g\. fashion-mnist$/],
+    ['the default for a fashion-mnist task', 'fashion-mnist', undefined, /^"fashion-mnist" is the task's dataset, .*e\.g\. mnist$/],
+    ['a text task', 'spam', 'spam', /^"spam" is the task's dataset, the clients' private data; .*, e\.g\. moby-dick or sotu$/],
+    ['sotu-party', 'sotu-party', 'sotu-party', /^"sotu-party" is the task's dataset, .*e\.g\. moby-dick$/],
+    ['the sotu corpus for sotu-party (it holds sotu-party\'s training split)', 'sotu-party', 'sotu', /^"sotu" contains sotu-party's training split, the clients' private data; .*, e\.g\. moby-dick$/],
+    ['a task read from the user\'s files', 'cifar10', 'cifar10', /^"cifar10" is the task's dataset, the clients' private data; expected data from the FM's pretraining domain apart from it$/],
+  ];
+
+  it.each(refused)('refuses distilling on %s with one line naming the file and field', (_case, dataset, distill, expected) => {
+    for (const method of ['fedpft', 'fedot', 'fedpft-n'] as const) {
+      const err = failure(distilling(dataset, distill, method), 'scenarios/leak.yaml');
+      expect(err.message).not.toContain('\n');
+      expect(err.file).toBe('scenarios/leak.yaml');
+      expect(err.field).toBe('method.distill.dataset');
+      expect(err.message.startsWith('scenarios/leak.yaml: method.distill.dataset: ')).toBe(true);
+      expect(err.expected).toMatch(expected);
+    }
+  });
+
+  it.each([
+    ['mnist', 'fashion-mnist'],
+    ['mnist', undefined],
+    ['fashion-mnist', 'mnist'],
+    ['spam', 'sotu'],
+    ['spam', 'moby-dick'],
+    ['sotu-party', 'moby-dick'],
+    ['glue-sst2', 'sotu'],
+  ])('accepts task %s with distill dataset %s', (dataset, distill) => {
+    const raw = parse(distilling(dataset, distill)) as { task: Record<string, unknown> };
+    if (dataset.startsWith('glue')) raw.task['files'] = { train: join(tmp, 'train.tsv'), validation: join(tmp, 'dev.tsv') };
+    const s = parseScenario(stringify(raw), 'ok.yaml');
+    expect(s.method.name === 'fedpft' && s.method.distill.dataset).toBe(distill ?? 'fashion-mnist');
+  });
+
+  it('leaves methods without distillation alone (FedPETuning on fashion-mnist)', () => {
+    expect(parseScenario(minimal, 'ok.yaml').task.dataset).toBe('fashion-mnist');
+  });
+
+  it('reports the first other problem instead when the file has one', () => {
+    const raw = parse(distilling('mnist', 'mnist')) as { federation: Record<string, unknown> };
+    raw.federation['rounds'] = 0;
+    expect(failure(stringify(raw)).field).toBe('federation.rounds');
+  });
+
+  it('distillDataFor refuses it too, for a Scenario built in code', () => {
+    const scenario = parseScenario(distilling('mnist', 'fashion-mnist'), 'ok.yaml');
+    const ctx = { scenario: { ...scenario, task: { ...scenario.task, dataset: 'fashion-mnist' } } } as unknown as MethodContext;
+    expect(() => distillDataFor({ dataset: 'fashion-mnist', examples: 10 }, ctx)).toThrow(
+      new UserError('scenario', 'method.distill.dataset', distillOverlap('fashion-mnist', 'fashion-mnist') as string),
+    );
   });
 });

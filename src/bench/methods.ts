@@ -210,6 +210,7 @@ export async function benchMethods(opts: MethodsBenchOptions): Promise<MethodsBe
       weightDecay: 0.01,
       epochs: 1,
       batchSize: opts.batchSize,
+      maxGradNorm: 1,
       weights: initial.slice(),
       indices: Int32Array.from({ length: data.train.n }, (_, i) => i),
     });

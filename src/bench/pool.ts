@@ -105,6 +105,7 @@ export async function benchPool(opts: PoolBenchOptions): Promise<PoolBench> {
     weightDecay: scenario.federation.weightDecay,
     epochs: 1,
     batchSize: opts.batchSize,
+    maxGradNorm: scenario.federation.maxGradNorm,
     weights: initial.slice(),
     indices: Int32Array.from({ length: opts.examplesPerTask }, (_, k) => i * opts.examplesPerTask + k),
   });

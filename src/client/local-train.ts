@@ -3,6 +3,12 @@ import { crossEntropy, gatherBatch, trainStep } from '../model/train.js';
 import { stream } from '../util/rng.js';
 import type { ClientModel } from './client-model.js';
 
+/** A method's request that a round's clients answer with their updates (Method.clientProbe). */
+export interface ProbeRequest {
+  kind: string;
+  payload: unknown;
+}
+
 /** One simulated client's work in a round: the inputs fully determine the output. */
 export interface TrainTask {
   round: number;
@@ -12,10 +18,14 @@ export interface TrainTask {
   weightDecay: number;
   epochs: number;
   batchSize: number;
+  /** Clip each step's gradients to this global L2 norm; 0: no clipping. */
+  maxGradNorm: number;
   /** The global trainable vector (transferred, not copied). */
   weights: Float32Array;
   /** Indices of this client's examples in the shared training set. */
   indices: Int32Array;
+  /** Answered after training, on the trained model (Method.clientProbe). */
+  probe?: ProbeRequest;
   /** A fault injected for testing (faults.* in the scenario); see actors/client-actor.ts. */
   inject?: 'throw' | 'crash' | 'nan';
 }
@@ -27,6 +37,8 @@ export interface TrainResult {
   meanLoss: number;
   steps: number;
   trainMs: number;
+  /** The answer to the task's probe, when it had one. */
+  probe?: unknown;
 }
 
 export interface SharedImages {
@@ -55,7 +67,7 @@ export function localTrain(model: ClientModel, data: SharedImages, task: TrainTa
         const count = Math.min(task.batchSize, n - start);
         const { x, y } = gatherBatch(data.features, data.labels, data.featureSize, order, start, count);
         const dropoutSeed = rng.seed();
-        lossSum += trainStep(() => crossEntropy(model.forward(x, { dropoutSeed }), y), model.vars, optimizer, task.lr);
+        lossSum += trainStep(() => crossEntropy(model.forward(x, { dropoutSeed }), y), model.vars, optimizer, task.lr, task.maxGradNorm);
         x.dispose();
         steps++;
       }

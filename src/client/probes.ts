@@ -2,12 +2,12 @@ import { apozProbe } from './apoz-probe.js';
 import type { ClientModel } from './client-model.js';
 import type { SharedImages } from './local-train.js';
 
-/** A probe request as it reaches a client actor: the method's payload plus the client's data. */
+/** A probe as a client actor runs it: the method's payload, the client's data and its model. */
 export interface ProbeTask {
   payload: unknown;
   indices: Int32Array;
-  /** The global trainable vector, so the probe sees the model the client would train. */
-  global: Float32Array;
+  /** The trainable vector the probe plugs in: the client's own, after its local training. */
+  weights: Float32Array;
 }
 
 type Probe = (model: ClientModel, data: SharedImages, task: ProbeTask) => unknown;

@@ -9,9 +9,9 @@ import { buildEmulator, layerOf, renameLayerName } from '../proxy/layer-drop.js'
 import type { MethodConfig } from '../scenario/schema.js';
 import { UserError } from '../util/errors.js';
 import { stream } from '../util/rng.js';
-import { distillDataFor } from './distill-data.js';
+import { distillDataFor, distillFacts, distillRunOptions } from './distill-data.js';
 import { FullModel } from './full-model.js';
-import { toNamedArrays, trainableNames, withLoraAndHead } from './lora-setup.js';
+import { headFacts, toNamedArrays, trainableNames, withLoraAndHead } from './lora-setup.js';
 import type { Method, MethodContext, MethodSetup } from './method.js';
 
 type FedotConfig = Extract<MethodConfig, { name: 'fedot' }>;
@@ -41,7 +41,7 @@ export function fedOT(config: FedotConfig): Method {
       if (config.emulatorLayers > L - 2 * a) throw new UserError('scenario', 'method.emulatorLayers', `at most ${L - 2 * a} for this FM`);
       const rank = Math.round((config.lora.rank * L) / (2 * a));
       const lora: LoraOptions = { rank, alpha: (config.lora.alpha * rank) / config.lora.rank, dropout: config.lora.dropout };
-      const fm = withLoraAndHead(ctx.fm.params, ctx.fm.cfg, ctx.data.train.numClasses, lora, ctx.scenario.seed);
+      const fm = withLoraAndHead(ctx.fm.params, ctx.fm.cfg, ctx.data.train.numClasses, lora, ctx.scenario.seed, config.head);
       const adapterSet = new Set([...Array(a).keys(), ...Array.from({ length: a }, (_, i) => L - a + i)]);
       for (const [name, t] of [...fm.params]) {
         const layer = layerOf(name);
@@ -57,7 +57,8 @@ export function fedOT(config: FedotConfig): Method {
         adapterLoraRank: rank,
         fmParams: countParams(fm.params, [...fm.params.keys()]),
         clientModelParams: countParams(emu.params, [...emu.params.keys()]),
-        trainableParams: countParams(emu.params, trainableNames(emu.params)),
+        head: headFacts(config.head, fm.exchanged),
+        trainableParams: countParams(emu.params, trainableNames(emu.params, fm.exchanged)),
         clientForwardMacsPerExample: forwardMacs(emu.cfg, ctx.data.train.featureSize, rank),
         fmForwardMacsPerExample: forwardMacs(fm.cfg, ctx.data.train.featureSize, rank),
       };
@@ -65,23 +66,26 @@ export function fedOT(config: FedotConfig): Method {
         const d = distillDataFor(config.distill, ctx);
         const emulated = Array.from({ length: config.emulatorLayers }, (_, i) => a + i);
         const trainable = [...emu.params.keys()].filter((n) => emulated.includes(layerOf(n) ?? -1) && !n.includes('.lora_')).sort();
-        const compared = Array.from({ length: emu.cfg.numHiddenLayers - a }, (_, i) => a + i);
+        // Offsite-Tuning matches the emulator's output with the FM's middle block's (the bottom
+        // adapters are the FM's own, so both see the same input); `layers` matches every layer
+        // from the emulator up with its FM twin.
+        const lastEmulated = a + config.emulatorLayers - 1;
+        const compared = config.distillObjective === 'emulator-output' ? [lastEmulated] : Array.from({ length: emu.cfg.numHiddenLayers - a }, (_, i) => a + i);
+        const teacherLayerOf = (j: number): number => (j === lastEmulated && config.distillObjective === 'emulator-output' ? L - a - 1 : (emu.layerMap[j] as number));
         const t0 = performance.now();
         const { losses } = distill(fm, emu, { features: d.features, featureSize: d.featureSize, n: d.n }, {
-          steps: config.distill.steps,
-          batchSize: config.distill.batchSize,
-          lr: config.distill.learningRate,
+          ...distillRunOptions(config.distill),
           mu: 0,
-          weightDecay: 0,
+          weightDecay: config.distill.weightDecay,
           seed: stream(ctx.scenario.seed, 'distill-before').seed(),
           layers: compared,
           trainable,
-          teacherLayerOf: (j) => emu.layerMap[j] as number,
+          teacherLayerOf,
         });
-        info['distillBefore'] = { steps: losses.length, firstLoss: losses[0], lastLoss: losses[losses.length - 1], seconds: (performance.now() - t0) / 1000 };
+        info['distillBefore'] = { objective: config.distillObjective, ...distillFacts(config.distill), steps: losses.length, firstLoss: losses[0], lastLoss: losses[losses.length - 1], seconds: (performance.now() - t0) / 1000 };
         ctx.log(`fedot: distilled the emulator for ${losses.length} steps, loss ${losses[0]?.toFixed(4)} -> ${losses[losses.length - 1]?.toFixed(4)}`);
       }
-      const clientTrainable = trainableNames(emu.params);
+      const clientTrainable = trainableNames(emu.params, fm.exchanged);
       const spec = { config: emu.cfg, tensors: toNamedArrays(emu.params), trainable: clientTrainable, lora };
       const initial = flattenParams(emu.params, clientTrainable);
       // Plug-in by name: emulator layer j's adapter tensors are the FM's layer layerMap[j].

@@ -4,7 +4,7 @@ import type { EvalResult } from '../model/train.js';
 import { forwardMacs } from '../model/encoder.js';
 import type { MethodConfig } from '../scenario/schema.js';
 import { FullModel } from './full-model.js';
-import { toNamedArrays, trainableNames, withLoraAndHead } from './lora-setup.js';
+import { headFacts, toNamedArrays, trainableNames, withLoraAndHead } from './lora-setup.js';
 import type { Method, MethodContext, MethodSetup } from './method.js';
 
 /**
@@ -17,12 +17,13 @@ export function fedPETuning(config: Extract<MethodConfig, { name: 'fedpetuning' 
   return {
     name: 'fedpetuning',
     async setup(ctx: MethodContext): Promise<MethodSetup> {
-      const { cfg, params } = withLoraAndHead(ctx.fm.params, ctx.fm.cfg, ctx.data.train.numClasses, config.lora, ctx.scenario.seed);
-      const trainable = trainableNames(params);
+      const { cfg, params, exchanged } = withLoraAndHead(ctx.fm.params, ctx.fm.cfg, ctx.data.train.numClasses, config.lora, ctx.scenario.seed, config.head);
+      const trainable = trainableNames(params, exchanged);
       const spec = { config: cfg, tensors: toNamedArrays(params), trainable, lora: config.lora };
       const initial = flattenParams(params, trainable);
       const all = [...params.keys()];
       const info = {
+        head: headFacts(config.head, exchanged),
         fmParams: countParams(params, all),
         clientModelParams: countParams(params, all),
         trainableParams: countParams(params, trainable),

@@ -7,14 +7,14 @@ import type { EvalResult } from '../model/train.js';
 import { encoderFfnWidth as ffnWidth, forwardMacs } from '../model/encoder.js';
 import { pooledApoz, selectUpdatedNeurons, type ZeroCounts } from '../proxy/apoz.js';
 import { compressedLayers, compressFm } from '../proxy/compress.js';
-import { distill, distillTrainableNames, ffnTensorNames, type DistillModel } from '../proxy/distill.js';
+import { distill, distillTrainableNames, ffnTensorNames, trainsFfnLayerNorm, type DistillModel } from '../proxy/distill.js';
 import type { MethodConfig } from '../scenario/schema.js';
 import { stream } from '../util/rng.js';
 import type { ApozPayload, ApozReport } from '../client/apoz-probe.js';
-import { distillDataFor } from './distill-data.js';
+import { distillDataFor, distillFacts, distillRunOptions } from './distill-data.js';
 import { FullModel } from './full-model.js';
-import { toNamedArrays, trainableNames, withLoraAndHead } from './lora-setup.js';
-import type { Method, MethodContext, MethodSetup, RoundContext, RoundHookResult } from './method.js';
+import { headFacts, toNamedArrays, trainableNames, withLoraAndHead } from './lora-setup.js';
+import type { AggregatedRound, Method, MethodContext, MethodSetup, ProbeRequest, RoundHookResult } from './method.js';
 
 type FedpftConfig = Extract<MethodConfig, { name: 'fedpft' | 'fedpft-n' | 'fedpft-b' | 'fedpft-d' }>;
 
@@ -26,7 +26,8 @@ const VARIANTS: Record<FedpftConfig['name'], { before: boolean; during: boolean 
   'fedpft-d': { before: false, during: true },
 };
 
-const DISTILL_WEIGHT_DECAY = 0;
+/** The reference code's alignment runs AdamW without weight decay. */
+const ALIGN_WEIGHT_DECAY = 0;
 
 /**
  * FedPFT (METHOD.md): clients fine-tune LoRA + head on a sub-FM whose FFNs keep the most
@@ -42,6 +43,7 @@ export function fedPFT(config: FedpftConfig): Method {
   let validation: LabelledExamples | null = null;
   let distillData: { features: Float32Array; featureSize: number; n: number } | null = null;
   let seed = 0;
+  let trainLn = false;
 
   const must = <T>(x: T | null): T => {
     if (x === null) throw new Error(`${config.name}: setup() has not run`);
@@ -53,12 +55,15 @@ export function fedPFT(config: FedpftConfig): Method {
 
     async setup(ctx: MethodContext): Promise<MethodSetup> {
       seed = ctx.scenario.seed;
-      const fm = withLoraAndHead(ctx.fm.params, ctx.fm.cfg, ctx.data.train.numClasses, config.lora, seed);
-      const trainable = trainableNames(fm.params);
+      const fm = withLoraAndHead(ctx.fm.params, ctx.fm.cfg, ctx.data.train.numClasses, config.lora, seed, config.head);
+      const trainable = trainableNames(fm.params, fm.exchanged);
       const compressed = compressFm(fm.cfg, fm.params, { keep: config.keep, retained: config.retained });
       layers = compressedLayers(fm.cfg, config.retained);
+      trainLn = trainsFfnLayerNorm(fm.cfg, config.ffnLayerNorm);
       const info: Record<string, unknown> = {
         variant,
+        head: headFacts(config.head, fm.exchanged),
+        ffnLayerNormTrains: trainLn,
         compressedLayers: layers,
         ffnWidths: layers.map((l) => ffnWidth(compressed.cfg, l)),
         fmParams: countParams(fm.params, [...fm.params.keys()]),
@@ -66,6 +71,7 @@ export function fedPFT(config: FedpftConfig): Method {
         trainableParams: countParams(compressed.params, trainable),
         clientForwardMacsPerExample: forwardMacs(compressed.cfg, ctx.data.train.featureSize, config.lora.rank),
         fmForwardMacsPerExample: forwardMacs(fm.cfg, ctx.data.train.featureSize, config.lora.rank),
+        ...(variant.during ? { apozCriterion: apozCriterion(config.align.apozEps), apozExamples: config.align.probeExamples ?? 'all', align: distillFacts(config.align) } : {}),
       };
       if (variant.before || variant.during) {
         const d = distillDataFor(config.distill, ctx);
@@ -74,16 +80,14 @@ export function fedPFT(config: FedpftConfig): Method {
       if (variant.before && config.distill.steps > 0) {
         const t0 = performance.now();
         const { losses } = distill(fm, compressed, must(distillData), {
-          steps: config.distill.steps,
-          batchSize: config.distill.batchSize,
-          lr: config.distill.learningRate,
+          ...distillRunOptions(config.distill),
           mu: config.distill.mu,
-          weightDecay: DISTILL_WEIGHT_DECAY,
+          weightDecay: config.distill.weightDecay,
           seed: stream(seed, 'distill-before').seed(),
           layers,
-          trainable: distillTrainableNames(fm.cfg, layers),
+          trainable: distillTrainableNames(fm.cfg, layers, trainLn),
         });
-        info['distillBefore'] = { steps: losses.length, firstLoss: losses[0], lastLoss: losses[losses.length - 1], seconds: (performance.now() - t0) / 1000 };
+        info['distillBefore'] = { ...distillFacts(config.distill), steps: losses.length, firstLoss: losses[0], lastLoss: losses[losses.length - 1], seconds: (performance.now() - t0) / 1000 };
         ctx.log(`${config.name}: distilled the sub-FM for ${losses.length} steps, loss ${losses[0]?.toFixed(4)} -> ${losses[losses.length - 1]?.toFixed(4)}`);
       }
       const spec = { config: compressed.cfg, tensors: toNamedArrays(compressed.params), trainable, lora: config.lora };
@@ -96,39 +100,48 @@ export function fedPFT(config: FedpftConfig): Method {
       return { clientModel: spec, initial, info };
     },
 
-    async beforeRound(ctx: RoundContext): Promise<RoundHookResult> {
+    clientProbe(round: number): ProbeRequest | null {
+      if (!variant.during || round % config.interval !== 0) return null;
+      const payload: ApozPayload = { layers, eps: config.align.apozEps, maxExamples: config.align.probeExamples ?? null };
+      return { kind: 'apoz', payload };
+    },
+
+    async afterAggregate(ctx: AggregatedRound): Promise<RoundHookResult> {
       if (!variant.during || ctx.round % config.interval !== 0) return {};
-      const payload: ApozPayload = { layers, eps: config.align.apozEps, maxExamples: config.align.probeExamples };
-      const reports = await ctx.probe<ApozReport>({ kind: 'apoz', payload });
+      const reports = ctx.reports as ApozReport[];
+      const probeBytesUp = reports.reduce((s, r) => s + r.zeros.reduce((b, z) => b + z.byteLength, 0) + 4, 0);
+      if (reports.length === 0) return { record: { aligned: false, reason: 'no client update was aggregated' } };
       const counts: ZeroCounts[] = reports.map((r) => ({ positions: r.positions, zeros: new Map(r.layers.map((l, i) => [l, Float64Array.from(r.zeros[i] as Int32Array)])) }));
       const apoz = pooledApoz(counts);
       const mask = new Map<number, number[]>();
       for (const l of layers) mask.set(l, selectUpdatedNeurons(apoz.get(l) as Float64Array, config.proportion, stream(seed, 'align-ties', ctx.round, l)));
+      // Round r's aggregated LoRA goes into both models; round r + 1 trains on the result.
       const teacher = must(full);
       const student = must(sub);
       teacher.plugIn(ctx.global);
       student.setTrainable(ctx.global);
       const t0 = performance.now();
       const { losses } = distill({ cfg: teacher.model.spec.config, params: teacher.model.params }, { cfg: student.spec.config, params: student.params }, must(distillData), {
-        steps: config.align.steps,
-        batchSize: config.align.batchSize,
-        lr: config.align.learningRate,
+        ...distillRunOptions(config.align),
         mu: config.distill.mu,
-        weightDecay: DISTILL_WEIGHT_DECAY,
+        weightDecay: ALIGN_WEIGHT_DECAY,
         seed: stream(seed, 'align', ctx.round).seed(),
         layers,
-        trainable: distillTrainableNames(student.spec.config, layers),
+        trainable: distillTrainableNames(student.spec.config, layers, trainLn),
         neuronMask: mask,
         lora: config.lora,
       });
-      const patches = alignmentPatches({ cfg: student.spec.config, params: student.params }, layers, mask);
-      const meanApoz = layers.map((l) => mean(apoz.get(l) as Float64Array));
+      const patches = alignmentPatches({ cfg: student.spec.config, params: student.params }, layers, mask, trainLn);
+      const tied = layers.filter((l) => allEqual(apoz.get(l) as Float64Array));
       return {
         frozenUpdate: patches,
-        probeBytesUpPerClient: reports.reduce((s, r) => s + r.zeros.reduce((b, z) => b + z.byteLength, 0) + 4, 0) / reports.length,
+        probeBytesUp,
         record: {
           aligned: true,
-          meanApoz,
+          apozClients: reports.length,
+          meanApoz: layers.map((l) => mean(apoz.get(l) as Float64Array)),
+          // Every neuron's APoZ equal: the selection was the seeded shuffle alone.
+          ...(tied.length > 0 ? { apozAllTied: tied } : {}),
           updatedNeurons: layers.map((l) => (mask.get(l) as number[]).length),
           alignLoss: [losses[0], losses[losses.length - 1]],
           alignSeconds: (performance.now() - t0) / 1000,
@@ -138,7 +151,7 @@ export function fedPFT(config: FedpftConfig): Method {
 
     exportState(): NamedArray[] {
       const { params, spec } = must(sub);
-      return distillTrainableNames(spec.config, layers).map((name) => {
+      return distillTrainableNames(spec.config, layers, trainLn).map((name) => {
         const t = params.get(name);
         if (!t) throw new Error(`missing ${name}`);
         return { name, shape: t.shape, data: new Float32Array(t.dataSync() as Float32Array) };
@@ -164,8 +177,8 @@ export function fedPFT(config: FedpftConfig): Method {
   };
 }
 
-/** The realigned neurons' W1' columns, b1' entries and W2' rows, plus b2' and the FFN LayerNorm. */
-function alignmentPatches(student: DistillModel, layers: readonly number[], mask: ReadonlyMap<number, number[]>): FrozenPatch[] {
+/** The realigned neurons' W1' columns, b1' entries and W2' rows, plus b2' and (when it trains) the FFN LayerNorm. */
+function alignmentPatches(student: DistillModel, layers: readonly number[], mask: ReadonlyMap<number, number[]>, layerNorm: boolean): FrozenPatch[] {
   const { params, cfg } = student;
   const patches: FrozenPatch[] = [];
   const read = (name: string) => {
@@ -182,9 +195,18 @@ function alignmentPatches(student: DistillModel, layers: readonly number[], mask
     patches.push(extractPatch(n.b1, b1.data, b1.shape, 'rows', sel));
     const w2 = read(n.w2);
     patches.push(extractPatch(n.w2, w2.data, w2.shape, 'rows', sel));
-    for (const name of [n.b2, n.lnWeight, n.lnBias]) patches.push({ name, axis: 'all', indices: null, data: read(name).data.slice() });
+    for (const name of [n.b2, ...(layerNorm ? [n.lnWeight, n.lnBias] : [])]) patches.push({ name, axis: 'all', indices: null, data: read(name).data.slice() });
   }
   return patches;
+}
+
+/** The zero test APoZ counted with, as the summary records it. */
+function apozCriterion(eps: number): string {
+  return eps === 0 ? 'gelu(a) == 0' : `|gelu(a)| <= ${eps}`;
+}
+
+function allEqual(xs: Float64Array): boolean {
+  return xs.every((x) => x === xs[0]);
 }
 
 function mean(xs: Float64Array): number {

@@ -1,4 +1,5 @@
 import type { FrozenPatch } from '../client/frozen-patch.js';
+import type { ProbeRequest } from '../client/local-train.js';
 import type { TaskData } from '../data/dataset.js';
 import type { EvalResult } from '../model/train.js';
 import type { NamedArray } from '../model/safetensors.js';
@@ -6,6 +7,8 @@ import type { LoadedModel, ModelConfig } from '../model/encoder.js';
 import type { LoraOptions } from '../model/layers.js';
 import type { TextEncoding } from '../text/encode-set.js';
 import type { MethodConfig, Scenario } from '../scenario/schema.js';
+
+export type { ProbeRequest };
 
 /** What every client actor holds resident: a model, its frozen weights, and which tensors train. */
 export interface ClientModelSpec {
@@ -34,27 +37,22 @@ export interface MethodSetup {
   info: Record<string, unknown>;
 }
 
-/** A request a method can send to the round's sampled clients before they train. */
-export interface ProbeRequest {
-  kind: string;
-  payload: unknown;
-}
-
-/** What the round loop offers a method's per-round hook. */
-export interface RoundContext {
+/** What the round loop offers a method once a round is aggregated. */
+export interface AggregatedRound {
   round: number;
-  /** The global trainable vector the round's clients will start from. */
+  /** The round's aggregated global trainable vector, the one the next round starts from. */
   global: Float32Array;
-  sampled: readonly number[];
-  /** Runs a probe on each sampled client's data (on any free actor); results in `sampled` order. */
-  probe<T>(request: ProbeRequest): Promise<T[]>;
+  /** Clients whose updates were aggregated, ascending. */
+  clients: readonly number[];
+  /** Their answers to the round's clientProbe, in `clients` order (empty without a probe). */
+  reports: readonly unknown[];
 }
 
 export interface RoundHookResult {
-  /** Frozen client-model tensors that change; they reach clients with the next round's download. */
+  /** Frozen client-model tensors that change; every client downloads them before it next trains. */
   frozenUpdate?: FrozenPatch[];
-  /** Bytes each sampled client sent up for the probe. */
-  probeBytesUpPerClient?: number;
+  /** Bytes the round's clients sent up for the probe, all together. */
+  probeBytesUp?: number;
   /** Facts for rounds.jsonl (e.g. which neurons were realigned). */
   record?: Record<string, unknown>;
 }
@@ -62,14 +60,19 @@ export interface RoundHookResult {
 /**
  * A federated fine-tuning method as a plug-in. The round loop samples, dispatches client
  * tasks, aggregates and logs; a method only says what the clients hold and train, what (if
- * anything) happens before a round, and how the aggregated vector is evaluated (plugged into
+ * anything) clients report besides their update and happens after aggregation, and how the aggregated vector is evaluated (plugged into
  * the full FM).
  */
 export interface Method {
   readonly name: string;
   setup(ctx: MethodContext): Promise<MethodSetup>;
-  /** Runs before the round's clients train. */
-  beforeRound?(ctx: RoundContext): Promise<RoundHookResult>;
+  /**
+   * A probe the round's clients answer after their local training, on their own data and model
+   * (e.g. FedPFT's APoZ counts); null for none. Never asked for the last round.
+   */
+  clientProbe?(round: number): ProbeRequest | null;
+  /** Runs after a round's aggregation, before the next round; never after the last round. */
+  afterAggregate?(ctx: AggregatedRound): Promise<RoundHookResult>;
   /** Server-side state beyond the global vector that a resumed run needs (e.g. realigned FFNs). */
   exportState?(): NamedArray[];
   /** Restores exportState()'s tensors; returns the frozen client tensors to send to actors. */

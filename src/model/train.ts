@@ -10,8 +10,25 @@ export function crossEntropy(logits: tf.Tensor2D, labels: Int32Array): tf.Scalar
 
 export type LossFn = () => tf.Scalar;
 
+/**
+ * PyTorch's clip_grad_norm_: with the global L2 norm N of all gradients (the norm of the
+ * per-tensor norms), every gradient is multiplied by min(1, maxNorm / (N + 1e-6)). An unclipped
+ * step multiplies by exactly 1, so its gradients keep their bits. maxNorm 0 switches it off. Call
+ * inside a tidy. The factor stays on the device: no read-back per step.
+ */
+export function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): tf.NamedTensorMap {
+  const names = Object.keys(grads);
+  if (maxNorm === 0 || names.length === 0) return grads;
+  const norms = names.map((n) => tf.sqrt(tf.sum(tf.square(grads[n] as tf.Tensor))));
+  const total = tf.sqrt(tf.sum(tf.square(tf.stack(norms))));
+  const factor = tf.minimum(tf.div(tf.scalar(maxNorm), tf.add(total, 1e-6)), 1);
+  const out: tf.NamedTensorMap = {};
+  for (const n of names) out[n] = tf.mul(grads[n] as tf.Tensor, factor);
+  return out;
+}
+
 /** One optimisation step on the given variables; returns the loss before the step. */
-export function trainStep(loss: LossFn, vars: ReadonlyMap<string, tf.Variable>, optimizer: AdamW, lr: number): number {
+export function trainStep(loss: LossFn, vars: ReadonlyMap<string, tf.Variable>, optimizer: AdamW, lr: number, maxGradNorm = 0): number {
   const value = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(loss, [...vars.values()]);
     const byName: tf.NamedTensorMap = {};
@@ -19,7 +36,7 @@ export function trainStep(loss: LossFn, vars: ReadonlyMap<string, tf.Variable>, 
       const g = grads[v.name];
       if (g) byName[name] = g;
     }
-    optimizer.step(byName, lr);
+    optimizer.step(clipByGlobalNorm(byName, maxGradNorm), lr);
     return value;
   });
   const out = (value.dataSync() as Float32Array)[0] as number;

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { stepLearningRate, type StepSchedule } from '../fl/schedule.js';
 import { AdamW, DEFAULT_ADAMW } from '../model/adamw.js';
+import { clipByGlobalNorm } from '../model/train.js';
 import { mustGet, type Params } from '../model/params.js';
-import { encoderFfnWidth as ffnWidth, encoderLayerPrefix, ffnLayerNormName, modelForward, type ModelConfig } from '../model/encoder.js';
+import { encoderFfnWidth as ffnWidth, encoderLayerPrefix, ffnLayerNormName, isText, modelForward, realTokenMask, type ModelConfig } from '../model/encoder.js';
 import type { LoraOptions } from '../model/layers.js';
 import { stream } from '../util/rng.js';
 
@@ -14,7 +16,8 @@ import { stream } from '../util/rng.js';
  *   L = mean_j  nmse(O_i, O'_j)  +  mu * mean_j  nmse(W1_i W2_i, W1'_j W2'_j)
  *   nmse(t, s) = mean(((t - s) / sqrt(mean(t^2)))^2) = mean((t - s)^2) / mean(t^2)
  *
- * where O is a layer's output hidden states [batch, tokens, d] (means over every element) and
+ * where O is a layer's output hidden states [batch, tokens, d] (means over every element; for
+ * text over the real tokens' elements, padding left out) and
  * W1 W2 the FFN's weight product [d, d] in the internal [in, out] layout (so a sub-FM's
  * narrower FFN still gives a [d, d] product). The student runs its own forward pass, so
  * errors carry from layer to layer. Both terms are averaged over the compared layers, so the
@@ -63,13 +66,25 @@ export function ffnTensorNames(cfg: ModelConfig, layer: number): { w1: string; b
 }
 
 /**
- * The trainable set of layer-level distillation for the given layers: W1', b1', W2', b2' and
- * the FFN's LayerNorm (see ffnTensorNames), sorted.
+ * The trainable set of layer-level distillation for the given layers: W1', b1', W2', b2' and,
+ * when `layerNorm`, the FFN's LayerNorm (see ffnTensorNames), sorted.
  */
-export function distillTrainableNames(cfg: ModelConfig, layers: readonly number[]): string[] {
+export function distillTrainableNames(cfg: ModelConfig, layers: readonly number[], layerNorm = true): string[] {
   const names = new Set<string>();
-  for (const l of layers) for (const n of Object.values(ffnTensorNames(cfg, l))) names.add(n);
+  for (const l of layers) {
+    const { lnWeight, lnBias, ...ffn } = ffnTensorNames(cfg, l);
+    for (const n of [...Object.values(ffn), ...(layerNorm ? [lnWeight, lnBias] : [])]) names.add(n);
+  }
   return [...names].sort();
+}
+
+/**
+ * Whether FedPFT's distillation steps train the FFN's LayerNorm. `auto` is the reference code's
+ * choice: BERT's post-FFN LayerNorm trains; ViT's pre-FFN layernorm_after stays frozen, since
+ * moving it would move the inputs of the neurons alignment keeps fixed.
+ */
+export function trainsFfnLayerNorm(cfg: ModelConfig, choice: 'auto' | 'train' | 'frozen'): boolean {
+  return choice === 'auto' ? isText(cfg) : choice === 'train';
 }
 
 /** Validates the layer lists and returns the teacher layer of each compared student layer. */
@@ -132,9 +147,15 @@ function ffnProduct(model: DistillModel, layer: number): tf.Tensor2D {
   return tf.matMul(mustGet(model.params, w1) as tf.Tensor2D, mustGet(model.params, w2) as tf.Tensor2D);
 }
 
-/** mean(((t - s) / sqrt(mean(t^2)))^2), computed as mean((t - s)^2) / mean(t^2). */
-function normalisedError(t: tf.Tensor, s: tf.Tensor): tf.Scalar {
-  return tf.div(tf.mean(tf.square(tf.sub(t, s))), tf.mean(tf.square(t))) as tf.Scalar;
+/**
+ * mean(((t - s) / sqrt(mean(t^2)))^2), computed as mean((t - s)^2) / mean(t^2). With a mask of
+ * the real token positions ([batch * tokens], text), both means run over those positions only:
+ * padding carries no text, and counting it would weight short texts' padding like words.
+ */
+function normalisedError(t: tf.Tensor, s: tf.Tensor, positions: tf.Tensor1D | null = null): tf.Scalar {
+  if (!positions) return tf.div(tf.mean(tf.square(tf.sub(t, s))), tf.mean(tf.square(t))) as tf.Scalar;
+  const m = tf.reshape(positions, [t.shape[0] as number, t.shape[1] as number, 1]);
+  return tf.div(tf.sum(tf.mul(tf.square(tf.sub(t, s)), m)), tf.sum(tf.mul(tf.square(t), m))) as tf.Scalar;
 }
 
 /** The loss given the teacher's outputs (and FFN products when mu > 0) as constants. */
@@ -148,9 +169,10 @@ function studentLoss(
   lora: LoraOptions | undefined,
 ): tf.Scalar {
   const outs = layerOutputs(student, images, layers, lora);
+  const positions = realTokenMask(student.cfg, images);
   let hidden: tf.Tensor = tf.scalar(0);
   outs.forEach((s, k) => {
-    hidden = tf.add(hidden, normalisedError(targets[k] as tf.Tensor3D, s));
+    hidden = tf.add(hidden, normalisedError(targets[k] as tf.Tensor3D, s, positions));
   });
   let loss = tf.div(hidden, layers.length);
   if (mu !== 0 && teacherProducts) {
@@ -181,7 +203,11 @@ export function distillLoss(teacher: DistillModel, student: DistillModel, images
 export interface DistillOptions {
   steps: number;
   batchSize: number;
+  /** Peak learning rate; step s trains at stepLearningRate(lr, s, steps, schedule). */
   lr: number;
+  schedule: StepSchedule;
+  /** Clip each step's gradients (after the neuron mask) to this global L2 norm; 0: no clipping. */
+  maxGradNorm: number;
   mu: number;
   weightDecay: number;
   seed: number;
@@ -323,7 +349,7 @@ export function distill(
           const m = masks.get(name);
           byName[name] = m ? tf.mul(g, m.gradMask) : g;
         }
-        opt.step(byName, opts.lr);
+        opt.step(clipByGlobalNorm(byName, opts.maxGradNorm), stepLearningRate(opts.lr, step, opts.steps, opts.schedule));
         return value;
       });
       if (masks.size > 0) {

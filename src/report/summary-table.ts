@@ -15,7 +15,9 @@ export interface RunSummary {
   bytesDownTotal: number;
   finalWeightsSha256: string;
   methodInfo: Record<string, unknown>;
-  partition: { family: string; alpha: number | null; seed: number; classOrder: number[] };
+  /** How clients train locally (the reference code clips at 1 and decays the rate per round). */
+  localTraining?: { optimizer: string; weightDecay: number; maxGradNorm: number; schedule: string };
+  partition: { family: string; alpha: number | null; imbalance?: number | null; seed: number; classOrder: number[] };
 }
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(2)}%`);
@@ -34,7 +36,7 @@ export function formatRunTable(rounds: readonly RoundRecord[], summary: RunSumma
     { 'final accuracy': pct(summary.finalAccuracy) },
     { 'best accuracy': `${pct(summary.bestAccuracy)} (round ${summary.bestRound ?? '-'})` },
     { 'wall time': `${summary.wallSeconds.toFixed(1)} s` },
-    { partition: `${summary.partition.family}${summary.partition.alpha === null ? '' : ` alpha=${summary.partition.alpha}`} seed=${summary.partition.seed}` },
+    { partition: `${summary.partition.family}${summary.partition.alpha === null ? '' : ` alpha=${summary.partition.alpha}`}${summary.partition.imbalance ? ` imbalance=${summary.partition.imbalance}` : ''} seed=${summary.partition.seed}` },
   );
   return `${table.toString()}\n${head.toString()}`;
 }

@@ -26,6 +26,8 @@ export interface RoundRecord {
   tensors?: { server: number; actorMax: number };
   /** Method-specific facts from its per-round hook (e.g. realigned neurons). */
   method?: Record<string, unknown>;
+  /** Bytes of the frozen-model patch published after this round (every client downloads it before it next trains). */
+  frozenPatchBytes?: number;
 }
 
 export interface Checkpoint {

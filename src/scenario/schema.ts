@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { DATASET_NAMES, DISTILL_DATASET_NAMES, FILE_DATASET_NAMES, isFileDataset } from '../data/names.js';
 import type { BackendChoice } from '../tensor/backend.js';
+import { distillOverlap } from './distill-overlap.js';
 
 export function int(min: number) {
   const error = `expected an integer >= ${min}`;
@@ -48,6 +49,9 @@ export function unionError(issue: z.core.$ZodRawIssue): string {
 const filePath = z.string({ error: 'expected a file path' }).min(1, { error: 'expected a file path' });
 
 const alpha = positive().describe('Dirichlet concentration; smaller is more skewed');
+const imbalance = nonNegative()
+  .optional()
+  .describe('sigma of log-normal client sizes with mean n/clients (as FLGo); default 0: near-equal sizes');
 
 export const partitionSchema = z.discriminatedUnion(
   'family',
@@ -56,16 +60,19 @@ export const partitionSchema = z.discriminatedUnion(
       family: z.literal('iid'),
       alpha: forbidden('only allowed for family dirichlet or dirichlet-per-class'),
       minSize: forbidden('only allowed for family dirichlet-per-class'),
+      imbalance,
     }),
     mapping({
       family: z.literal('dirichlet'),
       alpha,
       minSize: forbidden('only allowed for family dirichlet-per-class'),
+      imbalance,
     }),
     mapping({
       family: z.literal('dirichlet-per-class'),
       alpha,
       minSize: int(1).default(10).describe('redraw until every client has at least this many examples'),
+      imbalance: forbidden('only allowed for family iid or dirichlet'),
     }),
   ],
   { error: unionError },
@@ -80,6 +87,7 @@ export const federationSchema = mapping({
   learningRate: positive(),
   schedule: oneOf(['linear', 'constant']).default('linear'),
   weightDecay: nonNegative().default(0.01),
+  maxGradNorm: nonNegative().default(1).describe("clip each local step's gradients to this global L2 norm (the reference code: 1); 0: no clipping"),
   aggregation: oneOf(['weighted', 'uniform']).default('weighted').describe('weighted: by client data size'),
   evalEvery: int(1).default(1).describe('the last round is always evaluated'),
 }).superRefine((f, ctx) => {
@@ -100,13 +108,29 @@ export const loraSchema = mapping({
   dropout: z.number({ error: dropoutError }).min(0, { error: dropoutError }).lt(1, { error: dropoutError }).default(0.1),
 }).prefault({});
 
+/** Which head tensors train and travel with LoRA (the classifier always does). */
+const headSchema = oneOf(['auto', 'classifier', 'classifier+pooler'])
+  .default('auto')
+  .describe("classifier: the reference code's (BERT's pretrained pooler stays frozen); classifier+pooler; auto: the pooler trains only when the FM has none of its own");
+
 export const fedpetuningSchema = mapping({
   name: z.literal('fedpetuning'),
   lora: loraSchema,
+  head: headSchema,
 });
 
 const fraction = (what: string) =>
   z.number({ error: `expected ${what} in (0, 1]` }).gt(0, { error: `expected ${what} in (0, 1]` }).lte(1, { error: `expected ${what} in (0, 1]` });
+
+/** Gradient clipping and learning-rate schedule of a distillation run (the reference code's are HF Trainer's). */
+const stepSchedule = {
+  maxGradNorm: nonNegative().default(1).describe('clip gradients to this global L2 norm (the reference code: 1); 0: no clipping'),
+  schedule: oneOf(['linear-warmup', 'constant'])
+    .default('linear-warmup')
+    .describe("linear-warmup: HF's linear schedule, from 0 up over the warm-up steps, then down to 0 (the reference code); constant: learningRate throughout"),
+  warmupRatio: z.number({ error: 'expected a number in [0, 1]' }).min(0, { error: 'expected a number in [0, 1]' }).max(1, { error: 'expected a number in [0, 1]' }).default(0.048)
+    .describe('warm-up steps = ceil(warmupRatio * steps) (the reference code: 0.048)'),
+};
 
 /** Layer-level distillation toward the FM on a dataset from the FM's pretraining domain. */
 export const distillSchema = mapping({
@@ -116,6 +140,8 @@ export const distillSchema = mapping({
   batchSize: int(1).default(32),
   learningRate: positive().default(0.001),
   mu: nonNegative().default(0).describe('weight of the ||W1 W2 - W1\' W2\'||^2 term; 0 reproduces the reference code'),
+  weightDecay: nonNegative().default(0.01).describe("AdamW's decoupled weight decay (the reference code: 0.01)"),
+  ...stepSchedule,
 }).prefault({});
 
 /** Neuron-level alignment during FL (FedPFT step 4). */
@@ -123,12 +149,19 @@ export const alignSchema = mapping({
   steps: int(1).default(20),
   batchSize: int(1).default(32),
   learningRate: positive().default(0.0005),
-  apozEps: nonNegative().default(0).describe('|activation| <= apozEps counts as zero; 0 counts exact zeros only'),
-  probeExamples: int(1).default(64).describe("at most this many of a client's examples feed its APoZ counts"),
+  apozEps: nonNegative()
+    .default(0.01)
+    .describe('|gelu(a)| <= apozEps counts as zero; 0 counts exact zeros only, which GELU almost never gives, so every APoZ ties'),
+  probeExamples: int(1).optional().describe("at most this many of a client's examples feed its APoZ counts; default: all of them"),
+  ...stepSchedule,
 }).prefault({});
 
 const fedpftFields = {
   lora: loraSchema,
+  head: headSchema,
+  ffnLayerNorm: oneOf(['auto', 'train', 'frozen'])
+    .default('auto')
+    .describe("whether distillation and alignment train the FFN's LayerNorm; auto: the reference code's (BERT's trains, ViT's layernorm_after stays frozen)"),
   keep: z
     .number({ error: 'expected a fraction in (0, 1] or a neuron count > 1' })
     .gt(0, { error: 'expected a fraction in (0, 1] or a neuron count > 1' })
@@ -136,7 +169,7 @@ const fedpftFields = {
     .describe("FFN neurons kept per compressed layer: a fraction, or a count when > 1 (paper: d'_ff = d_model)"),
   retained: z.array(int(0)).optional().describe('layers kept whole; default: the first and the last'),
   distill: distillSchema,
-  interval: int(1).default(5).describe('t: align every t rounds'),
+  interval: int(1).default(10).describe('t: align every t rounds (paper: 10)'),
   proportion: fraction('a proportion').default(0.5).describe('p: share of neurons (highest APoZ) updated per alignment'),
   align: alignSchema,
 };
@@ -150,9 +183,13 @@ export const fedpftDSchema = mapping({ name: z.literal('fedpft-d'), ...fedpftFie
 export const fedotSchema = mapping({
   name: z.literal('fedot'),
   lora: loraSchema,
+  head: headSchema,
   adapterLayers: int(1).default(1).describe('a: bottom and top layers that clients train (paper on 12 layers: 2)'),
   emulatorLayers: int(1).default(2).describe('middle layers kept by uniform layer-drop (paper: 8 -> 3)'),
   distill: distillSchema,
+  distillObjective: oneOf(['emulator-output', 'layers'])
+    .default('emulator-output')
+    .describe("emulator-output: match the emulator's output with the FM's middle block's (Offsite-Tuning); layers: match every layer from the emulator up with its FM twin"),
 });
 
 /** Add a method by appending its schema (a strict object with a literal `name`). */
@@ -232,6 +269,10 @@ export const scenarioSchema = mapping({
   method: methodSchema,
   faults: faultsSchema,
   runtime: runtimeSchema,
+}).superRefine((s, ctx) => {
+  // Distilling on the task's training data would hand the clients' private data to the server.
+  const problem = 'distill' in s.method ? distillOverlap(s.task.dataset, s.method.distill.dataset) : null;
+  if (problem) ctx.addIssue({ code: 'custom', path: ['method', 'distill', 'dataset'], message: problem });
 });
 
 /** A loaded scenario: defaults applied, `model.dir` absolute, `name` filled in. */
