@@ -237,9 +237,26 @@ describe('fedpft report on paper-shaped results', () => {
         const d = mine.map((x, k) => 100 * (x - (ref[k] as number)));
         const mean = d.reduce((a, b) => a + b, 0) / d.length;
         const sd = Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / (d.length - 1));
-        const expected = `${mean >= 0 ? '+' : ''}${mean.toFixed(2)} ± ${sd.toFixed(2)} (${d.filter((x) => x > 0).length}/3 above)`;
+        // 95 % interval with t(0.975, 2 degrees of freedom) = 4.302652729911275.
+        const half = (4.302652729911275 * sd) / Math.sqrt(3);
+        const expected = `${mean >= 0 ? '+' : ''}${mean.toFixed(2)} [${(mean - half).toFixed(2)}, ${(mean + half).toFixed(2)}] (${d.filter((x) => x > 0).length}/3 above)`;
         expect(paired[i + 1]?.[j + 1], `${m} ${col}`).toBe(expected);
       }
+    }
+
+    // The paper's claims, by hand from the per-seed finals: one row per claim and column.
+    const claims = mdTable(md, /The paper's claims/);
+    expect(claims[0]).toEqual(['claim', 'a', 'b', 'context (a)', 'a - b', 'verdict']);
+    const pairs = [['fedpft', 'fedot'], ['fedpetuning', 'fedpft'], ['fedpft-b', 'fedpft-n'], ['fedpft-d', 'fedpft-n'], ['fedpft-b', 'fedpft-d'], ['fedpft', 'fedpft-b']];
+    expect(claims.slice(1).map((row) => [row[1], row[2]])).toEqual(pairs.flatMap((pair) => columns.map(() => pair)));
+    for (const row of claims.slice(1)) {
+      const [, a, b, context, diff, v] = row as [string, string, string, string, string, string];
+      const [, task, alpha] = /^(\S+) dirichlet α=(\S+)$/.exec(context) as unknown as [string, string, string];
+      const d = (finals.get(`${a} ${task} ${alpha}`) as number[]).map((x, k) => 100 * (x - ((finals.get(`${b} ${task} ${alpha}`) as number[])[k] as number)));
+      const mean = d.reduce((x, y) => x + y, 0) / 3;
+      const half = (4.302652729911275 * Math.sqrt(d.reduce((x, y) => x + (y - mean) ** 2, 0) / 2)) / Math.sqrt(3);
+      expect(diff, `${a} > ${b} ${context}`).toBe(`${mean >= 0 ? '+' : ''}${mean.toFixed(2)} [${(mean - half).toFixed(2)}, ${(mean + half).toFixed(2)}] (${d.filter((x) => x > 0).length}/3 above)`);
+      expect(v).toBe(mean - half > 0 ? 'held' : mean + half < 0 ? 'refuted' : 'not separable');
     }
 
     const csv = parseCsv(readFileSync(join(out, 'report.csv'), 'utf8'));
@@ -254,7 +271,7 @@ describe('fedpft report on paper-shaped results', () => {
   it('FedPFT t x p: rows are intervals, columns proportions', async () => {
     const root = join(dir, 'tp');
     const finals = new Map<string, number[]>();
-    for (const t of [2, 4, 8]) {
+    for (const t of [5, 10, 20]) {
       for (const p of [0.3, 0.5]) {
         for (const seed of [1, 2]) {
           const accs = made(t, p * 10, seed);
@@ -269,12 +286,19 @@ describe('fedpft report on paper-shaped results', () => {
     const md = readFileSync(join(out, 'report.md'), 'utf8');
     const tp = mdTable(md, /t \(interval\) x p \(proportion\): fedpft on mnist dirichlet α=0.5/);
     expect(tp[0]).toEqual(['t \\\\ p', '0.3', '0.5']);
-    expect(tp.slice(1).map((row) => row[0])).toEqual(['2', '4', '8']);
-    for (const [i, t] of [2, 4, 8].entries()) for (const [j, p] of [0.3, 0.5].entries()) expect(tp[i + 1]?.[j + 1]).toBe(cell(finals.get(`${t} ${p}`) as number[]));
+    expect(tp.slice(1).map((row) => row[0])).toEqual(['5', '10', '20']);
+    for (const [i, t] of [5, 10, 20].entries()) for (const [j, p] of [0.3, 0.5].entries()) expect(tp[i + 1]?.[j + 1]).toBe(cell(finals.get(`${t} ${p}`) as number[]));
     const main = mdTable(md, /final round/);
-    expect(main.slice(1).map((row) => row[0])).toEqual(['fedpft interval=2 proportion=0.3', 'fedpft interval=2 proportion=0.5', 'fedpft interval=4 proportion=0.3', 'fedpft interval=4 proportion=0.5', 'fedpft interval=8 proportion=0.3', 'fedpft interval=8 proportion=0.5']);
+    expect(main.slice(1).map((row) => row[0])).toEqual(['fedpft interval=5 proportion=0.3', 'fedpft interval=5 proportion=0.5', 'fedpft interval=10 proportion=0.3', 'fedpft interval=10 proportion=0.5', 'fedpft interval=20 proportion=0.3', 'fedpft interval=20 proportion=0.5']);
+    // Table 5's claims that this grid holds (no p = 0.8): t = 10 against 5 and 20, p = 0.5 against 0.3.
+    const claims = mdTable(md, /The paper's claims/);
+    expect(claims.slice(1).map((row) => [row[1], row[2]])).toEqual([
+      ['fedpft interval=10 proportion=0.5', 'fedpft interval=5 proportion=0.5'],
+      ['fedpft interval=10 proportion=0.5', 'fedpft interval=20 proportion=0.5'],
+      ['fedpft interval=10 proportion=0.5', 'fedpft interval=10 proportion=0.3'],
+    ]);
     const csv = parseCsv(readFileSync(join(out, 'report.csv'), 'utf8'));
-    expect(Object.keys(csv[0] as object)).toEqual(['method', 'task', 'partition_family', 'partition_alpha', 'interval', 'proportion', 'n', 'seeds', 'final_mean', 'final_std', 'best_mean', 'best_std', 'best_round_mean']);
+    expect(Object.keys(csv[0] as object)).toEqual(['method', 'task', 'partition_family', 'partition_alpha', 'interval', 'proportion', 'n', 'seeds', 'final_mean', 'final_std', 'best_mean', 'best_std', 'best_round_mean', 'late_gain_mean']);
   });
 
   it('pairs against FedPETuning, else FedPFT-N (the ablation base), else the first method', () => {

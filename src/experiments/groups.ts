@@ -25,6 +25,8 @@ export interface Group {
   final: Stat | null;
   best: Stat | null;
   bestRound: Stat | null;
+  /** lateGain over the group's runs: how far from a plateau they stopped. */
+  lateGain: Stat | null;
   /** Mean accuracy over the group's runs at each evaluated round. */
   curve: Array<{ round: number; accuracy: number }>;
 }
@@ -51,6 +53,18 @@ export function stat(values: readonly number[]): Stat | null {
   const mean = values.reduce((s, x) => s + x, 0) / n;
   const std = n > 1 ? Math.sqrt(values.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1)) : null;
   return { n, mean, std };
+}
+
+/**
+ * How much a run's best accuracy still rose in its last 20 % of evaluated rounds: the best of
+ * those minus the best before them (a fraction; null with fewer than 2 evaluations). The
+ * reference scenarios' horizons are chosen so that this stays under 0.003 (0.3 points).
+ */
+export function lateGain(rounds: readonly { accuracy?: number }[]): number | null {
+  const accs = rounds.map((r) => r.accuracy).filter((a): a is number => typeof a === 'number');
+  if (accs.length < 2) return null;
+  const late = Math.max(1, Math.ceil(0.2 * accs.length));
+  return Math.max(...accs.slice(-late)) - Math.max(...accs.slice(0, -late));
 }
 
 export function configLabel(field: string): string {
@@ -109,7 +123,7 @@ export function groupRuns(all: readonly RunResult[]): Grouping {
     const key = JSON.stringify([s.method.name, s.task.dataset, s.partition.family, alpha, config]);
     let group = byKey.get(key);
     if (!group) {
-      group = { key, method: s.method.name, task: s.task.dataset, family: s.partition.family, alpha, config, runs: [], seeds: [], final: null, best: null, bestRound: null, curve: [] };
+      group = { key, method: s.method.name, task: s.task.dataset, family: s.partition.family, alpha, config, runs: [], seeds: [], final: null, best: null, bestRound: null, lateGain: null, curve: [] };
       byKey.set(key, group);
     }
     if (group.seeds.includes(s.seed)) {
@@ -128,6 +142,7 @@ export function groupRuns(all: readonly RunResult[]): Grouping {
     g.final = stat(values((s) => s.finalAccuracy));
     g.best = stat(values((s) => s.bestAccuracy));
     g.bestRound = stat(values((s) => s.bestRound));
+    g.lateGain = stat(g.runs.map((r) => lateGain(r.rounds)).filter((x): x is number => x !== null));
     const perRound = new Map<number, number[]>();
     for (const r of g.runs) for (const rec of r.rounds) if (typeof rec.accuracy === 'number') perRound.set(rec.round, [...(perRound.get(rec.round) ?? []), rec.accuracy]);
     g.curve = [...perRound.entries()].sort((a, b) => a[0] - b[0]).map(([round, accs]) => ({ round, accuracy: accs.reduce((s, x) => s + x, 0) / accs.length }));

@@ -5,7 +5,9 @@
  * Accuracies are percentages, "mean ± std" over seeds (std: sample, n - 1; only the mean for n = 1).
  */
 import Table from 'cli-table3';
-import { compareValues, configLabel, configText, partitionLabel, stat, type Group, type Grouping, type Stat } from '../experiments/groups.js';
+import { compareValues, configLabel, configText, partitionLabel, type Group, type Grouping, type Stat } from '../experiments/groups.js';
+import { testClaims } from './claims.js';
+import { formatPaired, pairedDifference } from './paired.js';
 
 export interface ReportTable {
   title: string;
@@ -102,6 +104,8 @@ export function buildTables(grouping: Grouping): ReportTable[] {
 
   const paired = pairedTable(groups, column);
   if (paired) tables.push(paired);
+  const claims = claimsTable(groups);
+  if (claims) tables.push(claims);
   tables.push(longTable(grouping));
   return tables;
 }
@@ -131,23 +135,33 @@ function pairedTable(groups: readonly Group[], column: (g: Group) => string): Re
     if (!r) continue;
     const mine = finalBySeed(g);
     const theirs = finalBySeed(r);
-    const diffs = g.seeds.filter((seed) => theirs.has(seed)).map((seed) => (mine.get(seed) as number) - (theirs.get(seed) as number));
-    if (diffs.length < 2) continue;
-    const d = stat(diffs) as Stat;
-    const sign = d.mean >= 0 ? '+' : '';
-    cells.set(g, `${sign}${(100 * d.mean).toFixed(2)} ± ${(100 * (d.std ?? 0)).toFixed(2)} (${diffs.filter((x) => x > 0).length}/${diffs.length} above)`);
+    const seeds = g.seeds.filter((seed) => theirs.has(seed));
+    const d = pairedDifference(seeds.map((s) => mine.get(s) as number), seeds.map((s) => theirs.get(s) as number));
+    if (d) cells.set(g, formatPaired(d));
   }
   if (cells.size === 0) return null;
   const members = groups.filter((g) => cells.has(g));
-  return pivot(`Final accuracy minus ${ref}'s on the same seed (points): mean ± std over seeds, and how many seeds were above`, members, column, (g) => rowLabel(g), (g) => cells.get(g) ?? '');
+  return pivot(`Final accuracy minus ${ref}'s on the same seed (points): mean [95 % CI, t over seeds], and how many seeds were above`, members, column, (g) => rowLabel(g), (g) => cells.get(g) ?? '');
+}
+
+/** The paper's claims that this report's groups can test, one row per claim and context. */
+function claimsTable(groups: readonly Group[]): ReportTable | null {
+  const results = testClaims(groups);
+  if (results.length === 0) return null;
+  const context = (g: Group) => [g.task, partitionLabel(g.family, g.alpha), configText(g.config)].filter((x) => x).join(' ');
+  return {
+    title: "The paper's claims: final accuracy of a minus b on the same seed (points), mean [95 % CI]; held when the interval is above 0, refuted when below",
+    head: ['claim', 'a', 'b', 'context (a)', 'a - b', 'verdict'],
+    rows: results.map((r) => [r.claim.source, rowLabel(r.a), rowLabel(r.b), context(r.a), formatPaired(r.difference), r.verdict]),
+  };
 }
 
 /** One row per configuration. */
 function longTable(grouping: Grouping): ReportTable {
   const labels = grouping.varying.map(configLabel);
   return {
-    title: 'All configurations',
-    head: ['method', 'task', 'partition', ...labels, 'n', 'seeds', 'final acc (%)', 'best acc (%)', 'best round'],
+    title: 'All configurations (late gain: the best accuracy of the last 20 % of evaluated rounds minus the best before them; under 0.3 points counts as a plateau)',
+    head: ['method', 'task', 'partition', ...labels, 'n', 'seeds', 'final acc (%)', 'best acc (%)', 'best round', 'late gain (pts)'],
     rows: grouping.groups.map((g) => [
       g.method,
       g.task,
@@ -161,6 +175,7 @@ function longTable(grouping: Grouping): ReportTable {
       formatStat(g.final),
       formatStat(g.best),
       g.bestRound === null ? '-' : g.bestRound.mean.toFixed(1),
+      formatStat(g.lateGain),
     ]),
   };
 }
@@ -189,7 +204,7 @@ function csvCell(value: string | number | null): string {
 /** The per-configuration table with full-precision fractions (not percentages) for further analysis. */
 export function renderCsv(grouping: Grouping): string {
   const labels = grouping.varying.map(configLabel);
-  const head = ['method', 'task', 'partition_family', 'partition_alpha', ...labels, 'n', 'seeds', 'final_mean', 'final_std', 'best_mean', 'best_std', 'best_round_mean'];
+  const head = ['method', 'task', 'partition_family', 'partition_alpha', ...labels, 'n', 'seeds', 'final_mean', 'final_std', 'best_mean', 'best_std', 'best_round_mean', 'late_gain_mean'];
   const rows = grouping.groups.map((g) => [
     g.method,
     g.task,
@@ -206,6 +221,7 @@ export function renderCsv(grouping: Grouping): string {
     g.best?.mean ?? null,
     g.best?.std ?? null,
     g.bestRound?.mean ?? null,
+    g.lateGain?.mean ?? null,
   ]);
   return [head, ...rows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
 }
