@@ -257,6 +257,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
         meanTrainLoss: results.length > 0 ? results.reduce((s, r) => s + r.meanLoss, 0) / results.length : null,
         wallSeconds: 0,
         clientTrainSeconds: arrived.reduce((s, r) => s + r.trainMs, 0) / 1000,
+        clientSteps: arrived.reduce((s, r) => s + r.steps, 0),
         bytesUp: arrived.reduce((s, r) => s + r.weights.byteLength, 0) + (hook.probeBytesUp ?? 0),
         bytesDown,
         ...(plan.dropped.length + plan.late.length + rejected.length > 0 ? { faults: { dropped: plan.dropped, late: plan.late, rejected } } : {}),

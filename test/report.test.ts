@@ -146,14 +146,23 @@ describe('fedpft report on a real sweep', () => {
 });
 
 /** Hand-made finished runs: scenario.json as `fedpft run` writes it, rounds.jsonl and summary.json. */
-function fakeRun(root: string, name: string, scenario: Scenario, accuracies: number[], finished = true): void {
+interface FakeCost {
+  /** Seconds per client step, split as 10 steps a round. */
+  stepSeconds: number;
+  macsRatio: number;
+  bytesUpPerRound: number;
+  bytesDownPerRound: number;
+}
+
+function fakeRun(root: string, name: string, scenario: Scenario, accuracies: number[], finished = true, cost: FakeCost = { stepSeconds: 0.1, macsRatio: 1, bytesUpPerRound: 1024, bytesDownPerRound: 1024 }): void {
   const runDir = join(root, name);
   mkdirSync(runDir, { recursive: true });
   writeFileSync(join(runDir, 'scenario.json'), JSON.stringify(scenario, null, 2));
-  writeFileSync(join(runDir, 'rounds.jsonl'), accuracies.map((a, i) => JSON.stringify({ round: i + 1, lr: 0.01, clients: [0], meanTrainLoss: 1, accuracy: a, wallSeconds: 1, clientTrainSeconds: 1, bytesUp: 1, bytesDown: 1 }) + '\n').join(''));
+  const round = (a: number, i: number) => ({ round: i + 1, lr: 0.01, clients: [0], meanTrainLoss: 1, accuracy: a, wallSeconds: 1, clientTrainSeconds: 10 * cost.stepSeconds, clientSteps: 10, bytesUp: cost.bytesUpPerRound, bytesDown: cost.bytesDownPerRound });
+  writeFileSync(join(runDir, 'rounds.jsonl'), accuracies.map((a, i) => JSON.stringify(round(a, i)) + '\n').join(''));
   if (!finished) return;
   const best = accuracies.reduce((b, a, i) => (a > (accuracies[b] as number) ? i : b), 0);
-  const summary = { scenario: scenario.name, runId: name, method: scenario.method.name, backend: 'wasm', rounds: accuracies.length, finalAccuracy: accuracies[accuracies.length - 1], bestAccuracy: accuracies[best], bestRound: best + 1, wallSeconds: 1, bytesUpTotal: 1, bytesDownTotal: 1, finalWeightsSha256: '0', methodInfo: {}, partition: { family: scenario.partition.family, alpha: null, seed: scenario.seed, classOrder: [] } };
+  const summary = { scenario: scenario.name, runId: name, method: scenario.method.name, backend: 'wasm', rounds: accuracies.length, finalAccuracy: accuracies[accuracies.length - 1], bestAccuracy: accuracies[best], bestRound: best + 1, wallSeconds: 1, bytesUpTotal: cost.bytesUpPerRound * accuracies.length, bytesDownTotal: cost.bytesDownPerRound * accuracies.length, finalWeightsSha256: '0', methodInfo: { clientForwardMacsPerExample: 1000 * cost.macsRatio, fmForwardMacsPerExample: 1000 }, partition: { family: scenario.partition.family, alpha: null, seed: scenario.seed, classOrder: [] } };
   writeFileSync(join(runDir, 'summary.json'), JSON.stringify(summary, null, 2));
 }
 
@@ -190,7 +199,8 @@ describe('fedpft report on paper-shaped results', () => {
           for (const seed of [1, 2, 3]) {
             const accs = made(mi, ti, ai, seed);
             const distill = m === 'fedpetuning' ? '' : ', distill: { dataset: moby-dick }';
-            fakeRun(join(root, 'grid'), `${m}-${t}-${a}-${seed}`, scenarioOf(seed, t, a, `{ name: ${m}${distill} }`), accs);
+            const cost = { stepSeconds: 0.1 + 0.01 * mi + 0.001 * seed, macsRatio: 1 - 0.05 * mi, bytesUpPerRound: 1024 * (mi + 1), bytesDownPerRound: 2048 * (mi + 1) };
+            fakeRun(join(root, 'grid'), `${m}-${t}-${a}-${seed}`, scenarioOf(seed, t, a, `{ name: ${m}${distill} }`), accs, true, cost);
             finals.set(`${m} ${t} ${a}`, [...(finals.get(`${m} ${t} ${a}`) ?? []), accs[2] as number]);
           }
         }),
@@ -257,6 +267,17 @@ describe('fedpft report on paper-shaped results', () => {
       const half = (4.302652729911275 * Math.sqrt(d.reduce((x, y) => x + (y - mean) ** 2, 0) / 2)) / Math.sqrt(3);
       expect(diff, `${a} > ${b} ${context}`).toBe(`${mean >= 0 ? '+' : ''}${mean.toFixed(2)} [${(mean - half).toFixed(2)}, ${(mean + half).toFixed(2)}] (${d.filter((x) => x > 0).length}/3 above)`);
       expect(v).toBe(mean - half > 0 ? 'held' : mean + half < 0 ? 'refuted' : 'not separable');
+    }
+
+    // Costs: step time over all rounds and seeds (10 steps a round), its ratio to FedPETuning's, MACs, KB per round.
+    const costs = mdTable(md, /Client costs/);
+    expect(costs[0]).toEqual(['method', 'task', 'partition', 'client step (ms)', "step / fedpetuning's", 'MACs ratio', 'KB up / round', 'KB down / round']);
+    expect(costs).toHaveLength(1 + 24);
+    for (const row of costs.slice(1)) {
+      const mi = METHODS.indexOf(row[0] as string);
+      // Seeds 1-3 add 0.001-0.003 s: the mean step is 0.1 + 0.01 mi + 0.002 s.
+      const step = 0.1 + 0.01 * mi + 0.002;
+      expect(row.slice(3), row.join(' ')).toEqual([(1000 * step).toFixed(1), (step / 0.102).toFixed(3), (1 - 0.05 * mi).toFixed(3), (mi + 1).toFixed(1), (2 * (mi + 1)).toFixed(1)]);
     }
 
     const csv = parseCsv(readFileSync(join(out, 'report.csv'), 'utf8'));

@@ -106,6 +106,8 @@ export function buildTables(grouping: Grouping): ReportTable[] {
   if (paired) tables.push(paired);
   const claims = claimsTable(groups);
   if (claims) tables.push(claims);
+  const costs = costTable(groups);
+  if (costs) tables.push(costs);
   tables.push(longTable(grouping));
   return tables;
 }
@@ -153,6 +155,61 @@ function claimsTable(groups: readonly Group[]): ReportTable | null {
     title: "The paper's claims: final accuracy of a minus b on the same seed (points), mean [95 % CI]; held when the interval is above 0, refuted when below",
     head: ['claim', 'a', 'b', 'context (a)', 'a - b', 'verdict'],
     rows: results.map((r) => [r.claim.source, rowLabel(r.a), rowLabel(r.b), context(r.a), formatPaired(r.difference), r.verdict]),
+  };
+}
+
+/** Mean client optimiser step of a group's runs (seconds), from the rounds that recorded their steps. */
+function stepSeconds(g: Group): number | null {
+  let seconds = 0;
+  let steps = 0;
+  for (const r of g.runs) {
+    for (const rec of r.rounds) {
+      if (!rec.clientSteps) continue;
+      seconds += rec.clientTrainSeconds;
+      steps += rec.clientSteps;
+    }
+  }
+  return steps > 0 ? seconds / steps : null;
+}
+
+/**
+ * What each configuration costs a client: its measured step time (and as a share of the
+ * reference method's on the same task and partition), the forward multiply-adds of its model
+ * against the full FM's, and the bytes it moves per round. Step times are wall-clock
+ * measurements of the machine the runs ran on, with whatever else ran there.
+ */
+function costTable(groups: readonly Group[]): ReportTable | null {
+  const timed = groups.filter((g) => stepSeconds(g) !== null);
+  if (timed.length === 0) return null;
+  const ref = pairedReference(uniq(timed.map((g) => g.method)));
+  const sameCell = (a: Group, b: Group) => a.task === b.task && a.family === b.family && a.alpha === b.alpha;
+  const perRound = (g: Group, pick: (s: NonNullable<Group['runs'][number]['summary']>) => number) =>
+    g.runs.reduce((s, r) => s + (r.summary ? pick(r.summary) / r.summary.rounds : 0), 0) / g.runs.length / 1024;
+  const macs = (g: Group): number | null => {
+    const info = g.runs[0]?.summary?.methodInfo as Record<string, unknown> | undefined;
+    const client = info?.['clientForwardMacsPerExample'];
+    const fm = info?.['fmForwardMacsPerExample'];
+    return typeof client === 'number' && typeof fm === 'number' && fm > 0 ? client / fm : null;
+  };
+  return {
+    title: `Client costs: measured step time (and its ratio to ${ref}'s), forward MACs against the full FM's, traffic per round`,
+    head: ['method', 'task', 'partition', 'client step (ms)', `step / ${ref}'s`, 'MACs ratio', 'KB up / round', 'KB down / round'],
+    rows: timed.map((g) => {
+      const step = stepSeconds(g) as number;
+      const r = timed.find((x) => x.method === ref && sameCell(x, g));
+      const refStep = r ? stepSeconds(r) : null;
+      const m = macs(g);
+      return [
+        rowLabel(g),
+        g.task,
+        partitionLabel(g.family, g.alpha),
+        (1000 * step).toFixed(1),
+        refStep ? (step / refStep).toFixed(3) : '-',
+        m === null ? '-' : m.toFixed(3),
+        perRound(g, (s) => s.bytesUpTotal).toFixed(1),
+        perRound(g, (s) => s.bytesDownTotal).toFixed(1),
+      ];
+    }),
   };
 }
 

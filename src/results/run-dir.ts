@@ -18,6 +18,8 @@ export interface RoundRecord {
   wallSeconds: number;
   /** Sum over the round's clients of their local training time. */
   clientTrainSeconds: number;
+  /** Sum over the round's clients of their optimiser steps (clientTrainSeconds / clientSteps is the step time). */
+  clientSteps?: number;
   bytesUp: number;
   bytesDown: number;
   /** Sampled clients that sent nothing usable: dropped out, missed the deadline, or NaN/Inf. */
