@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { initBertParams, type BertConfig } from '../src/model/bert.js';
 import type { Params } from '../src/model/params.js';
 import { initVitParams, vitForward, vitParamShapes, type LoraOptions, type VitConfig } from '../src/model/vit.js';
 import { ffnActivationZeroCounts, pooledApoz, selectUpdatedNeurons, updatedNeuronCount, type ZeroCounts } from '../src/proxy/apoz.js';
@@ -297,5 +298,36 @@ describe('selectUpdatedNeurons', () => {
     expect(distinct.size).toBe(6); // all C(4, 2) tie resolutions occur
     // Each tied neuron is picked in about half the seeds (binomial sd 10).
     for (const [i, c] of picks) expect(Math.abs(c - SEEDS / 2), `neuron ${i} picked ${c} times`).toBeLessThan(50);
+  });
+});
+
+describe('ffnActivationZeroCounts on text', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  it('counts the attended positions (the attention-mask plane): a literal pad id with mask 1 counts, padding does not', () => {
+    const cfg: BertConfig = {
+      modelType: 'bert', vocabSize: 20, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 12,
+      maxPositionEmbeddings: 6, typeVocabSize: 2, numLabels: 2, layerNormEps: 1e-12, padTokenId: 0, hiddenDropoutProb: 0,
+    };
+    const params = initBertParams(cfg, new Rng('apoz-text'));
+    // [ids | token types | attention mask] of 6 tokens: row 0 holds a literal pad id at position 2 (mask 1), 2 padding positions;
+    // row 1 has 3 tokens and 3 padding positions.
+    const x = tf.tensor2d(
+      [
+        [2, 5, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0],
+        [2, 9, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0],
+      ],
+      [2, 18],
+    );
+    for (const batchSize of [1, 2]) {
+      // eps that every activation meets: each neuron's count is the number of positions counted.
+      const all = ffnActivationZeroCounts(cfg, params, x, [0, 1], { eps: 1e9, batchSize });
+      expect(all.positions).toBe(7);
+      for (const z of all.zeros.values()) expect(Array.from(z)).toEqual(new Array<number>(12).fill(7));
+    }
+    x.dispose();
+    for (const t of params.values()) t.dispose();
   });
 });

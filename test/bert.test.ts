@@ -3,11 +3,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sameInput, tokenFeatureSize, tokensOfFeatureSize, type InputShape } from '../src/data/dataset.js';
 import { bertConfigFromHF, loadBert, saveBert } from '../src/model/bert-checkpoint.js';
-import { bertForward, bertForwardMacs, bertMaskedLm, initBertLoraParams, type BertConfig } from '../src/model/bert.js';
+import { bertForward, bertForwardMacs, bertMaskedLm, initBertLoraParams, initBertParams, type BertConfig } from '../src/model/bert.js';
 import { readCheckpoint, writeCheckpoint } from '../src/model/checkpoint.js';
+import { inputMismatch, realTokenMask } from '../src/model/encoder.js';
 import { disposeParams } from '../src/model/params.js';
 import { initBackend } from '../src/tensor/backend.js';
+import type { LabelledTexts } from '../src/text/datasets.js';
+import { encodeTextSet } from '../src/text/encode-set.js';
+import { TextTokenizer } from '../src/text/tokenizer.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
 import { bertHfShapes, bertReferenceLogits, bertReferenceMlm, positionIds, type BertRefConfig } from './helpers/bert-reference.js';
@@ -43,6 +48,7 @@ const ROBERTA: BertRefConfig = {
 };
 
 const T = 8;
+const FIXTURES = join(import.meta.dirname, 'fixtures', 'tokenizer');
 
 function hfConfig(cfg: BertRefConfig): Record<string, unknown> {
   return {
@@ -78,35 +84,50 @@ function writeHf(dir: string, cfg: BertRefConfig, hf: Map<string, HfTensor>, ren
   writeCheckpoint(dir, hfConfig(cfg), [...hf].map(([name, t]) => ({ name: rename(name), shape: t.shape, data: t.data })));
 }
 
-/** Sequences of length T: BERT pairs with token types; some end in padding. */
-function inputs(cfg: BertRefConfig, rng: Rng): { ids: number[][]; types: number[][] } {
-  const lengths = [T, 5, 2];
+/**
+ * Sequences of length T: BERT pairs with token types; some end in padding (mask 0). The last row
+ * also holds a literal pad id inside the text (mask 1, as the tokenizer encodes a typed [PAD]).
+ */
+function inputs(cfg: BertRefConfig, rng: Rng): { ids: number[][]; types: number[][]; masks: number[][] } {
+  const lengths = [T, 5, 2, 6];
   const ids: number[][] = [];
   const types: number[][] = [];
-  for (const len of lengths) {
+  const masks: number[][] = [];
+  for (const [r, len] of lengths.entries()) {
     const row: number[] = [];
     const ty: number[] = [];
+    const mask: number[] = [];
     for (let j = 0; j < T; j++) {
       if (j < len) {
         let id = cfg.padTokenId;
         while (id === cfg.padTokenId) id = rng.int(cfg.vocabSize);
-        row.push(id);
+        row.push(r === 3 && j === 2 ? cfg.padTokenId : id);
         ty.push(cfg.typeVocabSize > 1 && j >= Math.ceil(len / 2) ? 1 : 0);
+        mask.push(1);
       } else {
         row.push(cfg.padTokenId);
         ty.push(0);
+        mask.push(0);
       }
     }
     ids.push(row);
     types.push(ty);
+    masks.push(mask);
   }
-  return { ids, types };
+  return { ids, types, masks };
 }
 
-function features(ids: number[][], types: number[][]): tf.Tensor2D {
-  const rows = ids.map((r, i) => [...r, ...(types[i] as number[])]);
-  return tf.tensor2d(rows.flat(), [rows.length, 2 * T]);
+/** Text features as the encoder lays them out: [ids | token types | attention mask] per row. */
+function features(ids: number[][], types: number[][], masks: number[][]): tf.Tensor2D {
+  const t = (ids[0] as number[]).length;
+  const rows = ids.map((r, i) => [...r, ...(types[i] as number[]), ...(masks[i] as number[])]);
+  return tf.tensor2d(rows.flat(), [rows.length, 3 * t]);
 }
+
+/** The attention mask the old code rebuilt from the ids (a literal pad id counted as padding). */
+const idMask = (cfg: BertRefConfig, ids: readonly number[]) => ids.map((id) => (id === cfg.padTokenId ? 0 : 1));
+
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...Array.from(a, (v, i) => Math.abs(v - (b[i] as number))));
 
 describe('BERT and RoBERTa encoders against a plain-loop HF forward pass', () => {
   let root = '';
@@ -129,10 +150,10 @@ describe('BERT and RoBERTa encoders against a plain-loop HF forward pass', () =>
       expect(loaded.hasClassifier).toBe(true);
       expect(loaded.hasMaskedLmHead).toBe(true);
       expect(loaded.classNames).toEqual(Array.from({ length: ref.numLabels }, (_, i) => `c${i}`));
-      const { ids, types } = inputs(ref, rng);
-      const x = features(ids, types);
+      const { ids, types, masks } = inputs(ref, rng);
+      const x = features(ids, types, masks);
       const got = tf.tidy(() => bertForward(loaded.cfg, loaded.params, x).dataSync());
-      const expected = ids.flatMap((r, i) => Array.from(bertReferenceLogits(ref, hf, r, types[i] as number[])));
+      const expected = ids.flatMap((r, i) => Array.from(bertReferenceLogits(ref, hf, r, types[i] as number[], masks[i] as number[])));
       expectClose(got, expected, 1e-4, `${label} logits`);
       x.dispose();
       disposeParams(loaded.params);
@@ -153,11 +174,11 @@ describe('BERT and RoBERTa encoders against a plain-loop HF forward pass', () =>
         loaded.params.set(name, tf.tensor(data, t.shape));
       }
       expect(tensors.size).toBe(ref.numHiddenLayers * 4 * 2);
-      const { ids, types } = inputs(ref, rng);
-      const x = features(ids, types);
+      const { ids, types, masks } = inputs(ref, rng);
+      const x = features(ids, types, masks);
       const opts = { lora: { rank: 2, alpha: 6, dropout: 0.1 } };
       const got = tf.tidy(() => bertForward(loaded.cfg, loaded.params, x, opts).dataSync());
-      const expected = ids.flatMap((r, i) => Array.from(bertReferenceLogits(ref, hf, r, types[i] as number[], { rank: 2, alpha: 6, tensors })));
+      const expected = ids.flatMap((r, i) => Array.from(bertReferenceLogits(ref, hf, r, types[i] as number[], masks[i] as number[], { rank: 2, alpha: 6, tensors })));
       expectClose(got, expected, 1e-4, `${label} LoRA logits`);
       x.dispose();
       disposeParams(loaded.params);
@@ -169,13 +190,14 @@ describe('BERT and RoBERTa encoders against a plain-loop HF forward pass', () =>
       const dir = join(root, `${label}-mlm`);
       writeHf(dir, ref, hf);
       const loaded = loadBert(dir);
-      const { ids, types } = inputs(ref, rng);
-      const x = features(ids, types);
-      const at = [0, 3, T + 1, 2 * T + 1];
+      const { ids, types, masks } = inputs(ref, rng);
+      const x = features(ids, types, masks);
+      // 3T + 2 is the literal pad; 3T + 4 reads it through attention.
+      const at = [0, 3, T + 1, 2 * T + 1, 3 * T + 2, 3 * T + 4];
       const got = tf.tidy(() => bertMaskedLm(loaded.cfg, loaded.params, x, tf.tensor1d(at, 'int32')).dataSync());
       const expected = at.flatMap((flat) => {
         const r = Math.floor(flat / T);
-        return Array.from(bertReferenceMlm(ref, hf, ids[r] as number[], types[r] as number[], flat % T));
+        return Array.from(bertReferenceMlm(ref, hf, ids[r] as number[], types[r] as number[], masks[r] as number[], flat % T));
       });
       expectClose(got, expected, 1e-4, `${label} MLM logits`);
       x.dispose();
@@ -196,16 +218,109 @@ describe('BERT and RoBERTa encoders against a plain-loop HF forward pass', () =>
     const loaded = loadBert(dir);
     const short = [[2, 5, 7, 3, 0, 0, 0, 0]];
     const typesShort = [[0, 0, 1, 1, 0, 0, 0, 0]];
-    const a = tf.tidy(() => bertForward(loaded.cfg, loaded.params, features(short, typesShort)).dataSync());
+    const maskShort = [[1, 1, 1, 1, 0, 0, 0, 0]];
+    const a = tf.tidy(() => bertForward(loaded.cfg, loaded.params, features(short, typesShort, maskShort)).dataSync());
     // The same tokens padded to 6 instead of 8 positions.
     const b = tf.tidy(() => {
-      const x = tf.tensor2d([[2, 5, 7, 3, 0, 0, 0, 0, 1, 1, 0, 0]], [1, 12]);
+      const x = tf.tensor2d([[2, 5, 7, 3, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0]], [1, 18]);
       return bertForward(loaded.cfg, loaded.params, x).dataSync();
     });
     expectClose(a, b, 1e-5, 'same tokens');
-    const c = tf.tidy(() => bertForward(loaded.cfg, loaded.params, features([[2, 5, 7, 0, 0, 0, 0, 0]], typesShort)).dataSync());
-    expect(Math.max(...Array.from(a, (v, i) => Math.abs(v - (c[i] as number))))).toBeGreaterThan(1e-3);
+    const c = tf.tidy(() => bertForward(loaded.cfg, loaded.params, features([[2, 5, 7, 0, 0, 0, 0, 0]], typesShort, [[1, 1, 1, 0, 0, 0, 0, 0]])).dataSync());
+    expect(maxAbsDiff(a, c)).toBeGreaterThan(1e-3);
     disposeParams(loaded.params);
+  });
+});
+
+describe('a literal pad token typed in a text is attended, as in HF (the mask is the tokenizer\'s)', () => {
+  let root = '';
+  beforeAll(async () => {
+    await initBackend('wasm');
+    root = mkdtempSync(join(tmpdir(), 'fedpft-bert-literal-pad-'));
+  });
+  afterAll(() => {
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  // The fixture tokenizers (test/fixtures/tokenizer): WordPiece 38 tokens, [PAD] = 0; BPE 19 tokens, <pad> = 1.
+  const cases = [
+    { ref: { ...BERT, vocabSize: 38 }, file: 'wordpiece.json', texts: ['the [PAD] cat', 'the cat'], pairs: ['a dog', 'a dog'], maxLength: 10 },
+    { ref: { ...ROBERTA, vocabSize: 19 }, file: 'bpe.json', texts: ['<pad>lower newer', 'lower newer'], pairs: undefined, maxLength: 8 },
+  ];
+  for (const c of cases) {
+    const { ref, maxLength: L } = c;
+    it(`${ref.modelType}: "${c.texts[0]}" through encodeTextSet gives HF's logits; the old id-based mask would not`, () => {
+      const tok = TextTokenizer.fromFile(join(FIXTURES, c.file));
+      expect([tok.vocabSize, tok.padId]).toEqual([ref.vocabSize, ref.padTokenId]);
+      const set: LabelledTexts = { name: 'literal-pad', texts: c.texts, ...(c.pairs ? { pairs: c.pairs } : {}), labels: new Int32Array(2), numClasses: 1, classNames: [''] };
+      const enc = encodeTextSet(set, { tokenizer: tok, maxLength: L });
+      expect(enc.featureSize).toBe(3 * L);
+      expect(enc.input).toEqual({ kind: 'tokens', maxLength: L, padTokenId: ref.padTokenId });
+      const plane = (r: number, k: number) => Array.from(enc.features.subarray(r * 3 * L + k * L, r * 3 * L + (k + 1) * L));
+      const ids = [0, 1].map((r) => plane(r, 0));
+      const types = [0, 1].map((r) => plane(r, 1));
+      const masks = [0, 1].map((r) => plane(r, 2));
+      // The three planes are the tokenizer's own encoding, attention mask included.
+      c.texts.forEach((text, r) => {
+        const e = tok.encode(text, c.pairs?.[r], { maxLength: L, padding: 'max_length' });
+        expect([ids[r], types[r], masks[r]]).toEqual([Array.from(e.inputIds), Array.from(e.tokenTypeIds), Array.from(e.attentionMask)]);
+      });
+      // Row 0 holds one literal pad (the pad id, attended) and real padding after the text.
+      expect(ids[0]?.flatMap((id, j) => (id === ref.padTokenId && masks[0]?.[j] === 1 ? [j] : []))).toHaveLength(1);
+      expect(masks[0]).toContain(0);
+      expect(masks[1]).toEqual(idMask(ref, ids[1] as number[]));
+
+      const hf = randomHf(ref, false, new Rng(`literal-pad/${ref.modelType}`));
+      const dir = join(root, ref.modelType);
+      writeHf(dir, ref, hf);
+      const loaded = loadBert(dir);
+      const x = tf.tensor2d(enc.features, [enc.n, enc.featureSize]);
+      const got = tf.tidy(() => bertForward(loaded.cfg, loaded.params, x).dataSync());
+      const hfLogits = ids.map((r, i) => Array.from(bertReferenceLogits(ref, hf, r, types[i] as number[], masks[i] as number[])));
+      expectClose(got, hfLogits.flat(), 1e-4, `${ref.modelType} logits with a literal pad`);
+
+      // The old rule (mask = ids != pad_token_id) treats the literal pad as padding: other logits.
+      const oldLogits = ids.map((r, i) => Array.from(bertReferenceLogits(ref, hf, r, types[i] as number[], idMask(ref, r))));
+      expect(maxAbsDiff(got.subarray(0, ref.numLabels), oldLogits[0] as number[])).toBeGreaterThan(1e-3);
+      // ... and the model reads its mask from the third plane: writing the id-based mask there gives the old logits.
+      const oldFeatures = enc.features.slice();
+      ids.forEach((r, i) => oldFeatures.set(idMask(ref, r), i * 3 * L + 2 * L));
+      const xOld = tf.tensor2d(oldFeatures, [enc.n, enc.featureSize]);
+      const gotOld = tf.tidy(() => bertForward(loaded.cfg, loaded.params, xOld).dataSync());
+      expectClose(gotOld, oldLogits.flat(), 1e-4, `${ref.modelType} logits with the id-based mask`);
+      // The text without a literal pad gives the same logits either way.
+      expect(Array.from(gotOld.subarray(ref.numLabels))).toEqual(Array.from(got.subarray(ref.numLabels)));
+
+      // Distillation and APoZ weigh the same positions as attention: the literal pad counts as real.
+      const real = tf.tidy(() => (realTokenMask(loaded.cfg, x) as tf.Tensor).dataSync());
+      expect(Array.from(real)).toEqual(masks.flat());
+      x.dispose();
+      xOld.dispose();
+      disposeParams(loaded.params);
+    });
+  }
+
+  it('features that are not three planes of tokens are refused, not misread', () => {
+    const cfg: BertConfig = { ...BERT, hiddenDropoutProb: 0 };
+    const params = initBertParams(cfg, new Rng('planes'));
+    // 2 * 8 values: the old [ids | token types] layout of 8 tokens.
+    expect(() => tf.tidy(() => bertForward(cfg, params, tf.zeros([1, 2 * T]) as tf.Tensor2D))).toThrow(/not 3 planes/);
+    expect(() => realTokenMask(cfg, tf.zeros([1, 2 * T]) as tf.Tensor2D)).toThrow(/not 3 planes/);
+    disposeParams(params);
+  });
+
+  it('the input descriptor still refuses a set of another length or pad id, and an FM of another pad id', () => {
+    const a: InputShape = { kind: 'tokens', maxLength: 8, padTokenId: 0 };
+    expect(sameInput(a, { ...a })).toBe(true);
+    expect(sameInput(a, { ...a, maxLength: 9 })).toBe(false);
+    expect(sameInput(a, { ...a, padTokenId: 1 })).toBe(false);
+    expect(sameInput(a, { kind: 'image', channels: 1, height: 8, width: 3 })).toBe(false);
+    const cfg: BertConfig = { ...BERT, hiddenDropoutProb: 0 };
+    expect(inputMismatch(cfg, a, 'd')).toBeNull();
+    expect(inputMismatch(cfg, { ...a, padTokenId: 1 }, 'd')).toMatch(/pads with id 1, the FM's pad_token_id is 0/);
+    expect(inputMismatch(cfg, { ...a, maxLength: 11 }, 'd')).toMatch(/task\.maxLength 11 exceeds the FM's 10 positions/);
+    expect(tokenFeatureSize(8)).toBe(24);
+    expect(tokensOfFeatureSize(24)).toBe(8);
   });
 });
 

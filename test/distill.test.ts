@@ -4,7 +4,7 @@ import type { BertConfig } from '../src/model/bert.js';
 import { initModelParams, modelForward } from '../src/model/encoder.js';
 import { disposeParams, mustGet, type Params } from '../src/model/params.js';
 import { initLoraParams, layerPrefix, vitForward, vitParamShapes, type LoraOptions, type VitConfig } from '../src/model/vit.js';
-import { distill, distillLoss, distillTrainableNames, ffnTensorNames, type DistillModel } from '../src/proxy/distill.js';
+import { distill, distillLoss, distillTrainableNames, ffnTensorNames, type DistillModel, type DistillOptions } from '../src/proxy/distill.js';
 import { initBackend } from '../src/tensor/backend.js';
 import { Rng } from '../src/util/rng.js';
 import { expectClose, randomNormal, randomUniform } from './helpers/numeric.js';
@@ -295,18 +295,26 @@ describe('distillLoss on text', () => {
   };
   const T_TEXT = 8;
   const D_TEXT = 8;
-  /** Token ids then token-type ids, as the text encoder lays them out; 0 pads. */
-  function textBatch(lengths: number[]): { x: tf.Tensor2D; real: boolean[] } {
+  /**
+   * Token ids, token-type ids and the attention mask, as the text encoder lays them out; 0 pads.
+   * Row 2 also holds a literal pad id at position 1 (mask 1, as the tokenizer encodes a typed [PAD]).
+   */
+  function textBatch(lengths: number[]): { x: tf.Tensor2D; real: boolean[]; notPadId: boolean[] } {
     const rows = lengths.length;
-    const data = new Float32Array(rows * 2 * T_TEXT);
+    const W = 3 * T_TEXT;
+    const data = new Float32Array(rows * W);
     const real: boolean[] = [];
+    const notPadId: boolean[] = [];
     lengths.forEach((len, r) => {
       for (let t = 0; t < T_TEXT; t++) {
-        data[r * 2 * T_TEXT + t] = t < len ? 1 + ((r * 7 + t * 3) % 29) : 0;
+        const id = t < len && !(r === 2 && t === 1) ? 1 + ((r * 7 + t * 3) % 29) : 0;
+        data[r * W + t] = id;
+        data[r * W + 2 * T_TEXT + t] = t < len ? 1 : 0;
         real.push(t < len);
+        notPadId.push(id !== 0);
       }
     });
-    return { x: tf.tensor2d(data, [rows, 2 * T_TEXT]), real };
+    return { x: tf.tensor2d(data, [rows, W]), real, notPadId };
   }
 
   it('leaves padding positions out of the error and its normaliser (a hand computation over real tokens)', () => {
@@ -319,7 +327,7 @@ describe('distillLoss on text', () => {
     (studentParams.get(w1) as tf.Tensor).dispose();
     studentParams.set(w1, tf.tensor(noisy, [D_TEXT, 16], 'float32'));
     const student: DistillModel = { cfg: BERT_CFG, params: studentParams };
-    const { x, real } = textBatch([8, 3, 5]);
+    const { x, real, notPadId } = textBatch([8, 3, 5]);
     const capture = (m: DistillModel): Float32Array[] => {
       const out: Float32Array[] = [];
       tf.tidy(() => {
@@ -329,11 +337,11 @@ describe('distillLoss on text', () => {
     };
     const th = capture(textTeacher);
     const sh = capture(student);
-    const nmse = (t: Float32Array, s: Float32Array, onlyReal: boolean): number => {
+    const nmse = (t: Float32Array, s: Float32Array, onlyReal: boolean, keep = real): number => {
       let num = 0;
       let den = 0;
       for (let i = 0; i < t.length; i++) {
-        if (onlyReal && !real[Math.floor(i / D_TEXT)]) continue;
+        if (onlyReal && !keep[Math.floor(i / D_TEXT)]) continue;
         num += ((t[i] as number) - (s[i] as number)) ** 2;
         den += (t[i] as number) ** 2;
       }
@@ -344,6 +352,9 @@ describe('distillLoss on text', () => {
     const unmasked = layers.reduce((sum, j) => sum + nmse(th[j] as Float32Array, sh[j] as Float32Array, false), 0) / layers.length;
     // The padding positions' states differ too, so counting them would change the loss.
     expect(Math.abs(masked - unmasked) / masked).toBeGreaterThan(0.01);
+    // The literal pad is a real token (attention mask 1): leaving it out, as the old id-based mask did, changes the loss.
+    const idMasked = layers.reduce((sum, j) => sum + nmse(th[j] as Float32Array, sh[j] as Float32Array, true, notPadId), 0) / layers.length;
+    expect(Math.abs(masked - idMasked) / masked).toBeGreaterThan(1e-3);
     expectClose([scalar(distillLoss(textTeacher, student, x, { layers, mu: 0 }))], [masked], 1e-4, 'masked loss');
     x.dispose();
     disposeParams(params);
@@ -378,6 +389,22 @@ describe('distill', () => {
     all.dispose();
     disposeParams(a.student.params);
     disposeParams(b.student.params);
+  });
+
+  it("trains at HF's linear warm-up rate: step 0 of a run with warm-up moves nothing, a constant rate does", () => {
+    const changed = (schedule: DistillOptions['schedule']): boolean => {
+      const student: DistillModel = { cfg: STUDENT_CFG, params: makeStudent(teacher.params) };
+      const before = snapshot(student.params);
+      distill(teacher, student, { features: images, featureSize: FEATURES, n: N_DATA }, {
+        schedule, maxGradNorm: 1, steps: 1, batchSize: 8, lr: 1e-2, mu: 0, weightDecay: 0.01, seed: 4, layers: [MID], trainable: MID_TRAINABLE,
+      });
+      const after = snapshot(student.params);
+      disposeParams(student.params);
+      return MID_TRAINABLE.some((n) => !(after.get(n) as Float32Array).every((v, i) => Object.is(v, (before.get(n) as Float32Array)[i])));
+    };
+    // One step with warmupRatio 1: W = 1, so step 0 trains at 0 (and decoupled weight decay at 0 too).
+    expect(changed({ kind: 'linear-warmup', warmupRatio: 1 })).toBe(false);
+    expect(changed({ kind: 'constant' })).toBe(true);
   });
 
   it('neuronMask: only the selected neurons (and b2, LayerNorm) change; weight decay spares the rest', () => {

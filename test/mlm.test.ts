@@ -43,7 +43,7 @@ describe('masked-LM data', () => {
       const original = ids[r * length + j] as number;
       expect(SPECIALS.special.has(original)).toBe(false);
       expect(batch.labels[k]).toBe(original);
-      const input = batch.features[r * 2 * length + j] as number;
+      const input = batch.features[r * 3 * length + j] as number;
       if (input === SPECIALS.mask) masked++;
       else if (input === original) kept++;
       else {
@@ -55,12 +55,14 @@ describe('masked-LM data', () => {
     expect(p(masked, 0.8)).toBe(true);
     expect(p(random, 0.1 * (44 / 45))).toBe(true);
     expect(p(kept, 0.1 + 0.1 / 45)).toBe(true);
-    // Unchosen positions and token types are untouched.
+    // Unchosen positions and token types are untouched; every position of a packed window is attended.
+    expect(batch.features.length).toBe(n * 3 * length);
     const chosenSet = new Set(batch.rows);
     for (let r = 0; r < n; r++) {
       for (let j = 0; j < length; j++) {
-        if (!chosenSet.has(r * length + j)) expect(batch.features[r * 2 * length + j]).toBe(ids[r * length + j]);
-        expect(batch.features[r * 2 * length + length + j]).toBe(0);
+        if (!chosenSet.has(r * length + j)) expect(batch.features[r * 3 * length + j]).toBe(ids[r * length + j]);
+        expect(batch.features[r * 3 * length + length + j]).toBe(0);
+        expect(batch.features[r * 3 * length + 2 * length + j]).toBe(1);
       }
     }
     const again = maskBatch(windows, all, SPECIALS, 0.15, new Rng('mask'));
@@ -74,6 +76,14 @@ describe('masked-LM data', () => {
     expect(Array.from(batch.rows)).toEqual([1]);
     expect(Array.from(batch.labels)).toEqual([7]);
     expect(batch.features[1]).toBe(SPECIALS.mask);
+  });
+
+  it('a pad id written in the corpus stays in its window, attended (mask 1) and never chosen for masking, as in HF', () => {
+    const windows = { ids: Int32Array.from([2, 0, 7, 0, 3]), n: 1, length: 5 };
+    const batch = maskBatch(windows, [0], SPECIALS, 1, new Rng('literal-pad'));
+    expect(Array.from(batch.rows)).toEqual([2]);
+    expect([batch.features[1], batch.features[3]]).toEqual([0, 0]);
+    expect(Array.from(batch.features.subarray(10, 15))).toEqual([1, 1, 1, 1, 1]);
   });
 });
 

@@ -47,6 +47,8 @@ describe('fedpft predict', () => {
     const inputs = [
       { text: 'Free money!!! Click here to claim your prize', pair: 'call me ishmael' },
       { text: 'meeting moved to thursday', pair: 'the whale, the whale' },
+      // A literal [PAD] is the pad id with attention 1 (HF's encoding): it is attended, not padding.
+      { text: 'call me [PAD] ishmael', pair: 'the [PAD] whale' },
     ];
     const file = join(work, 'text.jsonl');
     writeFileSync(file, inputs.map((i) => JSON.stringify(i)).join('\n') + '\n');
@@ -64,8 +66,19 @@ describe('fedpft predict', () => {
       expect(Array.from(e.tokenTypeIds)).toContain(1);
       const ids = Array.from(e.inputIds);
       const types = Array.from(e.tokenTypeIds);
-      expectClose(gotLogits[i]?.logits as number[], bertReferenceLogits(cfg, hf, ids, types), 1e-4, `logits ${i}`);
-      expectClose(gotHidden[i]?.hidden as number[], bertReferenceHidden(cfg, hf, ids, types)[0] as Float64Array, 1e-4, `hidden ${i}`);
+      const mask = Array.from(e.attentionMask);
+      if (i === 2) {
+        const literal = ids.flatMap((id, j) => (id === cfg.padTokenId && mask[j] === 1 ? [j] : []));
+        expect(literal).toHaveLength(2);
+        // The old rule (attention from ids != pad_token_id) gives another [CLS] state (the tiny FM's
+        // 0.02-scale head makes its logits differ by less than the tolerance): the test tells them apart.
+        const idMask = ids.map((id) => (id === cfg.padTokenId ? 0 : 1));
+        const old = bertReferenceHidden(cfg, hf, ids, types, idMask)[0] as Float64Array;
+        const got = gotHidden[i]?.hidden as number[];
+        expect(Math.max(...got.map((v, k) => Math.abs(v - (old[k] as number))))).toBeGreaterThan(1e-3);
+      }
+      expectClose(gotLogits[i]?.logits as number[], bertReferenceLogits(cfg, hf, ids, types, mask), 1e-4, `logits ${i}`);
+      expectClose(gotHidden[i]?.hidden as number[], bertReferenceHidden(cfg, hf, ids, types, mask)[0] as Float64Array, 1e-4, `hidden ${i}`);
       expect(['a', 'b']).toContain(gotLogits[i]?.label);
     });
   });

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { tokenFeatureSize } from '../data/dataset.js';
 import { isText, readModelConfig, tokensPerExample } from '../model/encoder.js';
 import { maxSequenceLength } from '../model/bert.js';
 import { initBackend, type BackendChoice } from '../tensor/backend.js';
@@ -51,7 +52,7 @@ export async function benchEngine(modelDir: string, backend: BackendChoice, batc
   const cfg = readModelConfig(modelDir);
   // Text FMs: 128-token inputs (or the FM's positions if fewer).
   const textLength = isText(cfg) ? Math.min(TEXT_LENGTH, maxSequenceLength(cfg)) : 0;
-  const tokens = batch * tokensPerExample(cfg, 2 * textLength);
+  const tokens = batch * tokensPerExample(cfg, tokenFeatureSize(textLength));
   const mm: number[] = [];
   const full: Array<{ gflops: number; msPerStep: number }> = [];
   const lora: Array<{ gflops: number; msPerStep: number }> = [];

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { tokenFeatureSize } from '../data/dataset.js';
 import { AdamW, DEFAULT_ADAMW } from '../model/adamw.js';
 import { selectNames } from '../model/params.js';
 import { crossEntropy, makeTrainable, trainStep } from '../model/train.js';
@@ -45,7 +46,7 @@ export function measureTrainStep(cfg: ModelConfig, batch: number, steps: number,
   return { gflops: flopsPerStep / (ms * 1e6), msPerStep: ms, flopsPerStep };
 }
 
-/** Random model inputs: pixels in [0, 1], or token ids that are never the pad id (token types 0). */
+/** Random model inputs: pixels in [0, 1], or token ids that are never the pad id (token types 0, attention mask 1). */
 export function randomInputs(cfg: ModelConfig, batch: number, rng: Rng, textLength: number): { features: Float32Array; featureSize: number } {
   if (!isText(cfg)) {
     const featureSize = cfg.numChannels * cfg.imageSize * cfg.imageSize;
@@ -53,10 +54,13 @@ export function randomInputs(cfg: ModelConfig, batch: number, rng: Rng, textLeng
     for (let i = 0; i < features.length; i++) features[i] = rng.next();
     return { features, featureSize };
   }
-  const featureSize = 2 * textLength;
+  const featureSize = tokenFeatureSize(textLength);
   const features = new Float32Array(batch * featureSize);
   for (let r = 0; r < batch; r++) {
-    for (let j = 0; j < textLength; j++) features[r * featureSize + j] = (cfg.padTokenId + 1 + rng.int(cfg.vocabSize - 1)) % cfg.vocabSize;
+    for (let j = 0; j < textLength; j++) {
+      features[r * featureSize + j] = (cfg.padTokenId + 1 + rng.int(cfg.vocabSize - 1)) % cfg.vocabSize;
+      features[r * featureSize + 2 * textLength + j] = 1;
+    }
   }
   return { features, featureSize };
 }

@@ -1,8 +1,26 @@
 /** How to read one example's feature vector. */
 export type InputShape =
   | { kind: 'image'; channels: number; height: number; width: number }
-  /** features = [input_ids (maxLength) | token_type_ids (maxLength)], ids stored as floats (exact below 2^24); padding uses padTokenId. */
+  /**
+   * features = [input_ids (maxLength) | token_type_ids (maxLength) | attention_mask (maxLength)]
+   * (TOKEN_PLANES planes), as floats (ids exact below 2^24). Padding uses padTokenId with mask 0;
+   * the mask is the tokenizer's, as HF's: a literal pad token in a text keeps mask 1 and is attended.
+   */
   | { kind: 'tokens'; maxLength: number; padTokenId: number };
+
+/** Planes of a text example's features: input ids, token-type ids, attention mask. */
+export const TOKEN_PLANES = 3;
+
+/** Feature values per text example of `maxLength` tokens. */
+export function tokenFeatureSize(maxLength: number): number {
+  return TOKEN_PLANES * maxLength;
+}
+
+/** Tokens per text example of `featureSize` feature values (three planes of them). */
+export function tokensOfFeatureSize(featureSize: number): number {
+  if (!Number.isInteger(featureSize / TOKEN_PLANES)) throw new RangeError(`text features of width ${featureSize} are not ${TOKEN_PLANES} planes (ids, token types, attention mask)`);
+  return featureSize / TOKEN_PLANES;
+}
 
 /** A labelled example set held as one flat buffer, so it can be shared with workers without copies. */
 export interface LabelledExamples {

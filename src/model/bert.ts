@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { tokensOfFeatureSize } from '../data/dataset.js';
 import { Rng } from '../util/rng.js';
 import { EncoderForward, gelu, initLoraPair, layerNorm, type AttentionNames, type ForwardOptions } from './layers.js';
 import type { Params } from './params.js';
@@ -11,8 +12,11 @@ import type { Params } from './params.js';
  * RobertaForSequenceClassification (`classifier.dense` + tanh + `classifier.out_proj` over <s>)
  * and the masked-LM heads (`cls.predictions.*` / `lm_head.*`, decoder tied to the word embeddings).
  *
- * Inputs are the feature vectors of a tokenized text set: [batch, 2 * maxLength] holding the
- * input ids and then the token-type ids, as floats; attention masks come from the pad id.
+ * Inputs are the feature vectors of a tokenized text set: [batch, 3 * maxLength] holding the
+ * input ids, the token-type ids and the attention mask, as floats (TOKEN_PLANES,
+ * src/data/dataset.ts). The attention mask is read from its plane, as HF takes `attention_mask`;
+ * RoBERTa's position ids still come from `ids != pad_token_id`, as HF's
+ * create_position_ids_from_input_ids builds them.
  */
 export interface BertConfig {
   modelType: 'bert' | 'roberta';
@@ -161,21 +165,23 @@ class BertForward extends EncoderForward {
     super(cfg, params, opts);
   }
 
-  /** Final hidden states [b*t, d] of features [b, 2t]. */
+  /** Final hidden states [b*t, d] of features [b, 3t]. */
   encode(features: tf.Tensor2D): { hidden: tf.Tensor2D; b: number; t: number } {
     const { cfg } = this;
     const root = bertRoot(cfg);
     const [b, width] = features.shape;
-    const t = width / 2;
+    const t = tokensOfFeatureSize(width);
     const d = cfg.hiddenSize;
     const ids = tf.cast(tf.slice(features, [0, 0], [b, t]), 'int32');
     const types = tf.cast(tf.slice(features, [0, t], [b, t]), 'int32');
-    const mask = tf.cast(tf.notEqual(ids, cfg.padTokenId), 'float32');
-    // RoBERTa: padding keeps position padTokenId, real tokens count up from padTokenId + 1.
-    const positions =
-      cfg.modelType === 'roberta'
-        ? tf.reshape(tf.cast(tf.add(tf.mul(tf.cumsum(mask, 1), mask), cfg.padTokenId), 'int32'), [b * t])
-        : tf.tile(tf.range(0, t, 1, 'int32'), [b]);
+    const mask = tf.cast(tf.slice(features, [0, 2 * t], [b, t]), 'float32');
+    // RoBERTa (HF's create_position_ids_from_input_ids): positions count the tokens that are not
+    // the pad id up from padTokenId + 1, and a pad id keeps position padTokenId, whatever its mask.
+    let positions: tf.Tensor1D;
+    if (cfg.modelType === 'roberta') {
+      const notPad = tf.cast(tf.notEqual(ids, cfg.padTokenId), 'float32');
+      positions = tf.reshape(tf.cast(tf.add(tf.mul(tf.cumsum(notPad, 1), notPad), cfg.padTokenId), 'int32'), [b * t]);
+    } else positions = tf.tile(tf.range(0, t, 1, 'int32'), [b]);
     const emb = tf.addN([
       tf.gather(this.get(`${root}.embeddings.word_embeddings.weight`), tf.reshape(ids, [b * t])),
       tf.gather(this.get(`${root}.embeddings.position_embeddings.weight`), positions),
@@ -227,7 +233,7 @@ class BertForward extends EncoderForward {
   }
 }
 
-/** Classification logits [batch, numLabels] for token features [batch, 2 * maxLength]. */
+/** Classification logits [batch, numLabels] for token features [batch, 3 * maxLength]. */
 export function bertForward(cfg: BertConfig, params: Params, features: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor2D {
   return new BertForward(cfg, params, opts).classify(features);
 }

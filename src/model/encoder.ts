@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { InputShape } from '../data/dataset.js';
+import { tokensOfFeatureSize, type InputShape } from '../data/dataset.js';
 import { readVocabTxt, TextTokenizer } from '../text/tokenizer.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
@@ -52,14 +52,14 @@ export function ffnLayerNormName(cfg: ModelConfig, layer: number): string {
   return isText(cfg) ? `${p}.output.LayerNorm` : `${p}.layernorm_after`;
 }
 
-/** Token positions per example: patches + [CLS] for images, the padded length for text. */
+/** Token positions per example: patches + [CLS] for images, the padded length for text (features of three planes). */
 export function tokensPerExample(cfg: ModelConfig, featureSize: number): number {
-  return isText(cfg) ? featureSize / 2 : numPatches(cfg) + 1;
+  return isText(cfg) ? tokensOfFeatureSize(featureSize) : numPatches(cfg) + 1;
 }
 
 /** Multiply-adds of one forward pass per example of `featureSize` features. */
 export function forwardMacs(cfg: ModelConfig, featureSize: number, loraRank = 0): number {
-  return isText(cfg) ? bertForwardMacs(cfg, featureSize / 2, loraRank) : vitForwardMacs(cfg, loraRank);
+  return isText(cfg) ? bertForwardMacs(cfg, tokensOfFeatureSize(featureSize), loraRank) : vitForwardMacs(cfg, loraRank);
 }
 
 export function paramShapes(cfg: ModelConfig): Map<string, number[]> {
@@ -157,12 +157,13 @@ export function saveModel(dir: string, cfg: ModelConfig, params: Params, classNa
 }
 
 /**
- * [batch * tokens] 1/0 weights of real (non-padding) token positions for text inputs, in the
- * order of the hidden-state rows; null for images, where every position is real.
+ * [batch * tokens] 1/0 weights of real (attended) token positions for text inputs, in the order
+ * of the hidden-state rows: the features' attention-mask plane, so a literal pad token in a text
+ * counts as real, as the model attends to it; null for images, where every position is real.
  */
 export function realTokenMask(cfg: ModelConfig, x: tf.Tensor2D): tf.Tensor1D | null {
   if (!isText(cfg)) return null;
   const [b, width] = x.shape;
-  const ids = tf.slice(x, [0, 0], [b, width / 2]);
-  return tf.reshape(tf.cast(tf.notEqual(ids, cfg.padTokenId), 'float32'), [b * (width / 2)]) as tf.Tensor1D;
+  const t = tokensOfFeatureSize(width);
+  return tf.reshape(tf.cast(tf.slice(x, [0, 2 * t], [b, t]), 'float32'), [b * t]) as tf.Tensor1D;
 }

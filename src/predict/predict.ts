@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
+import { tokensOfFeatureSize } from '../data/dataset.js';
 import type { LabelledTexts } from '../text/datasets.js';
 import { encodeTextSet } from '../text/encode-set.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
@@ -110,7 +111,7 @@ export function predict(fm: LoadedModel, file: string, opts: PredictOptions): Pr
     const values = tf.tidy(() => {
       const x = tf.tensor2d(features.subarray(start * featureSize, (start + size) * featureSize), [size, featureSize]);
       if (opts.output === 'logits' || !isText(cfg)) return modelForward(cfg, fm.params, x);
-      const t = featureSize / 2;
+      const t = tokensOfFeatureSize(featureSize);
       const hidden = bertHidden(cfg, fm.params, x);
       return tf.reshape(tf.slice(tf.reshape(hidden, [size, t, cfg.hiddenSize]), [0, 0, 0], [size, 1, cfg.hiddenSize]), [size, cfg.hiddenSize]);
     });

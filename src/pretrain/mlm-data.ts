@@ -1,3 +1,4 @@
+import { tokenFeatureSize } from '../data/dataset.js';
 import type { Rng } from '../util/rng.js';
 
 /**
@@ -60,7 +61,10 @@ export function splitWindows(n: number, every: number): { train: number[]; valid
 }
 
 export interface MaskedBatch {
-  /** [b, 2 * length]: the (masked) input ids, then token-type ids (all 0). */
+  /**
+   * [b, 3 * length]: the (masked) input ids, the token-type ids (all 0), the attention mask (all 1:
+   * a packed window has no padding; a pad id written in the corpus is a token like any other, as in HF).
+   */
   features: Float32Array;
   /** Flat positions (row * length + column) whose original token is predicted. */
   rows: Int32Array;
@@ -77,7 +81,8 @@ export interface MaskedBatch {
 export function maskBatch(windows: PackedWindows, indices: readonly number[], specials: SpecialIds, probability: number, rng: Rng): MaskedBatch {
   const { length } = windows;
   const b = indices.length;
-  const features = new Float32Array(b * 2 * length);
+  const width = tokenFeatureSize(length);
+  const features = new Float32Array(b * width);
   const rows: number[] = [];
   const labels: number[] = [];
   let firstOrdinary = -1;
@@ -96,15 +101,16 @@ export function maskBatch(windows: PackedWindows, indices: readonly number[], sp
           else if (u < 0.9) input = randomOrdinary(specials, rng);
         }
       }
-      features[r * 2 * length + j] = input;
+      features[r * width + j] = input;
+      features[r * width + 2 * length + j] = 1;
     }
   }
   if (rows.length === 0 && firstOrdinary >= 0) {
     const r = Math.floor(firstOrdinary / length);
     const j = firstOrdinary % length;
     rows.push(firstOrdinary);
-    labels.push(features[r * 2 * length + j] as number);
-    features[r * 2 * length + j] = specials.mask;
+    labels.push(features[r * width + j] as number);
+    features[r * width + j] = specials.mask;
   }
   return { features, rows: Int32Array.from(rows), labels: Int32Array.from(labels) };
 }

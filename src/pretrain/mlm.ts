@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tokenFeatureSize } from '../data/dataset.js';
 import { AdamW, DEFAULT_ADAMW } from '../model/adamw.js';
 import { loadBert, saveBert } from '../model/bert-checkpoint.js';
 import { bertEncoderShapes, bertMaskedLm, initBertTensors, maxSequenceLength, mlmHeadShapes, type BertConfig } from '../model/bert.js';
@@ -91,7 +92,7 @@ export async function pretrainMlm(recipe: MlmRecipe, recipeFile: string, opts: P
         const batch = maskBatch(windows, indices, specials, recipe.maskProbability, stream(recipe.seed, 'mlm-mask', s));
         const dropoutSeed = stream(recipe.seed, 'mlm-dropout', s).seed();
         return tf.tidy(() => {
-          const x = tf.tensor2d(batch.features, [batch.features.length / (2 * recipe.maxLength), 2 * recipe.maxLength]);
+          const x = tf.tensor2d(batch.features, [batch.features.length / tokenFeatureSize(recipe.maxLength), tokenFeatureSize(recipe.maxLength)]);
           const rows = tf.tensor1d(batch.rows, 'int32');
           return trainStep(() => crossEntropy(bertMaskedLm(cfg, params, x, rows, { dropoutSeed }), batch.labels), vars, optimizer, lr);
         });
@@ -197,7 +198,7 @@ export function maskedLmScore(
   for (let start = 0; start < indices.length; start += VALIDATION_BATCH) {
     const batch = maskBatch(windows, indices.slice(start, start + VALIDATION_BATCH), specials, recipe.maskProbability, stream(recipe.seed, 'mlm-validation', start));
     const [loss, hits] = tf.tidy(() => {
-      const x = tf.tensor2d(batch.features, [batch.features.length / (2 * recipe.maxLength), 2 * recipe.maxLength]);
+      const x = tf.tensor2d(batch.features, [batch.features.length / tokenFeatureSize(recipe.maxLength), tokenFeatureSize(recipe.maxLength)]);
       const logits = bertMaskedLm(cfg, params, x, tf.tensor1d(batch.rows, 'int32'));
       const labels = tf.tensor1d(batch.labels, 'int32');
       return [tf.mul(crossEntropy(logits, batch.labels), batch.labels.length), tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'))];

@@ -58,7 +58,7 @@ export function ffnActivationZeroCounts(cfg: ModelConfig, params: Params, inputs
     const size = Math.min(batchSize, n - start);
     const [counts, real] = tf.tidy(() => {
       const batch = start === 0 && size === n ? inputs : (tf.slice(inputs, [start, 0], [size, inputs.shape[1]]) as tf.Tensor2D);
-      // Text: padding positions are not tokens, so they count neither as zeros nor as positions.
+      // Text: padding positions (attention mask 0) are not tokens, so they count neither as zeros nor as positions.
       const mask = realTokenMask(cfg, batch);
       const perLayer = new Map<number, tf.Tensor1D>();
       modelForward(cfg, params, batch, {

@@ -1,8 +1,11 @@
 /**
  * A plain-JS BERT / RoBERTa forward pass in HuggingFace's own layout and names (PyTorch Linear
  * weights [out, in]), written with nested loops in float64 from HF's modeling_bert.py and
- * modeling_roberta.py, independent of the tfjs implementation. Padded keys are skipped in the
- * softmax (rather than offset by a large negative number as the model under test does).
+ * modeling_roberta.py, independent of the tfjs implementation. As in HF, the caller passes the
+ * attention mask (the tokenizer's `attention_mask`): keys with mask 0 are skipped in the softmax
+ * (rather than offset by a large negative number as the model under test does), and a literal pad
+ * id with mask 1 is attended like any token. RoBERTa's position ids still come from the ids
+ * (HF's create_position_ids_from_input_ids: `input_ids != padding_idx`).
  */
 import { geluExact, get, layerNorm, linear, type HfTensor, type RefLora } from './vit-reference.js';
 
@@ -75,8 +78,16 @@ export function positionIds(cfg: BertRefConfig, ids: readonly number[]): number[
   return ids.map((id) => (id === cfg.padTokenId ? cfg.padTokenId : cfg.padTokenId + ++count));
 }
 
-/** Final hidden states [T][d] of one sequence. */
-export function bertReferenceHidden(cfg: BertRefConfig, params: ReadonlyMap<string, HfTensor>, ids: readonly number[], types: readonly number[], lora?: RefLora): Float64Array[] {
+/** Final hidden states [T][d] of one sequence; `mask` is its attention mask (1 attended, 0 padding). */
+export function bertReferenceHidden(
+  cfg: BertRefConfig,
+  params: ReadonlyMap<string, HfTensor>,
+  ids: readonly number[],
+  types: readonly number[],
+  mask: readonly number[],
+  lora?: RefLora,
+): Float64Array[] {
+  if (mask.length !== ids.length) throw new RangeError(`${ids.length} ids but ${mask.length} mask values`);
   const d = cfg.hiddenSize;
   const dh = d / cfg.numAttentionHeads;
   const root = cfg.modelType;
@@ -84,7 +95,7 @@ export function bertReferenceHidden(cfg: BertRefConfig, params: ReadonlyMap<stri
   const pos = get(params, `${root}.embeddings.position_embeddings.weight`);
   const typ = get(params, `${root}.embeddings.token_type_embeddings.weight`);
   const positions = positionIds(cfg, ids);
-  const real = ids.map((id) => id !== cfg.padTokenId);
+  const real = mask.map((m) => m !== 0);
   const emb = ids.map((id, t) => {
     const row = new Float64Array(d);
     for (let i = 0; i < d; i++) row[i] = (word[id * d + i] as number) + (pos[(positions[t] as number) * d + i] as number) + (typ[(types[t] as number) * d + i] as number);
@@ -129,9 +140,16 @@ export function bertReferenceHidden(cfg: BertRefConfig, params: ReadonlyMap<stri
 }
 
 /** Sequence-classification logits of one sequence (BertForSequenceClassification / RobertaForSequenceClassification, eval mode). */
-export function bertReferenceLogits(cfg: BertRefConfig, params: ReadonlyMap<string, HfTensor>, ids: readonly number[], types: readonly number[], lora?: RefLora): Float64Array {
+export function bertReferenceLogits(
+  cfg: BertRefConfig,
+  params: ReadonlyMap<string, HfTensor>,
+  ids: readonly number[],
+  types: readonly number[],
+  mask: readonly number[],
+  lora?: RefLora,
+): Float64Array {
   const d = cfg.hiddenSize;
-  const first = [bertReferenceHidden(cfg, params, ids, types, lora)[0] as Float64Array];
+  const first = [bertReferenceHidden(cfg, params, ids, types, mask, lora)[0] as Float64Array];
   if (cfg.modelType === 'bert') {
     const pooled = linear(first, params, 'bert.pooler.dense', d, d, lora).map((r) => r.map(Math.tanh));
     return linear(pooled, params, 'classifier', d, cfg.numLabels, lora)[0] as Float64Array;
@@ -141,10 +159,10 @@ export function bertReferenceLogits(cfg: BertRefConfig, params: ReadonlyMap<stri
 }
 
 /** Masked-LM vocabulary logits at position `at` (decoder tied to the word embeddings). */
-export function bertReferenceMlm(cfg: BertRefConfig, params: ReadonlyMap<string, HfTensor>, ids: readonly number[], types: readonly number[], at: number): Float64Array {
+export function bertReferenceMlm(cfg: BertRefConfig, params: ReadonlyMap<string, HfTensor>, ids: readonly number[], types: readonly number[], mask: readonly number[], at: number): Float64Array {
   const d = cfg.hiddenSize;
   const bert = cfg.modelType === 'bert';
-  const hidden = [bertReferenceHidden(cfg, params, ids, types)[at] as Float64Array];
+  const hidden = [bertReferenceHidden(cfg, params, ids, types, mask)[at] as Float64Array];
   const dense = linear(hidden, params, bert ? 'cls.predictions.transform.dense' : 'lm_head.dense', d, d).map((r) => r.map(geluExact));
   const lnName = bert ? 'cls.predictions.transform.LayerNorm' : 'lm_head.layer_norm';
   const h = layerNorm(dense, get(params, `${lnName}.weight`), get(params, `${lnName}.bias`), cfg.layerNormEps)[0] as Float64Array;
