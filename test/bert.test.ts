@@ -10,7 +10,7 @@ import { readCheckpoint, writeCheckpoint } from '../src/model/checkpoint.js';
 import { inputMismatch, realTokenMask } from '../src/model/encoder.js';
 import { disposeParams } from '../src/model/params.js';
 import { initBackend } from '../src/tensor/backend.js';
-import type { LabelledTexts } from '../src/text/datasets.js';
+import type { LabelledTexts } from '../src/data/dataset.js';
 import { encodeTextSet } from '../src/text/encode-set.js';
 import { TextTokenizer } from '../src/text/tokenizer.js';
 import { UserError } from '../src/util/errors.js';

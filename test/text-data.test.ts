@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadCifarBinary, loadGlueTsv, loadTextTask, unlabelledText, type LabelledTexts, type UnlabelledCorpus } from '../src/text/datasets.js';
+import type { LabelledTexts } from '../src/data/dataset.js';
+import { loadCifarBinary, loadGlueTsv, loadTextTask, unlabelledText, type UnlabelledCorpus } from '../src/text/datasets.js';
 import { emailSubjectAndBody } from '../src/text/email.js';
 import { UserError } from '../src/util/errors.js';
 

@@ -11,8 +11,8 @@ import {
   trainWordPiece,
   writeTokenizerJson,
   type Encoded,
-  type TokenizerJson,
 } from '../src/text/tokenizer.js';
+import type { TokenizerJson } from '../src/text/tokenizer-json.js';
 import { UserError } from '../src/util/errors.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'tokenizer');

@@ -119,3 +119,7 @@ export interface TargetCheck {
 export function check(id: string, description: string, value: number, op: '>=' | '<=', threshold: number, model?: string): TargetCheck {
   return { id, ...(model ? { model } : {}), description, value, op, threshold, pass: op === '>=' ? value >= threshold : value <= threshold };
 }
+
+/** The bench's sections, in the order they run. */
+export const BENCH_SECTIONS = ['engine', 'methods', 'pool', 'overhead', 'memory'] as const;
+export type BenchSection = (typeof BENCH_SECTIONS)[number];

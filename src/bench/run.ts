@@ -1,11 +1,10 @@
 import { availableParallelism, platform, arch } from 'node:os';
 import { basename } from 'node:path';
 import Table from 'cli-table3';
-import type { BenchSection } from '../commands/bench.js';
 import type { BackendChoice } from '../tensor/backend.js';
 import { isText, readModelConfig } from '../model/encoder.js';
 import { benchEngine, benchEngineStock, type EngineBench } from './bench.js';
-import { check, load1, type TargetCheck } from './common.js';
+import { check, load1, type BenchSection, type TargetCheck } from './common.js';
 import { benchMemory, type MemoryBench } from './memory.js';
 import { benchMethods, WIDTH_SCAN_DEFINITION, type MethodsBench } from './methods.js';
 import { benchOverhead, type OverheadBench } from './overhead.js';

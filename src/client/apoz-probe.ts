@@ -3,7 +3,7 @@ import { gatherBatch } from '../model/train.js';
 import { ffnActivationZeroCounts } from '../proxy/apoz.js';
 import type { ClientModel } from './client-model.js';
 import type { SharedImages } from './local-train.js';
-import type { ProbeTask } from './probes.js';
+import type { ProbeTask } from './probe-protocol.js';
 
 export interface ApozPayload {
   layers: number[];

@@ -2,12 +2,7 @@ import { AdamW, DEFAULT_ADAMW } from '../model/adamw.js';
 import { crossEntropy, gatherBatch, trainStep } from '../model/train.js';
 import { stream } from '../util/rng.js';
 import type { ClientModel } from './client-model.js';
-
-/** A method's request that a round's clients answer with their updates (Method.clientProbe). */
-export interface ProbeRequest {
-  kind: string;
-  payload: unknown;
-}
+import type { ProbeRequest } from './probe-protocol.js';
 
 /** One simulated client's work in a round: the inputs fully determine the output. */
 export interface TrainTask {

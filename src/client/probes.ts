@@ -1,14 +1,7 @@
 import { apozProbe } from './apoz-probe.js';
 import type { ClientModel } from './client-model.js';
 import type { SharedImages } from './local-train.js';
-
-/** A probe as a client actor runs it: the method's payload, the client's data and its model. */
-export interface ProbeTask {
-  payload: unknown;
-  indices: Int32Array;
-  /** The trainable vector the probe plugs in: the client's own, after its local training. */
-  weights: Float32Array;
-}
+import type { ProbeTask } from './probe-protocol.js';
 
 type Probe = (model: ClientModel, data: SharedImages, task: ProbeTask) => unknown;
 

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { UserError } from '../util/errors.js';
 import { positiveInt } from './options.js';
+import { BENCH_SECTIONS, type BenchSection } from '../bench/common.js';
 
-export const BENCH_SECTIONS = ['engine', 'methods', 'pool', 'overhead', 'memory'] as const;
-export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 interface BenchOptions {
   model: string;

@@ -1,3 +1,18 @@
+/** A labelled text set. Texts are plain strings; tokenization happens later, per model. */
+export interface LabelledTexts {
+  name: string;
+  /** The (first) segment of each example. */
+  texts: string[];
+  /** The second segment of each example, for sentence-pair tasks (e.g. GLUE QNLI, MNLI, QQP). */
+  pairs?: string[];
+  /** [n], class ids in [0, numClasses). */
+  labels: Int32Array;
+  numClasses: number;
+  classNames: string[];
+  /** Where each example came from (spam: the package's file id; sotu-party: the speech's file name). */
+  sources?: string[];
+}
+
 /** How to read one example's feature vector. */
 export type InputShape =
   | { kind: 'image'; channels: number; height: number; width: number }

@@ -1,7 +1,7 @@
-import { loadCifarBinary, loadGlueTsv, loadTextTask, textPrefix, unlabelledText, type GlueTask, type LabelledTexts } from '../text/datasets.js';
+import { loadCifarBinary, loadGlueTsv, loadTextTask, textPrefix, unlabelledText, type GlueTask } from '../text/datasets.js';
 import { encodeTextSet, type TextEncoding } from '../text/encode-set.js';
 import { UserError } from '../util/errors.js';
-import { prefix, type LabelledExamples, type TaskData } from './dataset.js';
+import { prefix, type LabelledExamples, type LabelledTexts, type TaskData } from './dataset.js';
 import { loadImageDataset } from './image-datasets.js';
 import {
   CIFAR_DATASET_NAMES,

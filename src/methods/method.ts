@@ -1,5 +1,5 @@
 import type { FrozenPatch } from '../client/frozen-patch.js';
-import type { ProbeRequest } from '../client/local-train.js';
+import type { ProbeRequest } from '../client/probe-protocol.js';
 import type { TaskData } from '../data/dataset.js';
 import type { EvalResult } from '../model/train.js';
 import type { NamedArray } from '../model/safetensors.js';

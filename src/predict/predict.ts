@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import { tokensOfFeatureSize } from '../data/dataset.js';
-import type { LabelledTexts } from '../text/datasets.js';
+import type { LabelledTexts } from '../data/dataset.js';
 import { encodeTextSet } from '../text/encode-set.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
 import { bertHidden, maxSequenceLength } from '../model/bert.js';

@@ -99,3 +99,20 @@ export function restoreLoopState(partial: string, vars: Map<string, tf.Variable>
   optimizer.importState(Number(metadata['adamwStep']), get);
   return Number(metadata['step']);
 }
+
+export interface PretrainOptions {
+  log?: (line: string) => void;
+  /** Stop (with a checkpoint) after this many steps in this invocation; for tests of resume. */
+  stopAfterSteps?: number;
+}
+
+export interface PretrainResult {
+  done: boolean;
+  step: number;
+  totalSteps: number;
+  validationAccuracy?: number;
+  /** Masked-LM recipes: accuracy on the held-out windows' masked tokens. */
+  heldOutMaskedAccuracy?: number;
+  sha256?: string;
+  backend: string;
+}

@@ -13,10 +13,9 @@ import { unlabelledText } from '../text/datasets.js';
 import { TextTokenizer, trainWordPiece, writeTokenizerJson } from '../text/tokenizer.js';
 import { UserError } from '../util/errors.js';
 import { Rng, stream } from '../util/rng.js';
-import { loopSteps, restoreLoopState, runPretrainLoop } from './loop.js';
+import { loopSteps, restoreLoopState, runPretrainLoop, type PretrainOptions, type PretrainResult } from './loop.js';
 import { maskBatch, packWindows, splitWindows, type PackedWindows, type SpecialIds } from './mlm-data.js';
 import type { MlmRecipe } from './recipe.js';
-import type { PretrainOptions, PretrainResult } from './pretrain.js';
 
 const TOKENIZER_FILE = 'tokenizer.json';
 /** Held-out windows scored at the end (all of them, up to this many). */

@@ -8,25 +8,9 @@ import { initVitParams, vitForward, type VitConfig } from '../model/vit.js';
 import { initBackend } from '../tensor/backend.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { loopSteps, restoreLoopState, runPretrainLoop } from './loop.js';
+import { loopSteps, restoreLoopState, runPretrainLoop, type PretrainOptions, type PretrainResult } from './loop.js';
 import { loadAnyRecipe, type Recipe } from './recipe.js';
 
-export interface PretrainOptions {
-  log?: (line: string) => void;
-  /** Stop (with a checkpoint) after this many steps in this invocation; for tests of resume. */
-  stopAfterSteps?: number;
-}
-
-export interface PretrainResult {
-  done: boolean;
-  step: number;
-  totalSteps: number;
-  validationAccuracy?: number;
-  /** Masked-LM recipes: accuracy on the held-out windows' masked tokens. */
-  heldOutMaskedAccuracy?: number;
-  sha256?: string;
-  backend: string;
-}
 
 
 /**

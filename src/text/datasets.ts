@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import type { LabelledTexts } from '../data/dataset.js';
 import { TEXT_TASK_NAMES, type TextTaskName } from '../data/names.js';
 import { UserError } from '../util/errors.js';
 import { stream } from '../util/rng.js';
@@ -9,20 +10,6 @@ import { interleave, normalizeWhitespace, stratifiedSplit, TEXT_SPLIT_SEED } fro
 
 export { loadCifarBinary, loadGlueTsv, GLUE_TASKS, type CifarImages, type CifarVariant, type GlueTask } from './user-files.js';
 
-/** A labelled text set. Texts are plain strings; tokenization happens later, per model. */
-export interface LabelledTexts {
-  name: string;
-  /** The (first) segment of each example. */
-  texts: string[];
-  /** The second segment of each example, for sentence-pair tasks (e.g. GLUE QNLI, MNLI, QQP). */
-  pairs?: string[];
-  /** [n], class ids in [0, numClasses). */
-  labels: Int32Array;
-  numClasses: number;
-  classNames: string[];
-  /** Where each example came from (spam: the package's file id; sotu-party: the speech's file name). */
-  sources?: string[];
-}
 
 export interface TextTaskData {
   train: LabelledTexts;

@@ -1,6 +1,6 @@
 import { tokenFeatureSize, type LabelledExamples } from '../data/dataset.js';
 import { UserError } from '../util/errors.js';
-import type { LabelledTexts } from './datasets.js';
+import type { LabelledTexts } from '../data/dataset.js';
 import type { TextTokenizer } from './tokenizer.js';
 
 /** How a text FM reads text: its tokenizer and the padded length of every example. */

@@ -7,23 +7,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { UserError } from '../util/errors.js';
 import { hf, type HfTokenizer } from './hf.js';
+import type { PostProcessorJson, TokenizerJson } from './tokenizer-json.js';
 import { wordPieceJson } from './wordpiece-trainer.js';
-
-/** A parsed tokenizer.json (the fields this module reads are typed; the rest passes through). */
-export interface TokenizerJson {
-  version?: string;
-  truncation?: unknown;
-  padding?: { pad_id?: number; pad_token?: string; pad_type_id?: number } | null;
-  added_tokens?: Array<{ id: number; content: string; special?: boolean; [k: string]: unknown }>;
-  normalizer?: unknown;
-  pre_tokenizer?: unknown;
-  post_processor?: PostProcessorJson | null;
-  decoder?: unknown;
-  model: { type?: string; vocab?: unknown; [k: string]: unknown };
-  [k: string]: unknown;
-}
-
-type PostProcessorJson = { type?: string; [k: string]: unknown };
 
 export interface EncodeOptions {
   /** Length cap (with padding 'max_length', also the padded length). Default 512. */

@@ -3,9 +3,8 @@
  * CIFAR-10/100 binary version.
  */
 import { readFileSync } from 'node:fs';
-import type { LabelledExamples } from '../data/dataset.js';
+import type { LabelledExamples, LabelledTexts } from '../data/dataset.js';
 import { UserError } from '../util/errors.js';
-import type { LabelledTexts } from './datasets.js';
 
 function readOrFail(file: string): Buffer {
   try {

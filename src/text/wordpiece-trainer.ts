@@ -21,7 +21,7 @@
  */
 import { UserError } from '../util/errors.js';
 import { hf } from './hf.js';
-import type { TokenizerJson } from './tokenizer.js';
+import type { TokenizerJson } from './tokenizer-json.js';
 
 export interface WordPieceTrainOptions {
   /** Target vocabulary size, special tokens included. */
