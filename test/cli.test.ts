@@ -109,8 +109,11 @@ describe('fedpft CLI', () => {
       await expectUserError(['run', good, '--workers', '0'], ['--workers', '"0"']);
     });
 
-    it('--backend foo', async () => {
-      await expectUserError(['run', good, '--backend', 'foo'], ['--backend', '"foo"']);
+    it('--backend foo, on every command that takes one (one list of backends)', async () => {
+      const expected = ['--backend', 'expected auto | tensorflow | wasm | cpu', '"foo"'];
+      await expectUserError(['run', good, '--backend', 'foo'], expected);
+      await expectUserError(['sweep', good, '--set', 'seed=1,2', '--backend', 'foo'], expected);
+      await expectUserError(['ablate', good, '--backend', 'foo'], expected);
     });
 
     it('--resume with no results at all', async () => {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../util/errors.js';
-import { positiveInt } from './options.js';
+import { BACKEND_HELP, backendOption, positiveInt } from './options.js';
 import { BENCH_SECTIONS, type BenchSection } from '../bench/common.js';
 
 
@@ -31,7 +31,7 @@ export function registerBench(program: Command): void {
     .command('bench')
     .description('performance of the shipped FMs on this machine: engine (train step vs matMul GFLOP/s, with and without the wasm kernel fixes), methods (client step time and bytes per round), pool (updates/s with 1 and 2 workers), overhead (share of round time outside training and evaluation), memory (peak RSS vs number of clients)')
     .option('--model <dirs>', 'comma-separated FM directories: engine and methods measure each, pool, overhead and memory the first', 'models/vit-fmnist,models/bert-text')
-    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'wasm')
+    .option('--backend <name>', BACKEND_HELP, backendOption, 'wasm')
     .option('--batch <n>', 'engine: examples per step (default 64 images or 8 texts; --quick 16 or 2)', positiveInt('--batch'))
     .option('--steps <n>', 'engine: timed steps per repeat (default 10 for images, 4 for texts; --quick 2)', positiveInt('--steps'))
     .option('--repeats <n>', 'repeats per measurement, medians reported (default per section; --quick 1)', positiveInt('--repeats'))
@@ -41,7 +41,6 @@ export function registerBench(program: Command): void {
     .option('--json-only', 'print only JSON')
     .option('--no-compare', 'skip the stock-kernel comparison run')
     .action(async (opts: BenchOptions) => {
-      if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(opts.backend)) throw new UserError('command line', '--backend', `expected auto | tensorflow | wasm | cpu, got "${opts.backend}"`);
       const sections = parseSections(opts.sections);
       const { runBench, formatBench } = await import('../bench/run.js');
       const { writeFileAtomic } = await import('../util/atomic-write.js');

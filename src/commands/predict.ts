@@ -1,6 +1,7 @@
+import type { BackendChoice } from '../tensor/backend-choices.js';
 import type { Command } from 'commander';
 import { UserError } from '../util/errors.js';
-import { positiveInt } from './options.js';
+import { BACKEND_HELP, backendOption, positiveInt } from './options.js';
 
 export function registerPredict(program: Command): void {
   program
@@ -11,14 +12,11 @@ export function registerPredict(program: Command): void {
     .option('--out <file>', 'write the JSON lines here instead of stdout')
     .option('--output <what>', 'logits (classification head) or cls-hidden (text FMs: final hidden state of the first token)', 'logits')
     .option('--max-length <n>', "text FMs: tokens per input after truncation and padding (default: the FM's positions, at most 512)", positiveInt('--max-length'))
-    .option('--backend <name>', 'tensor backend: auto, tensorflow, wasm or cpu', 'wasm')
-    .action(async (opts: { model: string; input: string; out?: string; output: string; maxLength?: number; backend: string }) => {
+    .option('--backend <name>', BACKEND_HELP, backendOption, 'wasm')
+    .action(async (opts: { model: string; input: string; out?: string; output: string; maxLength?: number; backend: BackendChoice }) => {
       if (opts.output !== 'logits' && opts.output !== 'cls-hidden') throw new UserError('command line', '--output', `expected logits or cls-hidden, got "${opts.output}"`);
-      const backends = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
-      const backend = backends.find((b) => b === opts.backend);
-      if (!backend) throw new UserError('command line', '--backend', `expected one of ${backends.join(', ')}, got "${opts.backend}"`);
       const { initBackend } = await import('../tensor/backend.js');
-      await initBackend(backend);
+      await initBackend(opts.backend);
       const { loadModel } = await import('../model/encoder.js');
       const { predict, disposeModel } = await import('../predict/predict.js');
       const fm = loadModel(opts.model);

@@ -1,6 +1,6 @@
+import type { BackendChoice } from '../tensor/backend-choices.js';
 import type { Command } from 'commander';
-import { UserError } from '../util/errors.js';
-import { DEFAULT_SCENARIO, positiveInt } from './options.js';
+import { BACKEND_HELP, backendOption, DEFAULT_SCENARIO, positiveInt } from './options.js';
 
 export function registerRun(program: Command): void {
   program
@@ -11,17 +11,14 @@ export function registerRun(program: Command): void {
     .option('--run-id <id>', 'name of the run directory (default: a UTC timestamp)')
     .option('--results <dir>', 'results root', 'results')
     .option('--workers <n>', 'client actors (overrides runtime.workers)', positiveInt('--workers'))
-    .option('--backend <name>', 'auto | tensorflow | wasm | cpu (overrides runtime.backend)')
+    .option('--backend <name>', `${BACKEND_HELP} (overrides runtime.backend)`, backendOption)
     .option('--stop-after-round <n>', 'checkpoint and stop after this round', positiveInt('--stop-after-round'))
-    .action(async (file: string, opts: { resume?: string | true; runId?: string; results: string; workers?: number; backend?: string; stopAfterRound?: number }) => {
+    .action(async (file: string, opts: { resume?: string | true; runId?: string; results: string; workers?: number; backend?: BackendChoice; stopAfterRound?: number }) => {
         const { loadScenario } = await import('../scenario/load.js');
         const { runScenario } = await import('../../actors/server.js');
         const scenario = loadScenario(file);
         if (opts.workers) scenario.runtime.workers = opts.workers;
-        if (opts.backend) {
-          if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(opts.backend)) throw new UserError('command line', '--backend', `expected auto | tensorflow | wasm | cpu, got "${opts.backend}"`);
-          scenario.runtime.backend = opts.backend as typeof scenario.runtime.backend;
-        }
+        if (opts.backend) scenario.runtime.backend = opts.backend;
         await runScenario({ scenario, resultsRoot: opts.results, resume: opts.resume, runId: opts.runId, stopAfterRound: opts.stopAfterRound });
       });
 }

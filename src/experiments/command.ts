@@ -2,7 +2,7 @@
  * What `fedpft ablate` and `fedpft sweep` share: runtime flags, running the grid and printing
  * its report. Heavy modules (tfjs, the server) load only once a command runs.
  */
-import type { BackendChoice } from '../tensor/backend.js';
+import type { BackendChoice } from '../tensor/backend-choices.js';
 import { RunStoppedError, UserError } from '../util/errors.js';
 import { NAME, parseSetOption, type Axis, type GridSpec } from './grid.js';
 
@@ -12,7 +12,7 @@ export interface GridCommandOptions {
   name?: string;
   results: string;
   workers?: number;
-  backend?: string;
+  backend?: BackendChoice;
   stopAfterRuns?: number;
   report?: boolean;
 }
@@ -35,12 +35,9 @@ export function checkGridName(name: string): string {
 
 /** --workers and --backend apply to every run; they do not change results. */
 export function applyRuntime(grid: GridSpec, opts: Pick<GridCommandOptions, 'workers' | 'backend'>): void {
-  if (opts.backend !== undefined && !['auto', 'tensorflow', 'wasm', 'cpu'].includes(opts.backend)) {
-    throw new UserError('command line', '--backend', `expected auto | tensorflow | wasm | cpu, got "${opts.backend}"`);
-  }
   for (const p of grid.points) {
     if (opts.workers) p.scenario.runtime.workers = opts.workers;
-    if (opts.backend) p.scenario.runtime.backend = opts.backend as BackendChoice;
+    if (opts.backend) p.scenario.runtime.backend = opts.backend;
   }
 }
 

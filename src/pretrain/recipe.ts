@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { BACKEND_CHOICES } from '../tensor/backend-choices.js';
 import { IMAGE_DATASET_NAMES } from '../data/names.js';
 import { UNLABELLED_CORPORA } from '../text/datasets.js';
 import { UserError } from '../util/errors.js';
@@ -20,7 +21,7 @@ const schedule = {
   warmupSteps: z.number().int().min(0),
   weightDecay: z.number().min(0),
   checkpointEvery: z.number().int().min(1),
-  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('wasm'),
+  backend: z.enum(BACKEND_CHOICES).default('wasm'),
 };
 
 /** A pretraining recipe: everything that determines the shipped FM's weights. */

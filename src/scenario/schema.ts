@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { DATASET_NAMES, DISTILL_DATASET_NAMES, FILE_DATASET_NAMES, isFileDataset } from '../data/names.js';
-import type { BackendChoice } from '../tensor/backend.js';
+import { BACKEND_CHOICES } from '../tensor/backend-choices.js';
 import { distillOverlap } from './distill-overlap.js';
 
 export function int(min: number) {
@@ -197,7 +197,6 @@ export const methodSchemas = [fedpetuningSchema, fedotSchema, fedpftSchema, fedp
 
 export const methodSchema = z.discriminatedUnion('name', methodSchemas, { error: unionError });
 
-const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const satisfies readonly BackendChoice[];
 
 const deviceSlots = mapping({ slots: int(1) }).optional();
 
@@ -208,7 +207,7 @@ const workersSchema = int(1)
 
 export const runtimeSchema = mapping({
   workers: workersSchema,
-  backend: oneOf(BACKENDS).default('auto'),
+  backend: oneOf(BACKEND_CHOICES).default('auto'),
   devices: mapping({ cpu: deviceSlots, gpu: deviceSlots }).optional(),
 }).prefault({});
 

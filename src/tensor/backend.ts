@@ -5,7 +5,9 @@ import '@tensorflow/tfjs-backend-cpu';
 import { createRequire } from 'node:module';
 import { installMissingWasmKernels, installWasmKernelFixes } from './wasm-kernels.js';
 
-export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+import type { BackendChoice } from './backend-choices.js';
+
+export type { BackendChoice };
 
 export interface BackendInfo {
   /** What actually ran: tensorflow-gpu, tensorflow, wasm or cpu. */
