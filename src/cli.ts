@@ -9,10 +9,12 @@ import { registerPretrain } from './commands/pretrain.js';
 import { registerReport } from './commands/report.js';
 import { registerRun } from './commands/run.js';
 import { registerSweep } from './commands/sweep.js';
+import { ownVersion } from './results/environment.js';
 import { RunStoppedError, UserError } from './util/errors.js';
 
 const program = new Command('fedpft')
   .description('Deterministic simulator for federated fine-tuning of foundation models through proxy models')
+  .version(ownVersion(), '-V, --version', "print fedpft's version")
   .showHelpAfterError()
   .exitOverride();
 

@@ -1,7 +1,7 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, cli, makeTinyFm, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
+import { CLI, REPO, cli, makeTinyFm, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
 
 /** Every file and folder under `dir`, relative to it ([] when `dir` does not exist). */
 function tree(dir: string): string[] {
@@ -165,5 +165,16 @@ describe('fedpft CLI', () => {
       // Deterministic: the same command prints the same partition.
       expect((await cli(['partition', good, '--json'])).stdout).toBe(r.stdout);
     });
+  });
+});
+
+describe('fedpft --version', () => {
+  it("prints package.json's version and exits 0, whatever the working directory", async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p tsconfig.json)`);
+    const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
+    for (const cwd of [REPO, tempDir('cli-version')]) {
+      const r = await cli(['--version'], cwd);
+      expect(r, cwd).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    }
   });
 });

@@ -8,7 +8,8 @@ import type { MethodContext } from '../src/methods/method.js';
 import { distillOverlap } from '../src/scenario/distill-overlap.js';
 import { loadScenario, parseScenario } from '../src/scenario/load.js';
 import { SCHEMA_FILE, scenarioJsonSchemaText } from '../src/scenario/json-schema.js';
-import { scenarioJsonSchema } from '../src/scenario/schema.js';
+import { SCENARIO_DOCS_COMMAND, SCENARIO_DOCS_FILE, renderScenarioDocs, scenarioDocsText } from '../src/scenario/scenario-docs.js';
+import { methodSchemas, scenarioJsonSchema } from '../src/scenario/schema.js';
 import { UserError } from '../src/util/errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'fedpft-scenario-'));
@@ -217,7 +218,71 @@ describe('scenarioJsonSchema', () => {
   });
 
   it('matches the committed scenarios/scenario.schema.json', () => {
-    expect(readFileSync(SCHEMA_FILE, 'utf8')).toBe(scenarioJsonSchemaText());
+    expect(readFileSync(SCHEMA_FILE, 'utf8'), `${SCHEMA_FILE} is out of date: regenerate it with npx tsc -p tsconfig.json && node dist/src/scenario/json-schema.js`).toBe(scenarioJsonSchemaText());
+  });
+});
+
+describe('docs/SCENARIOS.md', () => {
+  const text = scenarioDocsText();
+  /** The table cells of the row for a dotted field, in every table that has it. */
+  function rows(field: string): string[][] {
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith(`| \`${field}\` |`))
+      .map((l) => l.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim()));
+  }
+
+  it('matches the committed docs/SCENARIOS.md', () => {
+    expect(readFileSync(SCENARIO_DOCS_FILE, 'utf8'), `${SCENARIO_DOCS_FILE} is out of date: regenerate it with ${SCENARIO_DOCS_COMMAND}`).toBe(text);
+  });
+
+  it('says how it is generated', () => {
+    expect(text.split('\n')[2]).toMatch(/^Generated from the scenario schema .* by `npm run docs:scenarios`; do not edit it by hand\.$/);
+  });
+
+  it('has a row for every field of every variant, with its default and description', () => {
+    type Node = { properties?: Record<string, Node>; oneOf?: Node[]; default?: unknown; description?: string; not?: object };
+    const fields: [string, Node][] = [];
+    const walk = (node: Node, path: string) => {
+      for (const variant of node.oneOf ?? [node]) {
+        for (const [key, child] of Object.entries(variant.properties ?? {})) {
+          const at = path ? `${path}.${key}` : key;
+          if (child.not) continue;
+          // A top-level mapping is a section of its own rather than a row.
+          if (path === '' && (child.properties || child.oneOf)) expect(text).toContain(`\n## ${key}\n`);
+          else fields.push([at, child]);
+          walk(child, at);
+        }
+      }
+    };
+    walk(scenarioJsonSchema() as Node, '');
+    expect(fields.length).toBeGreaterThan(60);
+    for (const [field, node] of fields) {
+      const found = rows(field);
+      expect(found.length, field).toBeGreaterThan(0);
+      for (const [, , shown, description] of found) {
+        if (node.default !== undefined) expect(shown, field).toBe(`\`${typeof node.default === 'string' ? node.default : JSON.stringify(node.default)}\``);
+        // Descriptions are Markdown-escaped; a trailing "default: ..." moves to the Default column.
+        const plain = `${shown} ${description}`.replace(/\\(.)/g, '$1');
+        for (const part of (node.description ?? '').split(/(?:^|;\s*)default: /)) expect(plain, field).toContain(part);
+      }
+    }
+  });
+
+  it('lists each method name and partition family, and the fields a family does not allow', () => {
+    for (const name of methodSchemas.map((s) => s.shape.name.value)) expect(text).toMatch(new RegExp(`^### name: .*\`${name}\``, 'm'));
+    for (const family of ['iid', 'dirichlet', 'dirichlet-per-class']) expect(text).toContain(`### family: \`${family}\``);
+    expect(text).toContain('Not allowed with family `iid`: `partition.alpha`, `partition.minSize`.');
+    expect(rows('method.distill.mu')[0]?.[3]).toBe("weight of the \\|\\|W1 W2 - W1' W2'\\|\\|^2 term; 0 reproduces the reference code");
+  });
+
+  it("gives runtime.workers' default in words, not this machine's core count", () => {
+    expect(rows('runtime.workers')).toEqual([['`runtime.workers`', 'integer ≥ 1', 'the number of CPU cores', 'worker threads']]);
+  });
+
+  it('refuses a JSON Schema keyword it does not render instead of leaving it out', () => {
+    const schema = { type: 'object', properties: { seed: { $ref: '#/$defs/seed' } } };
+    expect(() => renderScenarioDocs(schema)).toThrow(/seed has JSON Schema keyword "\$ref"/);
   });
 });
 

@@ -93,15 +93,21 @@ export function gitCommit(dir: string): string | null {
   }
 }
 
+/** fedpft's own version: its package.json, found from this module's file, never from the cwd. */
+export function ownVersion(): string {
+  const project = projectRoot();
+  const own = project ? readManifest(join(project, 'package.json'))?.version : undefined;
+  return typeof own === 'string' ? own : 'unknown';
+}
+
 /** Everything besides the scenario that a result depends on, recorded with every run. */
 export function describeEnvironment(backend: BackendInfo, workers: number): Record<string, unknown> {
   const project = projectRoot();
-  const own = project ? readManifest(join(project, 'package.json'))?.version : undefined;
   return {
     backend: backend.name,
     backendSkipped: backend.skipped,
     tfjs: backend.tfjsVersion,
-    fedpft: typeof own === 'string' ? own : 'unknown',
+    fedpft: ownVersion(),
     packages: Object.fromEntries(PACKAGES.map((p) => [p, packageVersion(p)])),
     node: process.version,
     platform: `${os.platform()} ${os.arch()}`,

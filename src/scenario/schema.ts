@@ -51,7 +51,7 @@ const filePath = z.string({ error: 'expected a file path' }).min(1, { error: 'ex
 const alpha = positive().describe('Dirichlet concentration; smaller is more skewed');
 const imbalance = nonNegative()
   .optional()
-  .describe('sigma of log-normal client sizes with mean n/clients (as FLGo); default 0: near-equal sizes');
+  .describe('sigma of log-normal client sizes with mean n/clients (as FLGo); default: 0, near-equal sizes');
 
 export const partitionSchema = z.discriminatedUnion(
   'family',
@@ -79,14 +79,14 @@ export const partitionSchema = z.discriminatedUnion(
 );
 
 export const federationSchema = mapping({
-  clients: int(1),
-  clientsPerRound: int(1),
-  rounds: int(1),
-  localEpochs: int(1).default(1),
-  batchSize: int(1).default(16),
-  learningRate: positive(),
-  schedule: oneOf(['linear', 'constant']).default('linear'),
-  weightDecay: nonNegative().default(0.01),
+  clients: int(1).describe('N: simulated clients the training set is split over'),
+  clientsPerRound: int(1).describe('K: clients sampled (without replacement) each round; at most clients'),
+  rounds: int(1).describe('R: federated rounds; the linear schedule decays over them'),
+  localEpochs: int(1).default(1).describe("passes over a client's own data per round"),
+  batchSize: int(1).default(16).describe('examples per local optimiser step'),
+  learningRate: positive().describe('lr0: the global learning rate of round 1 (AdamW)'),
+  schedule: oneOf(['linear', 'constant']).default('linear').describe('linear: lr0 (R - r) / R in round r, the last round keeping the previous rate; constant: lr0'),
+  weightDecay: nonNegative().default(0.01).describe("AdamW's decoupled weight decay in local training"),
   maxGradNorm: nonNegative().default(1).describe("clip each local step's gradients to this global L2 norm (the reference code: 1); 0: no clipping"),
   aggregation: oneOf(['weighted', 'uniform']).default('weighted').describe('weighted: by client data size'),
   evalEvery: int(1).default(1).describe('the last round is always evaluated'),
@@ -103,9 +103,9 @@ export const federationSchema = mapping({
 const dropoutError = 'expected a number >= 0 and < 1';
 
 export const loraSchema = mapping({
-  rank: int(1).default(8),
-  alpha: positive().default(16),
-  dropout: z.number({ error: dropoutError }).min(0, { error: dropoutError }).lt(1, { error: dropoutError }).default(0.1),
+  rank: int(1).default(8).describe('LoRA rank r on the attention query, key, value and output projections'),
+  alpha: positive().default(16).describe('LoRA scale: the update is (alpha / r) B A'),
+  dropout: z.number({ error: dropoutError }).min(0, { error: dropoutError }).lt(1, { error: dropoutError }).default(0.1).describe("dropout on LoRA's input"),
 }).prefault({});
 
 /** Which head tensors train and travel with LoRA (the classifier always does). */
@@ -136,9 +136,9 @@ const stepSchedule = {
 export const distillSchema = mapping({
   dataset: oneOf(DISTILL_DATASET_NAMES).default('fashion-mnist').describe("distillation data: the FM's pretraining domain, not the task's (text FMs: moby-dick or sotu)"),
   examples: int(1).default(4000).describe('how many distillation examples to draw batches from'),
-  steps: int(0).default(200),
-  batchSize: int(1).default(32),
-  learningRate: positive().default(0.001),
+  steps: int(0).default(200).describe('optimiser steps of the distillation before FL; 0 skips it'),
+  batchSize: int(1).default(32).describe('distillation examples per step'),
+  learningRate: positive().default(0.001).describe('peak learning rate (AdamW)'),
   mu: nonNegative().default(0).describe('weight of the ||W1 W2 - W1\' W2\'||^2 term; 0 reproduces the reference code'),
   weightDecay: nonNegative().default(0.01).describe("AdamW's decoupled weight decay (the reference code: 0.01)"),
   ...stepSchedule,
@@ -146,9 +146,9 @@ export const distillSchema = mapping({
 
 /** Neuron-level alignment during FL (FedPFT step 4). */
 export const alignSchema = mapping({
-  steps: int(1).default(20),
-  batchSize: int(1).default(32),
-  learningRate: positive().default(0.0005),
+  steps: int(1).default(20).describe('optimiser steps of each realignment'),
+  batchSize: int(1).default(32).describe('distillation examples per step'),
+  learningRate: positive().default(0.0005).describe('peak learning rate (AdamW)'),
   apozEps: nonNegative()
     .default(0.01)
     .describe('|gelu(a)| <= apozEps counts as zero; 0 counts exact zeros only, which GELU almost never gives, so every APoZ ties'),
@@ -207,8 +207,8 @@ const workersSchema = int(1)
 
 export const runtimeSchema = mapping({
   workers: workersSchema,
-  backend: oneOf(BACKEND_CHOICES).default('auto'),
-  devices: mapping({ cpu: deviceSlots, gpu: deviceSlots }).optional(),
+  backend: oneOf(BACKEND_CHOICES).default('auto').describe('auto: tensorflow-gpu, tensorflow, wasm, cpu, the first that loads'),
+  devices: mapping({ cpu: deviceSlots, gpu: deviceSlots }).optional().describe('slots: at most this many client tasks compute on the device at once; default: one per worker'),
 }).prefault({});
 
 const probability = (what: string) =>
@@ -239,7 +239,7 @@ export const scenarioSchema = mapping({
     .regex(/^[A-Za-z0-9._-]+$/, { error: 'expected a name made of letters, digits, ".", "_" and "-"' })
     .optional()
     .describe('default: the file name without its extension'),
-  seed: int(0),
+  seed: int(0).describe('every random draw of the run derives from it (partition, sampling, dropout, initialisation)'),
   model: mapping({
     dir: z.string({ error: 'expected a directory path' }).min(1, { error: 'expected a directory path' })
       .describe('foundation model directory with config.json and model.safetensors'),
@@ -248,7 +248,7 @@ export const scenarioSchema = mapping({
       .describe('random: same architecture, weights re-drawn from the seed (the baseline that shows what pretraining buys)'),
   }),
   task: mapping({
-    dataset: oneOf(DATASET_NAMES),
+    dataset: oneOf(DATASET_NAMES).describe('the downstream task; glue-* and cifar* read your files (task.files)'),
     trainLimit: int(1).optional().describe('use only the first N training examples'),
     evalLimit: int(1).optional().describe('evaluate on only the first N validation examples'),
     maxLength: int(4).default(128).describe('text tasks: tokens per example after truncation and padding (ignored for images)'),
