@@ -57,23 +57,23 @@ export type MethodName = 'fedpetuning' | 'fedpft' | 'fedot';
  */
 export function validScenario(fmDir: string, method: MethodName = 'fedpetuning'): Json {
   const lora = { rank: 2, alpha: 4, dropout: 0.1 };
-  const distill = { dataset: 'fashion-mnist', examples: 200, steps: 5, batchSize: 16, learningRate: 0.001, mu: 0 };
+  const distill = { dataset: 'fashion-mnist', examples: 200, steps: 5, batchSize: 16, learningRate: 0.001, mu: 0, weightDecay: 0.01, maxGradNorm: 1, schedule: 'linear-warmup', warmupRatio: 0.048 };
   const methods: Record<MethodName, Json> = {
-    fedpetuning: { name: 'fedpetuning', lora },
+    fedpetuning: { name: 'fedpetuning', lora, head: 'auto' },
     fedpft: {
-      name: 'fedpft', lora, keep: 0.25, retained: [0, 3], distill, interval: 2, proportion: 0.5,
-      align: { steps: 3, batchSize: 16, learningRate: 0.0005, apozEps: 0, probeExamples: 16 },
+      name: 'fedpft', lora, head: 'auto', ffnLayerNorm: 'auto', keep: 0.25, retained: [0, 3], distill, interval: 2, proportion: 0.5,
+      align: { steps: 3, batchSize: 16, learningRate: 0.0005, apozEps: 0, probeExamples: 16, maxGradNorm: 1, schedule: 'linear-warmup', warmupRatio: 0.048 },
     },
-    fedot: { name: 'fedot', lora, adapterLayers: 1, emulatorLayers: 1, distill },
+    fedot: { name: 'fedot', lora, head: 'auto', adapterLayers: 1, emulatorLayers: 1, distill, distillObjective: 'emulator-output' },
   };
   return {
     name: 'hostile',
     model: { dir: fmDir, init: 'pretrained' },
     task: { dataset: 'mnist', trainLimit: 480, evalLimit: 200 },
-    partition: { family: 'dirichlet', alpha: 0.5 },
+    partition: { family: 'dirichlet', alpha: 0.5, imbalance: 0 },
     federation: {
       clients: 12, clientsPerRound: 4, rounds: 4, localEpochs: 1, batchSize: 16, learningRate: 0.01,
-      schedule: 'linear', weightDecay: 0.01, aggregation: 'weighted', evalEvery: 2,
+      schedule: 'linear', weightDecay: 0.01, maxGradNorm: 1, aggregation: 'weighted', evalEvery: 2,
     },
     method: methods[method],
     faults: {
@@ -93,6 +93,7 @@ const intBad = (min: number): unknown[] => [min - 1, min + 0.5, -1e9, NaN, Infin
 const positiveBad: unknown[] = [0, -1, -1e-9, NaN, Infinity, -Infinity, 'x', '0.1', true, null, [0.1], { a: 1 }];
 const nonNegativeBad: unknown[] = [-1, -1e-9, NaN, Infinity, -Infinity, 'x', true, null, [0]];
 const probabilityBad: unknown[] = [1, 1.5, -0.1, NaN, Infinity, -Infinity, 'x', '0.5', true, null, [0.1]];
+const ratioBad: unknown[] = [1.5, -0.1, NaN, Infinity, 'x', '0.5', true, null, [0.1]];
 const enumBad: unknown[] = ['bogus', '', 'WASM', 5, true, null, ['x'], { a: 1 }];
 const stringBad: unknown[] = [5, true, null, [], { a: 1 }, ''];
 
@@ -108,6 +109,7 @@ function leaves(method: MethodName): Array<[string, unknown[]]> {
     ['task.evalLimit', intBad(1)],
     ['partition.family', enumBad],
     ['partition.alpha', positiveBad],
+    ['partition.imbalance', nonNegativeBad],
     ['federation.clients', intBad(1)],
     ['federation.clientsPerRound', intBad(1)],
     ['federation.rounds', intBad(1)],
@@ -116,12 +118,14 @@ function leaves(method: MethodName): Array<[string, unknown[]]> {
     ['federation.learningRate', positiveBad],
     ['federation.schedule', enumBad],
     ['federation.weightDecay', nonNegativeBad],
+    ['federation.maxGradNorm', nonNegativeBad],
     ['federation.aggregation', enumBad],
     ['federation.evalEvery', intBad(1)],
     ['method.name', enumBad],
     ['method.lora.rank', intBad(1)],
     ['method.lora.alpha', positiveBad],
     ['method.lora.dropout', probabilityBad],
+    ['method.head', enumBad],
     ['faults.dropout', probabilityBad],
     ['faults.stragglers.probability', probabilityBad],
     ['faults.stragglers.slowdown', [0.5, 0, -1, NaN, Infinity, 'x', null, [4]]],
@@ -142,6 +146,10 @@ function leaves(method: MethodName): Array<[string, unknown[]]> {
     ['method.distill.batchSize', intBad(1)],
     ['method.distill.learningRate', positiveBad],
     ['method.distill.mu', nonNegativeBad],
+    ['method.distill.weightDecay', nonNegativeBad],
+    ['method.distill.maxGradNorm', nonNegativeBad],
+    ['method.distill.schedule', enumBad],
+    ['method.distill.warmupRatio', ratioBad],
   ];
   if (method === 'fedpft') {
     return [
@@ -156,9 +164,13 @@ function leaves(method: MethodName): Array<[string, unknown[]]> {
       ['method.align.learningRate', positiveBad],
       ['method.align.apozEps', nonNegativeBad],
       ['method.align.probeExamples', intBad(1)],
+      ['method.align.maxGradNorm', nonNegativeBad],
+      ['method.align.schedule', enumBad],
+      ['method.align.warmupRatio', ratioBad],
+      ['method.ffnLayerNorm', enumBad],
     ];
   }
-  if (method === 'fedot') return [...common, ...distill, ['method.adapterLayers', intBad(1)], ['method.emulatorLayers', intBad(1)]];
+  if (method === 'fedot') return [...common, ...distill, ['method.adapterLayers', intBad(1)], ['method.emulatorLayers', intBad(1)], ['method.distillObjective', enumBad]];
   return common;
 }
 
