@@ -1,11 +1,26 @@
+import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { Piscina } from 'piscina';
 import type { DeviceScheduler, Lease } from './device-scheduler.js';
+import { ipcEndpoint } from './process-endpoint.js';
+import type { ProcessHostInit } from './process-host.js';
 import { ACTOR_READY, portEndpoint, type ServeTask } from './worker-host.js';
+
+/** Where actors live: threads of this process (piscina), or one child process each. */
+export type ActorHostKind = 'threads' | 'processes';
+
+// Under vitest this module runs from source, where only the compiled entry exists.
+const PROCESS_HOST = [new URL('./process-host.js', import.meta.url), new URL('../dist/actors/process-host.js', import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((f) => existsSync(f));
 
 export interface PoolOptions {
   workers: number;
+  /** Default threads. processes: workerData travels by structured clone, so no SharedArrayBuffers. */
+  host?: ActorHostKind;
   /** A module whose default export is `hostActor(factory)`. */
   workerFile: string | URL;
   /** Handed to the actor factory in every thread (structured-cloned). */
@@ -53,7 +68,10 @@ export class ActorPool<A extends object> {
    */
   onRespawn: ((actor: Comlink.Remote<A>, slot: number) => Promise<void>) | undefined;
 
-  readonly #piscina: Piscina<ServeTask, void>;
+  readonly #host: ActorHostKind;
+  readonly #workerFile: string | URL;
+  readonly #workerData: unknown;
+  readonly #piscina: Piscina<ServeTask, void> | undefined;
   /** Takes this pool's device lease; absent when the pool has no scheduler. */
   readonly #lease: (() => Promise<Lease>) | undefined;
   readonly #actors: Incarnation<A>[];
@@ -62,7 +80,7 @@ export class ActorPool<A extends object> {
   #closing: Promise<void> | undefined;
 
   private constructor(opts: PoolOptions) {
-    const { workers, workerFile, workerData, deviceKind, scheduler } = opts;
+    const { workers, workerFile, workerData, deviceKind, scheduler, host = 'threads' } = opts;
     if (!Number.isInteger(workers) || workers < 1) {
       throw new Error(`ActorPool: workers must be a positive whole number, got ${workers}`);
     }
@@ -71,7 +89,10 @@ export class ActorPool<A extends object> {
       this.#lease = () => scheduler.acquire(deviceKind);
     }
     this.size = workers;
-    this.#piscina = new Piscina<ServeTask, void>({
+    this.#host = host;
+    this.#workerFile = workerFile;
+    this.#workerData = workerData;
+    this.#piscina = host === 'processes' ? undefined : new Piscina<ServeTask, void>({
       filename: workerFile instanceof URL ? workerFile.href : workerFile,
       workerData,
       minThreads: workers,
@@ -149,43 +170,80 @@ export class ActorPool<A extends object> {
     const closed = new Error('ActorPool is closed');
     // piscina reports a thread error that no task can take as an 'error' event, which would
     // crash the process; a thread dying while the pool shuts down has nobody left to tell.
-    this.#piscina.on('error', () => undefined);
+    this.#piscina?.on('error', () => undefined);
     for (const waiter of this.#waiters.splice(0)) waiter.fail(closed);
     this.#actors.forEach((actor, slot) => actor.end(new Error(`actor slot ${slot}: pool closed`)));
-    await this.#piscina.destroy();
+    await this.#piscina?.destroy();
   }
 
   #spawn(slot: number): Incarnation<A> {
-    const { port1, port2 } = new MessageChannel();
+    return this.#host === 'processes' ? this.#spawnProcess(slot) : this.#spawnThread(slot);
+  }
+
+  /**
+   * One actor's main-side handle over a channel (a thread's port or a child's IPC): ready once the
+   * actor posts ACTOR_READY on it; `stop` ends the channel when the actor is lost or closed.
+   */
+  static #incarnation<A extends object>(
+    channel: { on(event: 'message', l: (m: unknown) => void): unknown; off(event: 'message', l: (m: unknown) => void): unknown },
+    endpoint: Comlink.Endpoint,
+    stop: () => void,
+  ): Incarnation<A> {
     let signalReady!: () => void;
     let signalLost!: (reason: Error) => void;
     const ready = new Promise<void>((resolve, reject) => {
       signalReady = resolve;
       signalLost = reject;
     });
-    // Only open() awaits ready; a replacement actor's failure reaches its caller via `running`.
+    // Only open() and #call await ready; a replacement actor's failure reaches its caller via `running`.
     ready.catch(() => undefined);
     const onReady = (message: unknown): void => {
       if (message !== ACTOR_READY) return;
-      port1.off('message', onReady);
+      channel.off('message', onReady);
       signalReady();
     };
-    port1.on('message', onReady);
-
+    channel.on('message', onReady);
     const actor: Incarnation<A> = {
-      remote: Comlink.wrap<A>(portEndpoint(port1)),
+      remote: Comlink.wrap<A>(endpoint),
       ready,
       lost: undefined,
       running: new Set(),
       end: (reason) => {
         if (actor.lost) return;
         actor.lost = reason;
-        port1.close();
+        stop();
         signalLost(reason);
         for (const fail of actor.running) fail(reason);
       },
     };
-    this.#piscina.run({ port: port2 }, { transferList: [port2] }).then(
+    return actor;
+  }
+
+  #spawnProcess(slot: number): Incarnation<A> {
+    if (!PROCESS_HOST) throw new Error('ActorPool: dist/actors/process-host.js is missing: run `npx tsc -p tsconfig.json` first');
+    const child = fork(PROCESS_HOST, [], { serialization: 'advanced', execArgv: [], stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+    // The last lines the child wrote on stderr say why it died, when it does.
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    const actor = ActorPool.#incarnation<A>(child, ipcEndpoint(child), () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    child.on('exit', (code, signal) => {
+      const last = stderr.trim().split('\n').pop();
+      actor.end(new Error(`actor slot ${slot} lost its process (${signal ?? `exit code ${code}`})${last ? `: ${last}` : ''}`));
+    });
+    child.on('error', (err) => actor.end(new Error(`actor slot ${slot}: its process failed: ${err.message}`, { cause: err })));
+    const workerFile = this.#workerFile instanceof URL ? this.#workerFile.href : pathToFileURL(this.#workerFile).href;
+    const init: ProcessHostInit = { workerFile, workerData: this.#workerData };
+    child.send(init);
+    return actor;
+  }
+
+  #spawnThread(slot: number): Incarnation<A> {
+    const piscina = this.#piscina as Piscina<ServeTask, void>;
+    const { port1, port2 } = new MessageChannel();
+    const actor = ActorPool.#incarnation<A>(port1, portEndpoint(port1), () => port1.close());
+    piscina.run({ port: port2 }, { transferList: [port2] }).then(
       () => actor.end(new Error(`actor slot ${slot}: its serve task ended`)),
       (cause: unknown) => {
         const why = cause instanceof Error ? cause.message : String(cause);
@@ -207,6 +265,8 @@ export class ActorPool<A extends object> {
     const lost = new Promise<never>((_, reject) => (fail = reject));
     actor.running.add(fail);
     try {
+      // A child process drops what reaches it before it serves the actor, so calls wait for it.
+      await Promise.race([actor.ready, lost]);
       if (respawned && this.onRespawn) await Promise.race([this.onRespawn(actor.remote, slot), lost]);
       return await Promise.race([fn(actor.remote, slot), lost]);
     } finally {

@@ -11,6 +11,14 @@ export const portEndpoint: (port: MessagePort) => Comlink.Endpoint = nodeAdapter
 /** Posted once the actor answers on the port, so ActorPool.open fails fast on a broken actor. */
 export const ACTOR_READY = 'fedpft:actor-ready';
 
+/** Where a hostActor handler keeps its factory, so a child process can build the actor itself. */
+export const ACTOR_FACTORY = Symbol.for('fedpft:actor-factory');
+
+export type ActorFactory<A extends object = object> = (workerData: unknown) => A | Promise<A>;
+
+/** A hostActor handler: a piscina task handler that also carries its actor factory. */
+export type ActorHandler = ((task: ServeTask) => Promise<void>) & { [ACTOR_FACTORY]: ActorFactory };
+
 /** The piscina task that ActorPool sends each thread: the worker's end of a fresh channel. */
 export interface ServeTask {
   port: MessagePort;
@@ -24,10 +32,8 @@ let actor: Promise<object> | undefined;
  * `export default hostActor(makeMyActor)`. The handler serves the actor over the task's port
  * and only returns when that port closes, so the task holds its thread for the actor's life.
  */
-export function hostActor<A extends object>(
-  factory: (workerData: unknown) => A | Promise<A>,
-): (task: ServeTask) => Promise<void> {
-  return async ({ port }) => {
+export function hostActor<A extends object>(factory: ActorFactory<A>): ActorHandler {
+  const handler = async ({ port }: ServeTask): Promise<void> => {
     const closed = once(port, 'close');
     actor ??= Promise.resolve()
       .then(() => factory(workerData))
@@ -40,4 +46,5 @@ export function hostActor<A extends object>(
     port.postMessage(ACTOR_READY);
     await closed;
   };
+  return Object.assign(handler, { [ACTOR_FACTORY]: factory as ActorFactory });
 }

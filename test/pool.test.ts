@@ -150,6 +150,45 @@ describe('ActorPool', () => {
   });
 });
 
+describe("ActorPool with host 'processes' (one child process per actor)", () => {
+  const openProcs = (workers: number, tag = 'proc') => ActorPool.open<EchoActor>({ workers, workerFile: fixture, workerData: { tag }, host: 'processes' }).then((pool) => (opened.push(pool), pool));
+
+  it('serves each slot from its own long-lived process, copying (not moving) buffers over IPC', async () => {
+    const pool = await openProcs(2);
+    const seen = await Promise.all(Array.from({ length: 6 }, () => pool.run(async (a, slot) => ({ slot, ...(await a.hello()) }))));
+    const pids = new Set(seen.map((s) => s.pid));
+    expect(pids.size).toBe(2);
+    expect(pids.has(process.pid)).toBe(false);
+    for (const slot of [0, 1]) expect(new Set(seen.filter((s) => s.slot === slot).map((s) => s.pid)).size).toBe(1);
+    const sent = Float32Array.from([1, 2, 3.5]);
+    expect(await pool.run((a) => a.sum(Comlink.transfer(sent, [sent.buffer])))).toBe(6.5);
+    expect(Array.from(sent)).toEqual([1, 2, 3.5]);
+    expect(Array.from(await pool.run((a) => a.scale(Float32Array.from([1, -2]), 3)))).toEqual([3, -6]);
+  });
+
+  it('replaces a process that dies mid-call; the call fails naming the slot, the next one gets a fresh actor', async () => {
+    const pool = await openProcs(1);
+    const before = await pool.run((a) => a.hello());
+    await expect(pool.run((a) => a.crash('exit'))).rejects.toThrow(/actor slot 0 lost its process \(exit code 1\)/);
+    const after = await pool.run((a) => a.hello());
+    expect(after.pid).not.toBe(before.pid);
+    expect(after.calls).toBe(1);
+  });
+
+  it("fails open() with the child's own reason when an actor cannot be built", async () => {
+    const build = ActorPool.open<EchoActor>({ workers: 1, workerFile: fixture, workerData: { tag: 'broken', failBuild: true }, host: 'processes' });
+    await expect(build).rejects.toThrow(/build failed on purpose/);
+  });
+
+  it('closes: its children exit', async () => {
+    const pool = await openProcs(2);
+    const pids = await pool.broadcast((a) => a.hello().then((h) => h.pid));
+    await pool.close();
+    await sleep(200);
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
+
 describe('DeviceScheduler', () => {
   it('serves waiters first come, first served', async () => {
     const scheduler = new DeviceScheduler({ gpu: 1, cpu: 2 });
