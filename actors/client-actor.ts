@@ -6,12 +6,43 @@ import { localTrain, type SharedImages, type TrainResult, type TrainTask } from 
 import type { ClientModelSpec } from '../src/methods/method.js';
 import type { FrozenPatch } from '../src/client/frozen-patch.js';
 import { initBackend, type BackendChoice, type BackendInfo } from '../src/tensor/backend.js';
+import { BACKEND_CHOICES, isBackendChoice } from '../src/tensor/backend-choices.js';
+import { examplesHash } from '../src/data/dataset.js';
+import { describeSource, loadTrainingSet, type TrainingSource } from '../src/scenario/task-data.js';
 import { hostActor } from './worker-host.js';
+
+/** The training set an actor reads: shared memory from the server's process, or loaded by the actor. */
+export type ActorData =
+  /** In SharedArrayBuffers (threads): every actor reads the server's memory. */
+  | { kind: 'shared'; data: SharedImages }
+  /** Loaded in the actor's own process and checked against the server's hash (processes, broker workers). */
+  | { kind: 'source'; source: TrainingSource; sha256: string };
 
 export interface ClientActorInit {
   backend: BackendChoice;
-  /** The training set, in SharedArrayBuffers: every actor reads the same memory. */
-  data: SharedImages;
+  data: ActorData;
+}
+
+/**
+ * Set in an actor's environment only, it overrides the backend the server asks for: the way to
+ * test that a run refuses actors whose backend differs from the server's.
+ */
+export const ACTOR_BACKEND_ENV = 'FEDPFT_ACTOR_BACKEND';
+
+function actorBackendChoice(asked: BackendChoice): BackendChoice {
+  const forced = process.env[ACTOR_BACKEND_ENV];
+  if (forced === undefined || forced === '') return asked;
+  if (!isBackendChoice(forced)) throw new Error(`${ACTOR_BACKEND_ENV}=${forced}: expected one of ${BACKEND_CHOICES.join(' | ')}`);
+  return forced;
+}
+
+/** The training set an actor trains on; one loaded here must hash as the server's does, or the actor refuses to start. */
+export function loadActorData(data: ActorData): SharedImages {
+  if (data.kind === 'shared') return data.data;
+  const set = loadTrainingSet(data.source);
+  const sha256 = examplesHash(set);
+  if (sha256 !== data.sha256) throw new Error(`${describeSource(data.source)}: the training set here (sha256 ${sha256.slice(0, 12)}) differs from the server's (${data.sha256.slice(0, 12)})`);
+  return { features: set.features, labels: set.labels, featureSize: set.featureSize };
 }
 
 /**
@@ -20,7 +51,8 @@ export interface ClientActorInit {
  */
 async function makeClientActor(workerData: unknown) {
   const init = workerData as ClientActorInit;
-  const backend = await initBackend(init.backend);
+  const backend = await initBackend(actorBackendChoice(init.backend));
+  const data = loadActorData(init.data);
   let model: ClientModel | null = null;
   const mustModel = (): ClientModel => {
     if (!model) throw new Error('client actor: loadModel() has not been called');
@@ -38,8 +70,8 @@ async function makeClientActor(workerData: unknown) {
     train(task: TrainTask): TrainResult {
       if (task.inject === 'throw') throw new Error(`injected task error (round ${task.round}, client ${task.clientId})`);
       if (task.inject === 'crash') process.exit(70);
-      const result = localTrain(mustModel(), init.data, task);
-      if (task.probe) result.probe = runProbe(task.probe.kind, mustModel(), init.data, { payload: task.probe.payload, indices: task.indices, weights: result.weights });
+      const result = localTrain(mustModel(), data, task);
+      if (task.probe) result.probe = runProbe(task.probe.kind, mustModel(), data, { payload: task.probe.payload, indices: task.indices, weights: result.weights });
       if (task.inject === 'nan') result.weights[0] = NaN;
       return Comlink.transfer(result, [result.weights.buffer]);
     },

@@ -1,8 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { toShared, type TaskData } from '../src/data/dataset.js';
+import type { TaskData } from '../src/data/dataset.js';
 import { partition } from '../src/data/partition.js';
 import { fedAvg } from '../src/fl/fedavg.js';
 import { isFiniteUpdate, planRound } from '../src/fl/faults.js';
@@ -22,10 +20,8 @@ import type { Scenario } from '../src/scenario/schema.js';
 import { initBackend } from '../src/tensor/backend.js';
 import { RunStoppedError, UserError } from '../src/util/errors.js';
 import { lockDir } from '../src/util/dir-lock.js';
-import type { ClientActor, ClientActorInit } from './client-actor.js';
-import { DeviceScheduler } from './device-scheduler.js';
-import { trainWithRetry } from './dispatch.js';
-import { ActorPool } from './pool.js';
+import type { ClientHost } from './client-host.js';
+import { clientPoolKey, openClientHost } from './open-host.js';
 
 export interface RunOptions {
   scenario: Scenario;
@@ -39,45 +35,11 @@ export interface RunOptions {
   /** Wall-clock breakdown of every round, for `fedpft bench`; never written to rounds.jsonl. */
   onRoundTiming?: (timing: RoundTiming) => void;
   /**
-   * An open client pool (openClientPool) to run on, left open afterwards, so the runs of a grid
-   * share one set of actors; its key must be this scenario's clientPoolKey. Default: a pool of
+   * An open client host (openClientHost) to run on, left open afterwards, so the runs of a grid
+   * share one set of actors; its key must be this scenario's clientPoolKey. Default: a host of
    * the run's own, closed at the end.
    */
-  pool?: ClientPool;
-}
-
-/** Client actors holding one training set; each run loads its own client model into them. */
-export interface ClientPool {
-  readonly key: string;
-  readonly pool: ActorPool<ClientActor>;
-}
-
-/** What a client pool depends on: the training set its actors hold, their backend and threads. */
-export function clientPoolKey(scenario: Scenario): string {
-  const { dataset, trainLimit, maxLength, files } = scenario.task;
-  const { backend, workers, devices } = scenario.runtime;
-  // Text is tokenized by the FM's tokenizer, so the FM directory and length shape the data too.
-  const text = isTextTask(dataset) ? { model: scenario.model.dir, maxLength } : null;
-  return JSON.stringify({ dataset, trainLimit: trainLimit ?? null, files: files ?? null, text, backend, workers, devices: devices ?? null });
-}
-
-/** Opens the client actors for a scenario's training set (loaded here unless given). */
-export async function openClientPool(scenario: Scenario, train = loadScenarioTask(scenario).train): Promise<ClientPool> {
-  const backend = await initBackend(scenario.runtime.backend);
-  const workerData: ClientActorInit = {
-    backend: scenario.runtime.backend,
-    data: (({ features, labels }) => ({ features, labels, featureSize: train.featureSize }))(toShared(train)),
-  };
-  const deviceKind = backend.name === 'tensorflow-gpu' ? 'gpu' : 'cpu';
-  const slots = scenario.runtime.devices?.[deviceKind]?.slots ?? scenario.runtime.workers;
-  const pool = await ActorPool.open<ClientActor>({
-    workers: scenario.runtime.workers,
-    workerFile: CLIENT_ACTOR,
-    workerData,
-    deviceKind,
-    scheduler: new DeviceScheduler({ [deviceKind]: slots }),
-  });
-  return { key: clientPoolKey(scenario), pool };
+  host?: ClientHost;
 }
 
 /** Where a round's wall time went (seconds); timings differ between identical runs, so they stay out of the results. */
@@ -100,11 +62,6 @@ export interface RunOutcome {
   summary: RunSummary | null;
   rounds: RoundRecord[];
 }
-
-// Under vitest this module runs from source, where only the compiled worker exists.
-const CLIENT_ACTOR = [new URL('./client-actor.js', import.meta.url), new URL('../dist/actors/client-actor.js', import.meta.url)]
-  .map((u) => fileURLToPath(u))
-  .find((f) => existsSync(f)) as string;
 
 function defaultRunId(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
@@ -148,13 +105,23 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const setup = await method.setup({ scenario, fm, data, log, text });
   for (const t of fm.params.values()) t.dispose();
 
-  const dir = opts.resume ? RunDir.open(opts.resultsRoot, scenario.name, opts.resume === true ? undefined : opts.resume) : RunDir.create(opts.resultsRoot, scenario.name, opts.runId ?? defaultRunId());
-  const unlock = lockDir(dir.path, 'run');
+  if (opts.host && opts.host.key !== clientPoolKey(scenario)) throw new Error(`runScenario: the shared host holds ${opts.host.key}, this run needs ${clientPoolKey(scenario)}`);
+  // Before the run directory: actors that cannot start (a mixed backend, an unreachable broker) leave nothing under results/.
+  const host = opts.host ?? (await openClientHost(scenario, train));
+  const closeHost = () => (opts.host ? Promise.resolve() : host.close());
+  let dir: RunDir;
+  let unlock: () => void;
+  try {
+    dir = opts.resume ? RunDir.open(opts.resultsRoot, scenario.name, opts.resume === true ? undefined : opts.resume) : RunDir.create(opts.resultsRoot, scenario.name, opts.runId ?? defaultRunId());
+    unlock = lockDir(dir.path, 'run');
+  } catch (err) {
+    await closeHost();
+    throw err;
+  }
   let global = setup.initial;
   let startRound = 1;
   let rounds: RoundRecord[] = [];
   let restoredFrozen: FrozenPatch[] = [];
-  let pool: ClientPool['pool'];
   // Until the round loop's finally takes over, a failed check must still release the run.
   try {
     if (opts.resume) {
@@ -171,16 +138,15 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       rounds = dir.rounds(startRound - 1);
       log(`resuming ${dir.path} at round ${startRound}`);
     } else {
-      dir.writeJson('environment.json', describeEnvironment(backend, scenario.runtime.workers));
+      dir.writeJson('environment.json', describeEnvironment(backend, scenario.runtime.workers, host.kind));
       dir.writeJson('partition.json', { family: parts.family, alpha: parts.alpha, imbalance: parts.imbalance, seed: parts.seed, classOrder: parts.classOrder, sizes: parts.clients.map((c) => c.length), mixes: parts.mixes });
       // Last: scenario.json marks a run that can be resumed, so a kill before it leaves none half-started.
       dir.writeJson('scenario.json', scenario);
     }
 
-    if (opts.pool && opts.pool.key !== clientPoolKey(scenario)) throw new Error(`runScenario: the shared pool holds ${opts.pool.key}, this run needs ${clientPoolKey(scenario)}`);
-    pool = opts.pool?.pool ?? (await openClientPool(scenario, train)).pool;
   } catch (err) {
     unlock();
+    await closeHost();
     throw err;
   }
   const clientIndices = parts.clients.map((c) => Int32Array.from(c));
@@ -198,13 +164,12 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       }
     };
     applyToSpec(restoredFrozen);
-    pool.onRespawn = (actor) => actor.loadModel(clientModel);
-    await pool.broadcast((actor) => actor.loadModel(clientModel));
-    log(`${scenario.name}: ${method.name} on ${scenario.task.dataset}, ${fed.clients} clients (${parts.family}${parts.alpha === null ? '' : ` alpha=${parts.alpha}`}), ${fed.clientsPerRound}/round, ${fed.rounds} rounds, ${pool.size} workers, backend ${backend.name}`);
+    await host.loadModel(clientModel);
+    log(`${scenario.name}: ${method.name} on ${scenario.task.dataset}, ${fed.clients} clients (${parts.family}${parts.alpha === null ? '' : ` alpha=${parts.alpha}`}), ${fed.clientsPerRound}/round, ${fed.rounds} rounds, ${host.size} workers, backend ${backend.name}`);
     const lastRound = Math.min(fed.rounds, opts.stopAfterRound ?? fed.rounds);
     for (let round = startRound; round <= lastRound; round++) {
       const t0 = performance.now();
-      const workerBusyMs: number[] = Array.from({ length: pool.size }, () => 0);
+      const workerBusyMs: number[] = Array.from({ length: host.size }, () => 0);
       const lr = roundLearningRate(fed.learningRate, round, fed.rounds, fed.schedule);
       const sampled = sampleClients(scenario.seed, round, fed.clients, fed.clientsPerRound);
       // Clients download the global vector and every frozen-model patch they have not applied.
@@ -215,8 +180,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       const tDispatch = performance.now();
       const arrived = await Promise.all(
         plan.participants.map((clientId) =>
-          trainWithRetry(
-            pool,
+          host.train(
             () => ({
               round, clientId, seed: scenario.seed, lr, weightDecay: fed.weightDecay, epochs: fed.localEpochs, batchSize: fed.batchSize, maxGradNorm: fed.maxGradNorm,
               weights: global.slice(),
@@ -273,11 +237,11 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
         record.evalLoss = ev.loss;
       }
       // Live tensor counts: a run whose counts grow leaks, whatever its accuracy says.
-      record.tensors = { server: tf.memory().numTensors, actorMax: Math.max(...(await pool.broadcast((actor) => actor.numTensors()))) };
+      record.tensors = { server: tf.memory().numTensors, actorMax: await host.numTensors() };
       record.wallSeconds = (performance.now() - t0) / 1000;
       if (frozenUpdate.length > 0) {
         applyToSpec(frozenUpdate);
-        await pool.broadcast((actor) => actor.updateFrozen(frozenUpdate));
+        await host.updateFrozen(frozenUpdate);
         ledger.publish(patchBytes(frozenUpdate));
       }
       dir.appendRound(record);
@@ -314,7 +278,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     log(`results in ${dir.path} (${((performance.now() - runStart) / 1000).toFixed(1)} s this session)`);
     return { dir: dir.path, summary, rounds };
   } finally {
-    if (!opts.pool) await pool.close();
+    await closeHost();
     method.dispose();
     unlock();
   }

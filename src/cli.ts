@@ -9,6 +9,7 @@ import { registerPretrain } from './commands/pretrain.js';
 import { registerReport } from './commands/report.js';
 import { registerRun } from './commands/run.js';
 import { registerSweep } from './commands/sweep.js';
+import { registerWorker } from './commands/worker.js';
 import { ownVersion } from './results/environment.js';
 import { RunStoppedError, UserError } from './util/errors.js';
 
@@ -27,6 +28,7 @@ registerAblate(program);
 registerSweep(program);
 registerReport(program);
 registerPredict(program);
+registerWorker(program);
 
 // User errors, from option parsers or from a command, become one line and exit code 2.
 try {

@@ -54,7 +54,7 @@ describe('environment.json', () => {
     const expected = version(join(REPO, 'node_modules/piscina/package.json'));
     expect(expected).toBe('5.3.2');
     expect(packageVersion('piscina')).toBe(expected);
-    const packages = describeEnvironment(BACKEND, 1)['packages'] as Record<string, string>;
+    const packages = describeEnvironment(BACKEND, 1, 'threads')['packages'] as Record<string, string>;
     expect(packages['piscina']).toBe(expected);
     for (const [name, v] of Object.entries(packages)) expect(v, name).toBe(version(join(REPO, 'node_modules', name, 'package.json')));
     expect(packageVersion('no-such-package-anywhere')).toBe('not installed');
@@ -65,7 +65,7 @@ describe('environment.json', () => {
     process.chdir(userRepo);
     try {
       expect(realpathSync(projectRoot() as string)).toBe(realpathSync(REPO));
-      expect(describeEnvironment(BACKEND, 1)['fedpft']).toBe(version(join(REPO, 'package.json')));
+      expect(describeEnvironment(BACKEND, 1, 'threads')['fedpft']).toBe(version(join(REPO, 'package.json')));
       // Versions come from this project's install, not from the working directory.
       expect(packageVersion('piscina')).toBe('5.3.2');
     } finally {
@@ -80,7 +80,7 @@ describe('environment.json', () => {
     const saved = process.env['GIT_DIR'];
     process.env['GIT_DIR'] = join(userRepo, '.git');
     try {
-      const commit = describeEnvironment(BACKEND, 1)['gitCommit'] as string | null;
+      const commit = describeEnvironment(BACKEND, 1, 'threads')['gitCommit'] as string | null;
       expect(commit ?? '').not.toContain(userHead);
       if (head === null) expect(commit).toBeNull();
       else expect(commit?.replace(/\+dirty$/, '')).toBe(head);

@@ -31,14 +31,6 @@ export function compiled(relative: string): string {
   return found;
 }
 
-/** The client actor module that runScenario also uses, compiled. */
-export function clientActorFile(): string {
-  const candidates = [new URL('../../actors/client-actor.js', import.meta.url), new URL('../../dist/actors/client-actor.js', import.meta.url)].map((u) => fileURLToPath(u));
-  const found = candidates.find((f) => existsSync(f));
-  if (!found) throw new Error('dist/actors/client-actor.js is missing: build first (npx tsc -p tsconfig.json)');
-  return found;
-}
-
 export interface BenchScenario {
   name: string;
   modelDir: string;

@@ -1,16 +1,13 @@
-import type { ClientActor, ClientActorInit } from '../../actors/client-actor.js';
-import { DeviceScheduler } from '../../actors/device-scheduler.js';
-import { trainWithRetry } from '../../actors/dispatch.js';
-import { ActorPool } from '../../actors/pool.js';
+import type { ClientHost } from '../../actors/client-host.js';
+import { openClientHost } from '../../actors/open-host.js';
 import type { TrainTask } from '../client/local-train.js';
-import { toShared } from '../data/dataset.js';
 import { loadTask } from '../data/registry.js';
 import { createMethod } from '../methods/registry.js';
 import type { ClientModelSpec } from '../methods/method.js';
 import { disposeParams } from '../model/params.js';
 import { loadModel } from '../model/encoder.js';
 import { initBackend, type BackendChoice } from '../tensor/backend.js';
-import { benchScenario, clientActorFile, FEDPETUNING, load1, median } from './common.js';
+import { benchScenario, FEDPETUNING, load1, median } from './common.js';
 
 export interface PoolBenchOptions {
   modelDir: string;
@@ -95,8 +92,6 @@ export async function benchPool(opts: PoolBenchOptions): Promise<PoolBench> {
     disposeParams(fm.params);
     method.dispose();
   }
-  const shared = toShared(data.train);
-  const workerData: ClientActorInit = { backend: opts.backend, data: { features: shared.features, labels: shared.labels, featureSize: shared.featureSize } };
   const task = (i: number): TrainTask => ({
     round: 1,
     clientId: i,
@@ -111,16 +106,16 @@ export async function benchPool(opts: PoolBenchOptions): Promise<PoolBench> {
   });
 
   const open = async (workers: number) => {
-    const pool = await ActorPool.open<ClientActor>({ workers, workerFile: clientActorFile(), workerData, deviceKind: 'cpu', scheduler: new DeviceScheduler({ cpu: workers }) });
-    await pool.broadcast((actor) => actor.loadModel(spec));
+    const host = await openClientHost({ ...scenario, runtime: { ...scenario.runtime, workers } }, data.train);
+    await host.loadModel(spec);
     // Warm-up: one update per actor (first-call kernel setup is not throughput).
-    await Promise.all(Array.from({ length: workers }, (_, i) => trainWithRetry(pool, () => task(i), 0)));
-    return pool;
+    await Promise.all(Array.from({ length: workers }, (_, i) => host.train(() => task(i), 0)));
+    return host;
   };
-  const batch = async (pool: ActorPool<ClientActor>) => {
+  const batch = async (host: ClientHost) => {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const results = await Promise.all(Array.from({ length: opts.tasks }, (_, i) => trainWithRetry(pool, () => task(i), 0)));
+    const results = await Promise.all(Array.from({ length: opts.tasks }, (_, i) => host.train(() => task(i), 0)));
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     return { ups: opts.tasks / seconds, msPerUpdate: results.reduce((s, r) => s + r.trainMs, 0) / results.length, cores: (cpu.user + cpu.system) / 1e6 / seconds };
@@ -130,7 +125,7 @@ export async function benchPool(opts: PoolBenchOptions): Promise<PoolBench> {
   const samples: Array<Array<{ ups: number; msPerUpdate: number; cores: number }>> = [[], []];
   try {
     for (let r = 0; r < opts.repeats; r++) {
-      for (const w of [0, 1]) samples[w]?.push(await batch(pools[w] as ActorPool<ClientActor>));
+      for (const w of [0, 1]) samples[w]?.push(await batch(pools[w] as ClientHost));
     }
   } finally {
     await Promise.all(pools.map((p) => p.close()));

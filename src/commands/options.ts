@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { BACKEND_CHOICES, isBackendChoice, type BackendChoice } from '../tensor/backend-choices.js';
+import { ACTOR_HOSTS, isActorHost, type ActorHostChoice } from '../scenario/actor-hosts.js';
 import { UserError } from '../util/errors.js';
 
 /** The quickstart scenario, run when no scenario file is given. */
@@ -10,6 +11,21 @@ export const backendOption = (v: string): BackendChoice => {
   if (!isBackendChoice(v)) throw new UserError('command line', '--backend', `expected ${BACKEND_CHOICES.join(' | ')}, got "${v}"`);
   return v;
 };
+
+/** A commander option parser for --actors that fails with a one-line UserError. */
+export const actorsOption = (v: string): ActorHostChoice => {
+  if (!isActorHost(v)) throw new UserError('command line', '--actors', `expected ${ACTOR_HOSTS.join(' | ')}, got "${v}"`);
+  return v;
+};
+
+/** --actors' help text. */
+export const ACTORS_HELP = `where client actors run: ${ACTOR_HOSTS.join(' | ')} (overrides runtime.actors; broker needs runtime.broker)`;
+
+/** Applies --actors to a scenario's runtime section; broker needs the file's runtime.broker. */
+export function overrideActors(runtime: { actors: ActorHostChoice; broker?: unknown }, actors: ActorHostChoice, file: string): void {
+  if (actors === 'broker' && runtime.broker === undefined) throw new UserError(file, 'runtime.broker', '--actors broker needs runtime.broker.url in the scenario (e.g. redis://127.0.0.1:6379)');
+  runtime.actors = actors;
+}
 
 /** --backend's help text. */
 export const BACKEND_HELP = `tensor backend: ${BACKEND_CHOICES.join(' | ')}`;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /** A labelled text set. Texts are plain strings; tokenization happens later, per model. */
 export interface LabelledTexts {
   name: string;
@@ -87,4 +88,13 @@ export function toShared(d: LabelledExamples): LabelledExamples {
   const labels = new Int32Array(new SharedArrayBuffer(d.labels.byteLength));
   labels.set(d.labels);
   return { ...d, input: { ...d.input }, features, labels, classNames: [...d.classNames] };
+}
+
+/** sha256 of a training set's contents (sizes, features, labels): actors that load it themselves check theirs against the server's. */
+export function examplesHash(d: Pick<LabelledExamples, 'features' | 'labels' | 'featureSize'>): string {
+  const h = createHash('sha256');
+  h.update(Int32Array.of(d.featureSize, d.labels.length));
+  h.update(new Uint8Array(d.features.buffer, d.features.byteOffset, d.features.byteLength));
+  h.update(new Uint8Array(d.labels.buffer, d.labels.byteOffset, d.labels.byteLength));
+  return h.digest('hex');
 }

@@ -2,7 +2,9 @@
  * What `fedpft ablate` and `fedpft sweep` share: runtime flags, running the grid and printing
  * its report. Heavy modules (tfjs, the server) load only once a command runs.
  */
+import type { ActorHostChoice } from '../scenario/actor-hosts.js';
 import type { BackendChoice } from '../tensor/backend-choices.js';
+import { overrideActors } from '../commands/options.js';
 import { RunStoppedError, UserError } from '../util/errors.js';
 import { NAME, parseSetOption, type Axis, type GridSpec } from './grid.js';
 
@@ -13,6 +15,7 @@ export interface GridCommandOptions {
   results: string;
   workers?: number;
   backend?: BackendChoice;
+  actors?: ActorHostChoice;
   stopAfterRuns?: number;
   report?: boolean;
 }
@@ -33,11 +36,12 @@ export function checkGridName(name: string): string {
   return name;
 }
 
-/** --workers and --backend apply to every run; they do not change results. */
-export function applyRuntime(grid: GridSpec, opts: Pick<GridCommandOptions, 'workers' | 'backend'>): void {
+/** --workers, --backend and --actors apply to every run; they do not change results. */
+export function applyRuntime(grid: GridSpec, opts: Pick<GridCommandOptions, 'workers' | 'backend' | 'actors'>): void {
   for (const p of grid.points) {
     if (opts.workers) p.scenario.runtime.workers = opts.workers;
     if (opts.backend) p.scenario.runtime.backend = opts.backend;
+    if (opts.actors) overrideActors(p.scenario.runtime, opts.actors, grid.base.name);
   }
 }
 

@@ -6,7 +6,9 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { clientPoolKey, openClientPool, runScenario, type ClientPool } from '../../actors/server.js';
+import type { ClientHost } from '../../actors/client-host.js';
+import { clientPoolKey, openClientHost } from '../../actors/open-host.js';
+import { runScenario } from '../../actors/server.js';
 import type { Scenario } from '../scenario/schema.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { lockDir } from '../util/dir-lock.js';
@@ -101,7 +103,7 @@ export async function runGrid(opts: GridRunOptions): Promise<GridOutcome> {
   }
 
   const outcome: GridOutcome = { dir, ran: [], skipped: [], stopped: [], pending: [] };
-  let shared: ClientPool | null = null;
+  let shared: ClientHost | null = null;
   try {
     for (const [i, p] of points.entries()) {
       const tag = `[${i + 1}/${points.length}] ${p.name}`;
@@ -119,9 +121,9 @@ export async function runGrid(opts: GridRunOptions): Promise<GridOutcome> {
       if (state[i] === 'new' && existsSync(runDir)) rmSync(runDir, { recursive: true, force: true });
       const key = clientPoolKey(p.scenario);
       if (shared?.key !== key) {
-        await shared?.pool.close();
+        await shared?.close();
         shared = null;
-        shared = await openClientPool(p.scenario);
+        shared = await openClientHost(p.scenario);
       }
       log(`${tag}: ${state[i] === 'started' ? 'resuming' : 'starting'}`);
       try {
@@ -130,7 +132,7 @@ export async function runGrid(opts: GridRunOptions): Promise<GridOutcome> {
           resultsRoot: opts.resultsRoot,
           runId: p.name,
           ...(state[i] === 'started' ? { resume: p.name } : {}),
-          pool: shared,
+          host: shared,
           log,
         });
         outcome.ran.push(p.name);
@@ -141,7 +143,7 @@ export async function runGrid(opts: GridRunOptions): Promise<GridOutcome> {
       }
     }
   } finally {
-    await shared?.pool.close();
+    await shared?.close();
     unlock();
   }
   if (outcome.pending.length > 0) log(`stopped after ${outcome.ran.length} runs (--stop-after-runs); ${outcome.pending.length} left: run the same command again to continue`);

@@ -101,7 +101,7 @@ export function ownVersion(): string {
 }
 
 /** Everything besides the scenario that a result depends on, recorded with every run. */
-export function describeEnvironment(backend: BackendInfo, workers: number): Record<string, unknown> {
+export function describeEnvironment(backend: BackendInfo, workers: number, actors: string): Record<string, unknown> {
   const project = projectRoot();
   return {
     backend: backend.name,
@@ -113,6 +113,7 @@ export function describeEnvironment(backend: BackendInfo, workers: number): Reco
     platform: `${os.platform()} ${os.arch()}`,
     cpus: os.availableParallelism(),
     workers,
+    actors,
     // fedpft's own commit; null when it does not run from its own git checkout (see fedpft).
     gitCommit: project ? gitCommit(project) : null,
   };

@@ -7,6 +7,8 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { DATASET_NAMES, DISTILL_DATASET_NAMES, FILE_DATASET_NAMES, isFileDataset } from '../data/names.js';
 import { BACKEND_CHOICES } from '../tensor/backend-choices.js';
+import { ACTOR_HOSTS } from './actor-hosts.js';
+import { parseRedisUrl, REDIS_URL_EXPECTED } from '../util/redis-url.js';
 import { distillOverlap } from './distill-overlap.js';
 
 export function int(min: number) {
@@ -205,10 +207,27 @@ const workersSchema = int(1)
   .default(() => availableParallelism())
   .describe('worker threads; default: the number of CPU cores');
 
+export const brokerSchema = mapping({
+  url: z.string({ error: REDIS_URL_EXPECTED }).refine((u) => parseRedisUrl(u) !== null, { error: REDIS_URL_EXPECTED }).describe('the Redis server the BullMQ queue lives on'),
+  queue: z
+    .string({ error: 'expected a queue name made of letters, digits, "_" and "-"' })
+    .regex(/^[A-Za-z0-9_-]+$/, { error: 'expected a queue name made of letters, digits, "_" and "-"' })
+    .default('fedpft')
+    .describe('the queue that `fedpft worker --queue` serves'),
+  waitSeconds: positive().default(60).describe('stop the run when no worker serves the queue for this long'),
+});
+
 export const runtimeSchema = mapping({
   workers: workersSchema,
   backend: oneOf(BACKEND_CHOICES).default('auto').describe('auto: tensorflow-gpu, tensorflow, wasm, cpu, the first that loads'),
+  actors: oneOf(ACTOR_HOSTS)
+    .default('threads')
+    .describe('where client actors run: worker threads of this process, child processes (runtime.workers of them; the tensorflow backends always use these), or `fedpft worker` processes on any machine through a BullMQ queue (runtime.broker)'),
+  broker: brokerSchema.optional().describe('runtime.actors: broker only'),
   devices: mapping({ cpu: deviceSlots, gpu: deviceSlots }).optional().describe('slots: at most this many client tasks compute on the device at once; default: one per worker'),
+}).superRefine((r, ctx) => {
+  if (r.actors === 'broker' && !r.broker) ctx.addIssue({ code: 'custom', path: ['broker'], message: 'runtime.actors: broker needs runtime.broker.url (e.g. redis://127.0.0.1:6379)' });
+  if (r.actors !== 'broker' && r.broker) ctx.addIssue({ code: 'custom', path: ['broker'], message: `runtime.broker is only read with runtime.actors: broker (this scenario has ${r.actors})` });
 }).prefault({});
 
 const probability = (what: string) =>
@@ -281,6 +300,7 @@ export type PartitionConfig = Scenario['partition'];
 export type FederationConfig = Scenario['federation'];
 export type RuntimeConfig = Scenario['runtime'];
 export type FaultsConfig = Scenario['faults'];
+export type BrokerConfig = z.output<typeof brokerSchema>;
 
 /** JSON Schema of the file as written (input side: defaults are optional), for editors. */
 export function scenarioJsonSchema(): object {

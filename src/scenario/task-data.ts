@@ -1,4 +1,4 @@
-import type { TaskData } from '../data/dataset.js';
+import type { LabelledExamples, TaskData } from '../data/dataset.js';
 import { isTextTask } from '../data/names.js';
 import { loadTask } from '../data/registry.js';
 import { loadTokenizer } from '../model/encoder.js';
@@ -15,4 +15,32 @@ export function scenarioTextEncoding(scenario: Scenario): TextEncoding | undefin
 export function loadScenarioTask(scenario: Scenario, text = scenarioTextEncoding(scenario)): TaskData {
   const { dataset, trainLimit, evalLimit, files } = scenario.task;
   return loadTask(dataset, { trainLimit, evalLimit, text, files });
+}
+
+/**
+ * What a client actor outside the server's process needs to load the training set itself: the
+ * scenario's task (the shipped datasets, or the user's files by the same path) and the FM's
+ * directory, whose tokenizer encodes text.
+ */
+export interface TrainingSource {
+  task: Scenario['task'];
+  modelDir: string;
+}
+
+export function trainingSource(scenario: Scenario): TrainingSource {
+  return { task: scenario.task, modelDir: scenario.model.dir };
+}
+
+/** The training split a source names, encoded as the server encodes it. */
+export function loadTrainingSet(source: TrainingSource): LabelledExamples {
+  const { dataset, trainLimit, files, maxLength } = source.task;
+  const text = isTextTask(dataset) ? { tokenizer: loadTokenizer(source.modelDir), maxLength } : undefined;
+  return loadTask(dataset, { trainLimit, evalLimit: 1, text, files }).train;
+}
+
+/** The files (or the shipped dataset) a source reads, for a one-line message about them. */
+export function describeSource(source: TrainingSource): string {
+  const { dataset, files } = source.task;
+  if (files) return `task.files.train ${[files.train].flat().join(', ')}`;
+  return isTextTask(dataset) ? `the shipped ${dataset} dataset tokenized by ${source.modelDir}` : `the shipped ${dataset} dataset`;
 }

@@ -11,9 +11,9 @@ export const CLI = join(REPO, 'dist/src/cli.js');
 const run = promisify(execFile);
 
 /** Runs the built CLI; resolves with exit code and output instead of throwing on failure. */
-export async function cli(args: string[], cwd = REPO): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function cli(args: string[], cwd = REPO, env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd, maxBuffer: 64 * 1024 * 1024, ...(env ? { env: { ...process.env, ...env } } : {}) });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
