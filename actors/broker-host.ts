@@ -168,7 +168,7 @@ export class BrokerHost implements ClientHost {
       }
       if (failure !== undefined) {
         const message = failure instanceof Error ? failure.message : String(failure);
-        if (message.startsWith(REFUSED)) throw new RunStoppedError(`${this.#where}: a worker refused round ${task.round}, client ${task.clientId}: ${message.slice(REFUSED.length)}`);
+        if (message.startsWith(REFUSED)) throw new RunStoppedError(`${this.#where}: a worker refused round ${task.round}, client ${task.clientId}: ${message.slice(REFUSED.length)}; the run stops at its last checkpoint (fedpft run --resume continues it)`);
         throw new Error(message);
       }
       const ret = done as BrokerReturn;

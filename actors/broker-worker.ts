@@ -10,9 +10,9 @@ import { Redis } from 'ioredis';
 import type { TrainTask } from '../src/client/local-train.js';
 import type { FrozenPatch } from '../src/client/frozen-patch.js';
 import type { ClientModelSpec } from '../src/methods/method.js';
-import { examplesHash } from '../src/data/dataset.js';
+import type { LabelledExamples } from '../src/data/dataset.js';
 import { ownVersion } from '../src/results/environment.js';
-import { describeSource, loadTrainingSet } from '../src/scenario/task-data.js';
+import { describeSource, loadCheckedTrainingSet } from '../src/scenario/task-data.js';
 import { initBackend } from '../src/tensor/backend.js';
 import { parseRedisUrl } from '../src/util/redis-url.js';
 import { checkBroker } from './broker-host.js';
@@ -98,13 +98,17 @@ export class BrokerWorker {
     const actors = await this.#actorsFor(d);
     const task = await this.#blobs.get<TrainTask>(d.task, 'task');
     // A job handed on after its worker died was begun once already: its injected fault has happened.
-    if (job.stalledCounter > 0 && task.inject !== 'nan') delete task.inject;
+    if (job.stalledCounter > 0) {
+      this.opts.log(`job ${job.id ?? '?'}: handed on from a worker that stopped (stalled ${job.stalledCounter} time${job.stalledCounter === 1 ? '' : 's'})`);
+      if (task.inject !== 'nan') delete task.inject;
+    }
     const { result, backend, tensors } = await actors.pool.run(async (actor, slot) => {
       await this.#install(actors, actor, slot, d.model);
       const trained = await actor.train(task);
       return { result: trained, backend: (await actor.backend()).name, tensors: await actor.numTensors() };
     });
     const hash = await this.#blobs.put(result, 24 * 3600);
+    this.opts.log(`job ${job.id ?? '?'}: done in ${(result.trainMs / 1000).toFixed(2)} s`);
     return { result: hash, backend, worker: this.name, tensors };
   }
 
@@ -127,14 +131,12 @@ export class BrokerWorker {
   async #build(key: string, d: BrokerJob): Promise<Actors> {
     await this.#actors?.pool.close();
     this.#actors = undefined;
-    let train: ReturnType<typeof loadTrainingSet>;
+    let train: LabelledExamples;
     try {
-      train = loadTrainingSet(d.data.source);
+      train = loadCheckedTrainingSet(d.data.source, d.data.sha256);
     } catch (err) {
-      throw refuse(`worker ${this.name} cannot load ${describeSource(d.data.source)}: ${(err as Error).message.split('\n')[0]}`);
+      throw refuse(`worker ${this.name}: ${(err as Error).message.split('\n')[0]}`);
     }
-    const sha256 = examplesHash(train);
-    if (sha256 !== d.data.sha256) throw refuse(`${describeSource(d.data.source)}: the training set on worker ${this.name} (sha256 ${sha256.slice(0, 12)}) differs from the server's (${d.data.sha256.slice(0, 12)})`);
     const host = effectiveHost('threads', (await initBackend(d.backend)).name) as 'threads' | 'processes';
     const workerData: ClientActorInit = { backend: d.backend, data: actorData(host, d.data.source, train) };
     const pool = await ActorPool.open<ClientActor>({ workers: this.opts.concurrency, host, workerFile: CLIENT_ACTOR, workerData });

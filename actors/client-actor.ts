@@ -7,8 +7,7 @@ import type { ClientModelSpec } from '../src/methods/method.js';
 import type { FrozenPatch } from '../src/client/frozen-patch.js';
 import { initBackend, type BackendChoice, type BackendInfo } from '../src/tensor/backend.js';
 import { BACKEND_CHOICES, isBackendChoice } from '../src/tensor/backend-choices.js';
-import { examplesHash } from '../src/data/dataset.js';
-import { describeSource, loadTrainingSet, type TrainingSource } from '../src/scenario/task-data.js';
+import { loadCheckedTrainingSet, type TrainingSource } from '../src/scenario/task-data.js';
 import { hostActor } from './worker-host.js';
 
 /** The training set an actor reads: shared memory from the server's process, or loaded by the actor. */
@@ -39,9 +38,7 @@ function actorBackendChoice(asked: BackendChoice): BackendChoice {
 /** The training set an actor trains on; one loaded here must hash as the server's does, or the actor refuses to start. */
 export function loadActorData(data: ActorData): SharedImages {
   if (data.kind === 'shared') return data.data;
-  const set = loadTrainingSet(data.source);
-  const sha256 = examplesHash(set);
-  if (sha256 !== data.sha256) throw new Error(`${describeSource(data.source)}: the training set here (sha256 ${sha256.slice(0, 12)}) differs from the server's (${data.sha256.slice(0, 12)})`);
+  const set = loadCheckedTrainingSet(data.source, data.sha256);
   return { features: set.features, labels: set.labels, featureSize: set.featureSize };
 }
 

@@ -4,45 +4,14 @@
  * weights) to one that was never interrupted. A torn checkpoint must be refused, never used,
  * and leftover temp files of interrupted atomic writes must be ignored.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RunDir } from '../src/results/run-dir.js';
 import { UserError } from '../src/util/errors.js';
+import { start, waitFor } from './helpers/processes.js';
 import { makeTinyFm4, METHOD_YAML, tinyMethodScenario } from './helpers/tiny-fm4.js';
-import { CLI, cli, makeTinyFm, REPO, roundMetrics, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[]): { child: ChildProcess; exited: Promise<Exit> } {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<Exit>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, exited };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls (every 2 ms, so the kill lands close to the event) until cond holds; fails if the child exits first. */
-async function waitFor(cond: () => boolean, what: string, exited: Promise<Exit>, timeoutMs = 60_000): Promise<void> {
-  let done: Exit | null = null;
-  void exited.then((e) => (done = e));
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (done) throw new Error(`the run exited before ${what}: ${JSON.stringify(done)}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
-}
+import { cli, makeTinyFm, roundMetrics, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
 
 function lineCount(file: string): number {
   if (!existsSync(file)) return 0;

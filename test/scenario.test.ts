@@ -111,7 +111,7 @@ describe('parseScenario', () => {
       evalEvery: 5,
     });
     expect(s.method).toEqual({ name: 'fedpetuning', lora: { rank: 4, alpha: 8, dropout: 0 }, head: 'auto' });
-    expect(s.runtime).toEqual({ workers: 2, backend: 'wasm', devices: { gpu: { slots: 2 } } });
+    expect(s.runtime).toEqual({ workers: 2, backend: 'wasm', actors: 'threads', devices: { gpu: { slots: 2 } } });
   });
 
   it('fills defaults into a minimal file', () => {
@@ -127,7 +127,7 @@ describe('parseScenario', () => {
       evalEvery: 1,
     });
     expect(s.method).toEqual({ name: 'fedpetuning', lora: { rank: 8, alpha: 16, dropout: 0.1 }, head: 'auto' });
-    expect(s.runtime).toEqual({ workers: availableParallelism(), backend: 'auto' });
+    expect(s.runtime).toEqual({ workers: availableParallelism(), backend: 'auto', actors: 'threads' });
     expect(s.task.trainLimit).toBeUndefined();
   });
 
@@ -164,6 +164,11 @@ describe('parseScenario', () => {
     ['unknown dataset', withField('task.dataset', 'cifar1'), 'task.dataset', /expected one of mnist \| fashion-mnist \| spam \| sotu-party \| glue-sst2 .* \| cifar100, got "cifar1"/],
     ['unknown backend', withField('runtime', { backend: 'cuda' }), 'runtime.backend', /expected one of auto/],
     ['unknown device kind', withField('runtime', { devices: { tpu: { slots: 1 } } }), 'runtime.devices.tpu', /unknown field "tpu"/],
+    ['unknown actor host', withField('runtime', { actors: 'cluster' }), 'runtime.actors', /expected one of threads \| processes \| broker/],
+    ['broker without its section', withField('runtime', { actors: 'broker' }), 'runtime.broker', /needs runtime\.broker\.url/],
+    ['broker section on threads', withField('runtime', { broker: { url: 'redis://127.0.0.1:6379' } }), 'runtime.broker', /only read with runtime\.actors: broker/],
+    ['broker URL without a port', withField('runtime', { actors: 'broker', broker: { url: 'redis://localhost' } }), 'runtime.broker.url', /expected a Redis URL/],
+    ['broker queue with a colon', withField('runtime', { actors: 'broker', broker: { url: 'redis://localhost:6379', queue: 'a:b' } }), 'runtime.broker.queue', /expected a queue name/],
     ['bad name', withField('name', 'my run'), 'name', /expected a name/],
     ['missing model dir', withField('model.dir', join(tmp, 'nope')), 'model.dir', /directory not found: .*nope/],
     ['model dir without config.json', withField('model.dir', modelDir('no-config', ['model.safetensors'])), 'model.dir', /missing config.json in /],

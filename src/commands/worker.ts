@@ -27,11 +27,12 @@ export function registerWorker(program: Command): void {
     .requiredOption('--broker <url>', 'the Redis server, e.g. redis://127.0.0.1:6379', brokerUrl)
     .option('--queue <name>', "the queue to serve (a scenario's runtime.broker.queue)", queueName, 'fedpft')
     .option('--concurrency <n>', 'client actors in this process: tasks served at once', positiveInt('--concurrency'), 1)
+    .option('--lock-seconds <s>', "how soon a killed worker's tasks go to another worker", positiveInt('--lock-seconds'), 10)
     .option('--cache <dir>', 'where fetched client models are kept (default: $XDG_CACHE_HOME/fedpft/broker or ~/.cache/fedpft/broker)')
-    .action(async (opts: { broker: string; queue: string; concurrency: number; cache?: string }) => {
+    .action(async (opts: { broker: string; queue: string; concurrency: number; lockSeconds: number; cache?: string }) => {
       const { BrokerWorker } = await import('../../actors/broker-worker.js');
       const log = (line: string) => console.log(line);
-      const worker = await BrokerWorker.start({ url: opts.broker, queue: opts.queue, concurrency: opts.concurrency, cacheDir: opts.cache ?? defaultCache(), log });
+      const worker = await BrokerWorker.start({ url: opts.broker, queue: opts.queue, concurrency: opts.concurrency, cacheDir: opts.cache ?? defaultCache(), lockMs: opts.lockSeconds * 1000, log });
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           log(`worker ${worker.name}: ${signal}, finishing the tasks in hand`);

@@ -1,4 +1,4 @@
-import type { LabelledExamples, TaskData } from '../data/dataset.js';
+import { examplesHash, type LabelledExamples, type TaskData } from '../data/dataset.js';
 import { isTextTask } from '../data/names.js';
 import { loadTask } from '../data/registry.js';
 import { loadTokenizer } from '../model/encoder.js';
@@ -36,6 +36,17 @@ export function loadTrainingSet(source: TrainingSource): LabelledExamples {
   const { dataset, trainLimit, files, maxLength } = source.task;
   const text = isTextTask(dataset) ? { tokenizer: loadTokenizer(source.modelDir), maxLength } : undefined;
   return loadTask(dataset, { trainLimit, evalLimit: 1, text, files }).train;
+}
+
+/**
+ * The training split a source names, loaded by an actor outside the server's process; it must
+ * hash as the server's did, or training on it would silently differ.
+ */
+export function loadCheckedTrainingSet(source: TrainingSource, sha256: string): LabelledExamples {
+  const set = loadTrainingSet(source);
+  const here = examplesHash(set);
+  if (here !== sha256) throw new Error(`${describeSource(source)}: the training set here (sha256 ${here.slice(0, 12)}) differs from the server's (${sha256.slice(0, 12)})`);
+  return set;
 }
 
 /** The files (or the shipped dataset) a source reads, for a one-line message about them. */
