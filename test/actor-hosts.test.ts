@@ -86,3 +86,15 @@ describe('an actor that loads the training set itself', () => {
     expect(() => loadActorData({ kind: 'source', source, sha256: '0'.repeat(64) })).toThrow(/^the shipped mnist dataset: the training set here \(sha256 [0-9a-f]{12}\) differs from the server's \(000000000000\)$/);
   });
 });
+
+describe('the host a backend needs', () => {
+  it('moves thread actors to processes on the tensorflow backends only; an explicit host stays', async () => {
+    const { effectiveHost } = await import('../actors/open-host.js');
+    expect(effectiveHost('threads', 'tensorflow')).toBe('processes');
+    expect(effectiveHost('threads', 'tensorflow-gpu')).toBe('processes');
+    expect(effectiveHost('threads', 'wasm')).toBe('threads');
+    expect(effectiveHost('threads', 'cpu')).toBe('threads');
+    expect(effectiveHost('broker', 'tensorflow')).toBe('broker');
+    expect(effectiveHost('processes', 'wasm')).toBe('processes');
+  });
+});

@@ -120,17 +120,31 @@ describe('fedpft bench --quick', () => {
     });
   });
 
-  it('pool: updates/s with 1 and 2 workers and their ratio', () => {
+  it('pool: updates/s with 1 and 2 actors and their ratio, on threads, processes and broker workers', () => {
     const p = r.pool;
     if (!p) throw new Error('no pool section');
-    for (const run of [p.one, p.two]) {
-      positive(run.updatesPerSecond, 'updatesPerSecond');
-      positive(run.msPerUpdate, 'msPerUpdate');
-      positive(run.coresUsed, 'coresUsed');
-      expect(run.updatesPerSecond).toBe(median(run.samples));
+    // redis-server is installed wherever the tests run (.ci/run installs it): the broker is measured.
+    expect(p.skipped).toEqual([]);
+    expect(p.hosts.map((h) => h.host)).toEqual(['threads', 'processes', 'broker']);
+    expect([p.one, p.two]).toEqual([p.hosts[0]?.one, p.hosts[0]?.two]);
+    for (const h of p.hosts) {
+      for (const run of [h.one, h.two]) {
+        positive(run.updatesPerSecond, 'updatesPerSecond');
+        positive(run.msPerUpdate, 'msPerUpdate');
+        expect(run.updatesPerSecond).toBe(median(run.samples));
+        if (h.host === 'threads') positive(run.coresUsed, 'coresUsed');
+        else expect(run.coresUsed).toBeNull();
+      }
+      expect([h.one.workers, h.two.workers]).toEqual([1, 2]);
+      ratioOf(h.ratio, h.two.updatesPerSecond, h.one.updatesPerSecond);
     }
-    expect([p.one.workers, p.two.workers]).toEqual([1, 2]);
     ratioOf(p.ratio, p.two.updatesPerSecond, p.one.updatesPerSecond);
+    const o = p.brokerOverhead;
+    if (!o) throw new Error('no broker overhead');
+    positive(o.threadsRoundSeconds, 'threadsRoundSeconds');
+    positive(o.brokerRoundSeconds, 'brokerRoundSeconds');
+    expect(Math.abs(o.share - (1 - o.threadsRoundSeconds / o.brokerRoundSeconds))).toBeLessThanOrEqual(REL);
+    expect(o.clientsPerRound).toBe(10);
   });
 
   it('overhead: per-round shares follow from the round timings', () => {
@@ -176,7 +190,7 @@ describe('fedpft bench --quick', () => {
     const key = (t: { id: string; model?: string }) => (t.model ? `${t.id}@${t.model}` : t.id);
     const byId = new Map(r.targets.map((t) => [key(t), t]));
     const perFm = ['engine.fullStepVsMatMul', 'engine.loraStepVsMatMul', 'methods.fedpftStepRatio'].flatMap((id) => r.models.map((m) => `${id}@${m}`));
-    expect([...byId.keys()].sort()).toEqual([...perFm, 'memory.liveDeltaMB', 'memory.peakDeltaMB', 'overhead.outsideShare', 'pool.ratio'].sort());
+    expect([...byId.keys()].sort()).toEqual([...perFm, 'memory.liveDeltaMB', 'memory.peakDeltaMB', 'overhead.outsideShare', 'pool.ratio', 'pool.processesVsThreads', 'pool.brokerRatio', 'pool.brokerOverheadShare'].sort());
     for (const t of r.targets) expect(t.pass).toBe(t.op === '>=' ? t.value >= t.threshold : t.value <= t.threshold);
     r.engine.forEach(({ project: e }) => expect(byId.get(`engine.fullStepVsMatMul@${e.model}`)?.value).toBe(e.fullStep.vsMatMul));
     r.methods.forEach((m) => expect(byId.get(`methods.fedpftStepRatio@${m.model}`)?.value).toBe(m.rows[2]?.stepRatio));

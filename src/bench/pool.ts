@@ -1,5 +1,14 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ClientHost } from '../../actors/client-host.js';
 import { openClientHost } from '../../actors/open-host.js';
+import { runScenario } from '../../actors/server.js';
+import { projectRoot } from '../results/environment.js';
+import { ACTOR_HOSTS, type ActorHostChoice } from '../scenario/actor-hosts.js';
+import { loadScenario } from '../scenario/load.js';
+import type { Scenario } from '../scenario/schema.js';
+import { startBrokerFixture, type BrokerFixture } from './broker-fixture.js';
 import type { TrainTask } from '../client/local-train.js';
 import { loadTask } from '../data/registry.js';
 import { createMethod } from '../methods/registry.js';
@@ -19,6 +28,8 @@ export interface PoolBenchOptions {
   batchSize: number;
   /** Timed batches per worker count, alternating 1, 2, 1, 2, ... */
   repeats: number;
+  /** Rounds of the quickstart run on threads and on the broker, for the broker's share of round time. */
+  overheadRounds: number;
 }
 
 export interface PoolRun {
@@ -31,9 +42,26 @@ export interface PoolRun {
   /**
    * Median over the repeats of this process's CPU time (all threads) / wall time during the
    * batch: about 1 and 2 when the workers had the cores to themselves; less means other jobs
-   * took CPU from them and the ratio is disturbed.
+   * took CPU from them and the ratio is disturbed. null for hosts whose actors are other processes.
    */
-  coresUsed: number;
+  coresUsed: number | null;
+}
+
+export interface HostThroughput {
+  host: ActorHostChoice;
+  one: PoolRun;
+  two: PoolRun;
+  ratio: number;
+}
+
+export interface BrokerOverhead {
+  rounds: number;
+  clientsPerRound: number;
+  /** Median round wall time with 2 thread actors and with 2 broker workers (s). */
+  threadsRoundSeconds: number;
+  brokerRoundSeconds: number;
+  /** 1 - threadsRoundSeconds / brokerRoundSeconds. */
+  share: number;
 }
 
 export interface PoolBench {
@@ -44,20 +72,27 @@ export interface PoolBench {
   batchSize: number;
   stepsPerTask: number;
   repeats: number;
+  /** Threads (the default host): 1 and 2 actors. */
   one: PoolRun;
   two: PoolRun;
-  /** two.updatesPerSecond / one.updatesPerSecond. */
+  /** two.updatesPerSecond / one.updatesPerSecond, on threads. */
   ratio: number;
+  /** Every host measured, threads first. */
+  hosts: HostThroughput[];
+  /** Hosts that could not be measured here, one line each. */
+  skipped: string[];
+  /** null when the broker was not measured. */
+  brokerOverhead: BrokerOverhead | null;
   loadBefore: number;
   loadAfter: number;
 }
 
 export const POOL_DEFINITION =
-  'the same fixed set of client updates (FedPETuning LoRA r=8 on the shipped FM, 1 local epoch) sent through an ActorPool of the client actor that runs use; ' +
+  'the same fixed set of client updates (FedPETuning LoRA r=8 on the shipped FM, 1 local epoch) sent through each actor host that runs use (threads, processes, broker workers), with 1 and with 2 actors; ' +
   'updates/s = updates / wall time from dispatching the first to receiving the last; pools are started and every actor warmed up (one update each) before timing';
 
 /**
- * Client updates per second through ActorPool + the client actor with 1 and with 2 workers.
+ * Client updates per second through each actor host with 1 and with 2 actors.
  * Run directly on the pool rather than through runScenario so the number is the pool's
  * throughput alone: no round barrier (a round of 10 uneven clients leaves a worker idle at its
  * end), no evaluation, no checkpoints; those costs are what the overhead section measures.
@@ -92,8 +127,10 @@ export async function benchPool(opts: PoolBenchOptions): Promise<PoolBench> {
     disposeParams(fm.params);
     method.dispose();
   }
-  const task = (i: number): TrainTask => ({
-    round: 1,
+  // Every batch is a round of its own: a task is identified by (round, client), and the broker
+  // answers a repeated identity with the first answer.
+  const task = (i: number, round: number): TrainTask => ({
+    round,
     clientId: i,
     seed: scenario.seed,
     lr: scenario.federation.learningRate,
@@ -105,40 +142,69 @@ export async function benchPool(opts: PoolBenchOptions): Promise<PoolBench> {
     indices: Int32Array.from({ length: opts.examplesPerTask }, (_, k) => i * opts.examplesPerTask + k),
   });
 
-  const open = async (workers: number) => {
-    const host = await openClientHost({ ...scenario, runtime: { ...scenario.runtime, workers } }, data.train);
-    await host.loadModel(spec);
+  const scenarioOn = (host: ActorHostChoice, workers: number, queue = ''): Scenario => ({
+    ...scenario,
+    runtime: { ...scenario.runtime, workers, actors: host, ...(host === 'broker' ? { broker: { url: broker?.url ?? '', queue, waitSeconds: 60 } } : {}) },
+  });
+  const open = async (host: ActorHostChoice, workers: number) => {
+    const client = await openClientHost(scenarioOn(host, workers, `bench-${workers}`), data.train);
+    await client.loadModel(spec);
     // Warm-up: one update per actor (first-call kernel setup is not throughput).
-    await Promise.all(Array.from({ length: workers }, (_, i) => host.train(() => task(i), 0)));
-    return host;
+    await Promise.all(Array.from({ length: workers }, (_, i) => client.train(() => task(i, 1), 0)));
+    return client;
   };
-  const batch = async (host: ClientHost) => {
+  const batch = async (client: ClientHost, round: number) => {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const results = await Promise.all(Array.from({ length: opts.tasks }, (_, i) => host.train(() => task(i), 0)));
+    const results = await Promise.all(Array.from({ length: opts.tasks }, (_, i) => client.train(() => task(i, round), 0)));
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     return { ups: opts.tasks / seconds, msPerUpdate: results.reduce((s, r) => s + r.trainMs, 0) / results.length, cores: (cpu.user + cpu.system) / 1e6 / seconds };
   };
-
-  const pools = [await open(1), await open(2)];
-  const samples: Array<Array<{ ups: number; msPerUpdate: number; cores: number }>> = [[], []];
-  try {
-    for (let r = 0; r < opts.repeats; r++) {
-      for (const w of [0, 1]) samples[w]?.push(await batch(pools[w] as ClientHost));
-    }
-  } finally {
-    await Promise.all(pools.map((p) => p.close()));
-  }
-  const summarize = (workers: number, xs: Array<{ ups: number; msPerUpdate: number; cores: number }>): PoolRun => ({
+  type Sample = Awaited<ReturnType<typeof batch>>;
+  const summarize = (host: ActorHostChoice, workers: number, xs: Sample[]): PoolRun => ({
     workers,
     updatesPerSecond: median(xs.map((x) => x.ups)),
     samples: xs.map((x) => x.ups),
     msPerUpdate: median(xs.map((x) => x.msPerUpdate)),
-    coresUsed: median(xs.map((x) => x.cores)),
+    // Only threads compute inside this process; other hosts' CPU time is not visible here.
+    coresUsed: host === 'threads' ? median(xs.map((x) => x.cores)) : null,
   });
-  const one = summarize(1, samples[0] as []);
-  const two = summarize(2, samples[1] as []);
+
+  const skipped: string[] = [];
+  let broker: BrokerFixture | undefined;
+  try {
+    broker = await startBrokerFixture();
+    await broker.workers('bench-1', 1);
+    await broker.workers('bench-2', 2);
+  } catch (err) {
+    await broker?.close();
+    broker = undefined;
+    skipped.push(`broker: not measured (${(err as Error).message.split('\n')[0]})`);
+  }
+  const hosts: HostThroughput[] = [];
+  let brokerOverhead: BrokerOverhead | null = null;
+  try {
+    for (const host of ACTOR_HOSTS) {
+      if (host === 'broker' && !broker) continue;
+      const clients = [await open(host, 1), await open(host, 2)];
+      const samples: Sample[][] = [[], []];
+      try {
+        for (let r = 0; r < opts.repeats; r++) {
+          for (const w of [0, 1]) samples[w]?.push(await batch(clients[w] as ClientHost, r + 2));
+        }
+      } finally {
+        await Promise.all(clients.map((c) => c.close()));
+      }
+      const one = summarize(host, 1, samples[0] as Sample[]);
+      const two = summarize(host, 2, samples[1] as Sample[]);
+      hosts.push({ host, one, two, ratio: two.updatesPerSecond / one.updatesPerSecond });
+    }
+    if (broker) brokerOverhead = await measureBrokerOverhead(opts, (host) => scenarioOn(host, 2, 'bench-2'));
+  } finally {
+    await broker?.close();
+  }
+  const threads = hosts[0] as HostThroughput;
   return {
     definition: POOL_DEFINITION,
     backend: backend.name,
@@ -147,10 +213,38 @@ export async function benchPool(opts: PoolBenchOptions): Promise<PoolBench> {
     batchSize: opts.batchSize,
     stepsPerTask: Math.ceil(opts.examplesPerTask / opts.batchSize),
     repeats: opts.repeats,
-    one,
-    two,
-    ratio: two.updatesPerSecond / one.updatesPerSecond,
+    one: threads.one,
+    two: threads.two,
+    ratio: threads.ratio,
+    hosts,
+    skipped,
+    brokerOverhead,
     loadBefore,
     loadAfter: load1(),
   };
+}
+
+/**
+ * The broker's share of round wall time: the quickstart's federation (10 clients a round) run
+ * for a few rounds on 2 threads and on 2 broker workers; share = 1 - threads' median round time
+ * over the broker's. Both runs compute the same bits, so the difference is the broker's cost.
+ */
+async function measureBrokerOverhead(opts: PoolBenchOptions, on: (host: ActorHostChoice) => Scenario): Promise<BrokerOverhead> {
+  const quickstart = loadScenario(join(projectRoot() ?? '.', 'scenarios/quickstart.yaml'));
+  const rounds = opts.overheadRounds;
+  const medianRound = async (host: ActorHostChoice): Promise<number> => {
+    const root = mkdtempSync(join(tmpdir(), 'fedpft-bench-broker-'));
+    const walls: number[] = [];
+    try {
+      const base = on(host);
+      const scenario: Scenario = { ...quickstart, name: 'bench-broker', model: { ...quickstart.model, dir: opts.modelDir }, runtime: { ...base.runtime, backend: opts.backend } };
+      await runScenario({ scenario, resultsRoot: root, runId: host, stopAfterRound: rounds, log: () => {}, onRoundTiming: (t) => walls.push(t.wallSeconds) });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+    return median(walls);
+  };
+  const threadsRoundSeconds = await medianRound('threads');
+  const brokerRoundSeconds = await medianRound('broker');
+  return { rounds, clientsPerRound: quickstart.federation.clientsPerRound, threadsRoundSeconds, brokerRoundSeconds, share: 1 - threadsRoundSeconds / brokerRoundSeconds };
 }

@@ -56,6 +56,9 @@ export interface BenchResult {
 export const TARGETS = {
   stepVsMatMul: 0.6,
   poolRatio: 1.8,
+  processesVsThreads: 0.95,
+  brokerRatio: 1.7,
+  brokerOverheadShare: 0.05,
   overheadShare: 0.03,
   memoryDeltaMB: 50,
   fedpftStepRatio: 0.65,
@@ -67,7 +70,7 @@ function sizes(quick: boolean, repeats: number | undefined) {
     ? {
         engine: { batch: 16, textBatch: 2, steps: 2, textSteps: 2, repeats: repeats ?? 1, stockRepeats: 1 },
         methods: { batchSize: 16, examples: 32, textExamples: 32, repeats: repeats ?? 1, clientsPerRound: 10, widthScan: [{ hidden: 32, layers: 3 }], scanBatch: { images: 2, texts: 1, steps: 1, repeats: repeats ?? 1 } },
-        pool: { tasks: 4, examplesPerTask: 32, batchSize: 16, repeats: repeats ?? 1 },
+        pool: { tasks: 4, examplesPerTask: 32, batchSize: 16, repeats: repeats ?? 1, overheadRounds: 2 },
         overhead: { workers: 2, clients: 20, clientsPerRound: 4, rounds: 2, trainLimit: 320, evalLimit: 100 },
         memory: { workers: 2, dataset: 'mnist' as const, trainLimit: 1000, evalLimit: 100, clientCounts: [10, 100, 1000], clientsPerRound: 2, rounds: 1, batchSize: 1, repeats: repeats ?? 1 },
       }
@@ -78,7 +81,7 @@ function sizes(quick: boolean, repeats: number | undefined) {
         engine: { batch: 64, textBatch: 8, steps: 10, textSteps: 4, repeats: repeats ?? 3, stockRepeats: repeats ?? 1 },
         // Width scan: the shipped width at BERT-base depth, then 256 wide; 12 layers, 10 compressed, as in the paper.
         methods: { batchSize: 16, examples: 160, textExamples: 64, repeats: repeats ?? 7, clientsPerRound: 10, widthScan: [{ hidden: 0, layers: 12 }, { hidden: 256, layers: 12 }], scanBatch: { images: 16, texts: 8, steps: 2, repeats: repeats ?? 3 } },
-        pool: { tasks: 40, examplesPerTask: 80, batchSize: 16, repeats: repeats ?? 5 },
+        pool: { tasks: 40, examplesPerTask: 80, batchSize: 16, repeats: repeats ?? 5, overheadRounds: 8 },
         overhead: { workers: 2, clients: 100, clientsPerRound: 10, rounds: 10, evalLimit: 1000 },
         // mnist's 8,000 training examples cannot give 10,000 clients one each; fashion-mnist has 60,000.
         // Batch = examples per client at 10,000 clients, so every run trains on the same batch shape.
@@ -153,7 +156,14 @@ export function targetChecks(r: BenchResult): TargetCheck[] {
     const fedpft = m.rows.find((x) => x.method === 'fedpft');
     if (fedpft) out.push(check('methods.fedpftStepRatio', "FedPFT client step / FedPETuning's (d'_ff = d)", fedpft.stepRatio, '<=', TARGETS.fedpftStepRatio, m.model));
   }
-  if (r.pool) out.push(check('pool.ratio', 'updates/s with 2 workers / with 1', r.pool.ratio, '>=', TARGETS.poolRatio));
+  if (r.pool) {
+    out.push(check('pool.ratio', 'updates/s with 2 workers / with 1', r.pool.ratio, '>=', TARGETS.poolRatio));
+    const processes = r.pool.hosts.find((h) => h.host === 'processes');
+    if (processes) out.push(check('pool.processesVsThreads', 'updates/s with 2 processes / with 2 threads', processes.two.updatesPerSecond / r.pool.two.updatesPerSecond, '>=', TARGETS.processesVsThreads));
+    const broker = r.pool.hosts.find((h) => h.host === 'broker');
+    if (broker) out.push(check('pool.brokerRatio', 'updates/s with 2 broker workers / with 1', broker.ratio, '>=', TARGETS.brokerRatio));
+    if (r.pool.brokerOverhead) out.push(check('pool.brokerOverheadShare', "broker's share of round wall time at 10 clients/round", r.pool.brokerOverhead.share, '<=', TARGETS.brokerOverheadShare));
+  }
   if (r.overhead) out.push(check('overhead.outsideShare', 'round wall share outside client training and evaluation', r.overhead.outsideShare, '<=', TARGETS.overheadShare));
   if (r.memory) {
     const [first, last] = [r.memory.points[0], r.memory.points[r.memory.points.length - 1]];
@@ -224,15 +234,26 @@ export function formatBench(r: BenchResult, section: BenchSection | 'summary'): 
   if (section === 'pool' && r.pool) {
     const p = r.pool;
     const t = table(['measure', 'value', 'target', 'result']);
-    t.push(['1 worker: client updates/s', f(p.one.updatesPerSecond, 3), '-', '-']);
-    t.push(['2 workers: client updates/s', f(p.two.updatesPerSecond, 3), '-', '-']);
-    t.push(['2 workers / 1 worker', f(p.ratio, 3), ...verdict(r, 'pool.ratio')]);
-    t.push(['local training ms per update (1 / 2 workers)', `${f(p.one.msPerUpdate, 0)} / ${f(p.two.msPerUpdate, 0)}`, '-', '-']);
-    t.push(['CPU cores this process used (1 / 2 workers)', `${f(p.one.coresUsed)} / ${f(p.two.coresUsed)}`, '-', '-']);
+    const ratioTarget: Record<string, string> = { threads: 'pool.ratio', broker: 'pool.brokerRatio' };
+    for (const h of p.hosts) {
+      t.push([`${h.host}: client updates/s, 1 / 2 actors`, `${f(h.one.updatesPerSecond, 3)} / ${f(h.two.updatesPerSecond, 3)}`, '-', '-']);
+      const target = ratioTarget[h.host];
+      t.push([`${h.host}: 2 actors / 1 actor`, f(h.ratio, 3), ...(target ? verdict(r, target) : ['-', '-'])]);
+      t.push([`${h.host}: local training ms per update (1 / 2 actors)`, `${f(h.one.msPerUpdate, 0)} / ${f(h.two.msPerUpdate, 0)}`, '-', '-']);
+      if (h.host === 'processes') t.push(['processes / threads, 2 actors', f(h.two.updatesPerSecond / p.two.updatesPerSecond, 3), ...verdict(r, 'pool.processesVsThreads')]);
+    }
+    t.push(['CPU cores this process used (threads, 1 / 2 workers)', `${f(p.one.coresUsed ?? NaN)} / ${f(p.two.coresUsed ?? NaN)}`, '-', '-']);
+    const o = p.brokerOverhead;
+    if (o) {
+      t.push([`round wall time, ${o.clientsPerRound} clients/round: 2 threads / 2 broker workers`, `${f(o.threadsRoundSeconds, 3)} / ${f(o.brokerRoundSeconds, 3)} s`, '-', '-']);
+      t.push(["broker's share of round wall time", pct(o.share), ...verdict(r, 'pool.brokerOverheadShare')]);
+    }
     return [
       `pool — backend ${p.backend}, ${p.tasks} updates of ${p.examplesPerTask} examples (${p.stepsPerTask} steps of ${p.batchSize}), median of ${p.repeats}${quick}`,
       t.toString(),
       `  ${p.definition}`,
+      ...p.skipped.map((line) => `  ${line}`),
+      `  processes and broker workers are child processes of this machine (broker: a redis-server of the bench's own on loopback); the broker's share runs the quickstart's federation for ${o?.rounds ?? '-'} rounds on each host: 1 - threads' median round time / the broker's`,
       '  CPU cores used = process CPU time / wall: about 1 and 2 when the workers had the cores to themselves; the part above the worker count is the main thread and V8\'s GC helper threads, which compete with 2 workers on 2 cores',
       `  ${loadNote(p.loadBefore, p.loadAfter)}`,
     ].join('\n');

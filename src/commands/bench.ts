@@ -29,7 +29,7 @@ function parseSections(list: string): BenchSection[] {
 export function registerBench(program: Command): void {
   program
     .command('bench')
-    .description('performance of the shipped FMs on this machine: engine (train step vs matMul GFLOP/s, with and without the wasm kernel fixes), methods (client step time and bytes per round), pool (updates/s with 1 and 2 workers), overhead (share of round time outside training and evaluation), memory (peak RSS vs number of clients)')
+    .description('performance of the shipped FMs on this machine: engine (train step vs matMul GFLOP/s, with and without the wasm kernel fixes), methods (client step time and bytes per round), pool (updates/s with 1 and 2 actors on threads, processes and broker workers; the broker’s share of round time), overhead (share of round time outside training and evaluation), memory (peak RSS vs number of clients)')
     .option('--model <dirs>', 'comma-separated FM directories: engine and methods measure each, pool, overhead and memory the first', 'models/vit-fmnist,models/bert-text')
     .option('--backend <name>', BACKEND_HELP, backendOption, 'wasm')
     .option('--batch <n>', 'engine: examples per step (default 64 images or 8 texts; --quick 16 or 2)', positiveInt('--batch'))
