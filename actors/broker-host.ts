@@ -11,6 +11,7 @@ import type { BrokerConfig, Scenario } from '../src/scenario/schema.js';
 import { trainingSource } from '../src/scenario/task-data.js';
 import { RunStoppedError, UserError } from '../src/util/errors.js';
 import { parseRedisUrl } from '../src/util/redis-url.js';
+import { choiceOf } from '../src/tensor/backend-choices.js';
 import { BlobStore, jobId, redisOptions, REFUSED, type BrokerJob, type BrokerReturn } from './broker-protocol.js';
 import { checkActorBackend, trainWithRetries, type ClientHost, type DispatchEvents } from './client-host.js';
 
@@ -80,7 +81,7 @@ export class BrokerHost implements ClientHost {
     queue.on('error', () => undefined);
     const events = new QueueEvents(config.queue, { connection });
     events.on('error', () => undefined);
-    const host = new BrokerHost(key, backend, config, { backend: scenario.runtime.backend, data: { source: trainingSource(scenario), sha256: examplesHash(train) } }, redis, new BlobStore(redis, `fedpft:${config.queue}`), queue, events);
+    const host = new BrokerHost(key, backend, config, { backend: choiceOf(backend), data: { source: trainingSource(scenario), sha256: examplesHash(train) } }, redis, new BlobStore(redis, `fedpft:${config.queue}`), queue, events);
     try {
       await events.waitUntilReady();
       await host.#waitForWorkers();

@@ -61,14 +61,14 @@ async function makeClientActor(workerData: unknown) {
       model?.dispose();
       model = new ClientModel(spec);
     },
-    updateFrozen(patches: FrozenPatch[]): void {
-      mustModel().updateFrozen(patches);
+    updateFrozen(patches: FrozenPatch[]): Promise<void> {
+      return mustModel().updateFrozen(patches);
     },
-    train(task: TrainTask): TrainResult {
+    async train(task: TrainTask): Promise<TrainResult> {
       if (task.inject === 'throw') throw new Error(`injected task error (round ${task.round}, client ${task.clientId})`);
       if (task.inject === 'crash') process.exit(70);
-      const result = localTrain(mustModel(), data, task);
-      if (task.probe) result.probe = runProbe(task.probe.kind, mustModel(), data, { payload: task.probe.payload, indices: task.indices, weights: result.weights });
+      const result = await localTrain(mustModel(), data, task);
+      if (task.probe) result.probe = await runProbe(task.probe.kind, mustModel(), data, { payload: task.probe.payload, indices: task.indices, weights: result.weights });
       if (task.inject === 'nan') result.weights[0] = NaN;
       return Comlink.transfer(result, [result.weights.buffer]);
     },

@@ -7,6 +7,7 @@ import type { ActorHostChoice } from '../src/scenario/actor-hosts.js';
 import type { Scenario } from '../src/scenario/schema.js';
 import { loadScenarioTask, trainingSource, type TrainingSource } from '../src/scenario/task-data.js';
 import { initBackend } from '../src/tensor/backend.js';
+import { choiceOf } from '../src/tensor/backend-choices.js';
 import type { ActorData, ClientActor, ClientActorInit } from './client-actor.js';
 import type { ClientHost } from './client-host.js';
 import { DeviceScheduler } from './device-scheduler.js';
@@ -50,8 +51,9 @@ export async function openClientHost(scenario: Scenario, train = loadScenarioTas
   const backend = await initBackend(scenario.runtime.backend);
   const host = effectiveHost(scenario.runtime.actors, backend.name);
   if (host === 'broker') return BrokerHost.open(clientPoolKey(scenario), scenario, train, backend.name);
-  const workerData: ClientActorInit = { backend: scenario.runtime.backend, data: actorData(host, trainingSource(scenario), train) };
-  const deviceKind = backend.name === 'tensorflow-gpu' ? 'gpu' : 'cpu';
+  const workerData: ClientActorInit = { backend: choiceOf(backend.name), data: actorData(host, trainingSource(scenario), train) };
+  // webgpu runs on a device even on lavapipe: its slots are what runtime.devices.gpu sets.
+  const deviceKind = backend.name === 'tensorflow-gpu' || backend.name === 'webgpu' ? 'gpu' : 'cpu';
   const slots = scenario.runtime.devices?.[deviceKind]?.slots ?? scenario.runtime.workers;
   const pool = await ActorPool.open<ClientActor>({
     workers: scenario.runtime.workers,

@@ -133,7 +133,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
         if (ckpt.global.length !== global.length) throw new UserError(join(dir.path, 'checkpoint.safetensors'), 'global', `${ckpt.global.length} values, this scenario's method trains ${global.length}`);
         global = ckpt.global;
         startRound = ckpt.round + 1;
-        if (ckpt.methodState.length > 0) restoredFrozen = method.importState?.(ckpt.methodState) ?? [];
+        if (ckpt.methodState.length > 0) restoredFrozen = (await method.importState?.(ckpt.methodState)) ?? [];
       }
       rounds = dir.rounds(startRound - 1);
       log(`resuming ${dir.path} at round ${startRound}`);
@@ -231,7 +231,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       let evalMs = 0;
       if (round % fed.evalEvery === 0 || round === fed.rounds) {
         const tEval = performance.now();
-        const ev = method.evaluate(global);
+        const ev = await method.evaluate(global);
         evalMs = performance.now() - tEval;
         record.accuracy = ev.accuracy;
         record.evalLoss = ev.loss;
@@ -245,7 +245,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
         ledger.publish(patchBytes(frozenUpdate));
       }
       dir.appendRound(record);
-      dir.saveCheckpoint({ round, global, methodState: method.exportState?.() ?? [], facts: {} });
+      dir.saveCheckpoint({ round, global, methodState: (await method.exportState?.()) ?? [], facts: {} });
       rounds.push(record);
       const acc = record.accuracy === undefined ? '' : `  acc ${(100 * record.accuracy).toFixed(2)}%`;
       const loss = record.meanTrainLoss === null ? 'no updates' : `loss ${record.meanTrainLoss.toFixed(4)}`;

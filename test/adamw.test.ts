@@ -127,7 +127,7 @@ describe.each(CASES)('AdamW vs a scalar-loop PyTorch AdamW (%s, %s placement)', 
     for (const v of vars.values()) v.dispose();
   });
 
-  it('through trainStep (tf.variableGrads): same trajectory, and it returns the pre-step loss', () => {
+  it('through trainStep (tf.variableGrads): same trajectory, and it returns the pre-step loss', async () => {
     const { params, init, quads, shapes } = setup('adamw-trainstep');
     const vars = makeTrainable(params, [...params.keys()]);
     const opt = new AdamW(vars, OPTS, placement);
@@ -149,7 +149,7 @@ describe.each(CASES)('AdamW vs a scalar-loop PyTorch AdamW (%s, %s placement)', 
     for (let t = 1; t <= 3; t++) {
       let refLoss = 0;
       for (const [name, s] of ref) refLoss += quadLoss(quads.get(name) as Quadratic, s.w);
-      const got = trainStep(loss, vars, opt, LR);
+      const got = await trainStep(loss, vars, opt, LR);
       expect(Math.abs(got - refLoss) / refLoss, `loss at step ${t}: ${got} vs ${refLoss}`).toBeLessThan(1e-5);
       for (const [name, s] of ref) refStep(s, quadGrad(quads.get(name) as Quadratic, s.w), t, LR, OPTS);
       for (const [name, v] of vars) expectClose(v.dataSync(), (ref.get(name) as RefState).w, 1e-5, `${name} after step ${t}`, 1e-2);
@@ -225,7 +225,7 @@ describe('AdamW bookkeeping', () => {
 });
 
 describe('trainStep on a linear-regression toy', () => {
-  it('returns the pre-step loss, reduces the loss, and leaks no tensors over 20 steps', () => {
+  it('returns the pre-step loss, reduces the loss, and leaks no tensors over 20 steps', async () => {
     const rng = new Rng('linreg');
     const n = 32;
     const xData = randomNormal(rng, n * 3);
@@ -264,7 +264,7 @@ describe('trainStep on a linear-regression toy', () => {
     const losses: number[] = [];
     for (let step = 0; step < 20; step++) {
       const before = jsLoss();
-      const got = trainStep(lossFn, vars, opt, 0.1);
+      const got = await trainStep(lossFn, vars, opt, 0.1);
       expect(Math.abs(got - before) / before, `step ${step}: returned ${got}, pre-step loss ${before}`).toBeLessThan(1e-5);
       losses.push(got);
       expect(tf.memory().numTensors, `tensors after step ${step}`).toBe(tensorsBefore);

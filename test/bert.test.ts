@@ -351,14 +351,14 @@ describe('BERT checkpoints: names, round trip and bad files', () => {
     disposeParams(loaded.params);
   });
 
-  it('saveBert -> loadBert is bit-identical and the file holds HF names and [out, in] shapes', () => {
+  it('saveBert -> loadBert is bit-identical and the file holds HF names and [out, in] shapes', async () => {
     const rng = new Rng('bert-roundtrip');
     const hf = randomHf(ROBERTA, true, rng);
     const src = join(root, 'rt-src');
     writeHf(src, ROBERTA, hf);
     const a = loadBert(src);
     const out = join(root, 'rt-out');
-    saveBert(out, a.cfg, a.params, a.classNames);
+    await saveBert(out, a.cfg, a.params, a.classNames);
     const ckpt = readCheckpoint(out);
     expect([...ckpt.tensors.keys()].sort()).toEqual([...hf.keys()].sort());
     for (const [name, t] of hf) {

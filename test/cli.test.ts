@@ -110,10 +110,18 @@ describe('fedpft CLI', () => {
     });
 
     it('--backend foo, on every command that takes one (one list of backends)', async () => {
-      const expected = ['--backend', 'expected auto | tensorflow | wasm | cpu', '"foo"'];
+      const expected = ['--backend', 'expected auto | tensorflow | webgpu | wasm | cpu', '"foo"'];
       await expectUserError(['run', good, '--backend', 'foo'], expected);
       await expectUserError(['sweep', good, '--set', 'seed=1,2', '--backend', 'foo'], expected);
       await expectUserError(['ablate', good, '--backend', 'foo'], expected);
+    });
+
+    it('--actors foo, and --actors broker without runtime.broker, on every command that takes it', async () => {
+      const expected = ['--actors', 'expected threads | processes | broker', '"foo"'];
+      await expectUserError(['run', good, '--actors', 'foo'], expected);
+      await expectUserError(['sweep', good, '--set', 'seed=1,2', '--actors', 'foo'], expected);
+      await expectUserError(['ablate', good, '--actors', 'foo'], expected);
+      await expectUserError(['run', good, '--actors', 'broker'], ['runtime.broker', '--actors broker needs runtime.broker.url']);
     });
 
     it('--resume with no results at all', async () => {

@@ -158,12 +158,12 @@ describe('neuronSaliency and topKInOrder', () => {
 describe('compressFm', () => {
   let hf: Map<string, HfTensor>;
   let fm: Params;
-  let sub: ReturnType<typeof compressFm>;
+  let sub: Awaited<ReturnType<typeof compressFm>>;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     hf = randomHf(FM, new Rng('compress'));
     fm = internal(hf);
-    sub = compressFm(FM, fm, { keep: 0.25 });
+    sub = await compressFm(FM, fm, { keep: 0.25 });
   });
   afterAll(() => {
     dispose(fm);
@@ -252,26 +252,26 @@ describe('compressFm', () => {
     expect(maxAbsDiff(expected, fmLogits)).toBeGreaterThan(1e-3);
   });
 
-  it('absolute counts, custom retained layers, keep = 1 keeps everything', () => {
-    const a = compressFm(FM, fm, { keep: 5, retained: [2] });
+  it('absolute counts, custom retained layers, keep = 1 keeps everything', async () => {
+    const a = await compressFm(FM, fm, { keep: 5, retained: [2] });
     expect(Object.keys(a.kept).map(Number)).toEqual([0, 1, 3]);
     expect(a.cfg.intermediateSizes).toEqual([5, 5, FF, 5]);
     for (const l of [0, 1, 3]) expect(a.kept[l]).toEqual(keptByRank(hfSaliency(hf, l, D, FF), 5));
     dispose(a.params);
-    const all = compressFm(FM, fm, { keep: 1 });
+    const all = await compressFm(FM, fm, { keep: 1 });
     expect(all.kept[1]).toEqual(Array.from({ length: FF }, (_, i) => i));
     for (const [name, t] of all.params) expect(t.dataSync(), name).toEqual(fm.get(name)?.dataSync());
     dispose(all.params);
     // 0.1 * 32 = 3.2 -> 3 neurons (rounded).
-    const r = compressFm(FM, fm, { keep: 0.1 });
+    const r = await compressFm(FM, fm, { keep: 0.1 });
     expect(r.cfg.intermediateSizes).toEqual([FF, 3, 3, FF]);
     dispose(r.params);
   });
 
-  it('rejects keep out of range and retained layers out of range', () => {
-    for (const keep of [0, -0.5, 1.5, FF + 1, NaN]) expect(() => compressFm(FM, fm, { keep }), `keep ${keep}`).toThrow(RangeError);
-    expect(() => compressFm(FM, fm, { keep: 0.25, retained: [4] })).toThrow(RangeError);
-    expect(() => compressFm(FM, fm, { keep: 0.25, retained: [-1] })).toThrow(RangeError);
+  it('rejects keep out of range and retained layers out of range', async () => {
+    for (const keep of [0, -0.5, 1.5, FF + 1, NaN]) await expect(compressFm(FM, fm, { keep }), `keep ${keep}`).rejects.toThrow(RangeError);
+    await expect(compressFm(FM, fm, { keep: 0.25, retained: [4] })).rejects.toThrow(RangeError);
+    await expect(compressFm(FM, fm, { keep: 0.25, retained: [-1] })).rejects.toThrow(RangeError);
   });
 });
 
@@ -284,15 +284,15 @@ describe('compressCommand', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('round trip: the written sub-FM loads back and kept-neurons.json matches', () => {
+  it('round trip: the written sub-FM loads back and kept-neurons.json matches', async () => {
     const hf = randomHf(FM, new Rng('compress-command'));
     const fm = internal(hf);
     const modelDir = join(dir, 'fm');
-    saveVit(modelDir, FM, fm, ['a', 'b', 'c']);
-    const expected = compressFm(FM, fm, { keep: 0.25 });
+    await saveVit(modelDir, FM, fm, ['a', 'b', 'c']);
+    const expected = await compressFm(FM, fm, { keep: 0.25 });
     const out = join(dir, 'sub');
     const before = tf.memory().numTensors;
-    const { kept, sha256 } = compressCommand({ model: modelDir, keep: 0.25, out });
+    const { kept, sha256 } = await compressCommand({ model: modelDir, keep: 0.25, out });
     expect(tf.memory().numTensors).toBe(before);
     expect(sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(kept).toEqual(expected.kept);
@@ -310,13 +310,13 @@ describe('compressCommand', () => {
     dispose(loaded.params);
   });
 
-  it('bad input is a UserError', () => {
+  it('bad input is a UserError', async () => {
     const fm = internal(randomHf(FM, new Rng('compress-bad')));
     const modelDir = join(dir, 'fm-bad');
-    saveVit(modelDir, FM, fm, ['a', 'b', 'c']);
+    await saveVit(modelDir, FM, fm, ['a', 'b', 'c']);
     dispose(fm);
     const out = join(dir, 'bad-out');
-    const bad: [string, () => unknown][] = [
+    const bad: [string, () => Promise<unknown>][] = [
       ['keep 0', () => compressCommand({ model: modelDir, keep: 0, out })],
       ['keep 1.5', () => compressCommand({ model: modelDir, keep: 1.5, out })],
       ['keep > d_ff', () => compressCommand({ model: modelDir, keep: 64, out })],
@@ -325,9 +325,9 @@ describe('compressCommand', () => {
       ['missing model', () => compressCommand({ model: join(dir, 'nope'), keep: 0.25, out })],
     ];
     const before = tf.memory().numTensors;
-    for (const [label, f] of bad) expect(f, label).toThrow(UserError);
+    for (const [label, f] of bad) await expect(f(), label).rejects.toThrow(UserError);
     expect(tf.memory().numTensors).toBe(before);
-    expect(() => compressCommand({ model: modelDir, keep: 1.5, out })).toThrow(/--keep/);
-    expect(() => compressCommand({ model: modelDir, keep: 0.25, retained: [7], out })).toThrow(/--retained/);
+    await expect(compressCommand({ model: modelDir, keep: 1.5, out })).rejects.toThrow(/--keep/);
+    await expect(compressCommand({ model: modelDir, keep: 0.25, retained: [7], out })).rejects.toThrow(/--retained/);
   });
 });

@@ -252,7 +252,7 @@ describe('distillLoss', () => {
     for (const p of [t.params, s.params, same.params, bare.params, lora]) disposeParams(p);
   });
 
-  it('teacherLayerOf: an emulator-like student (layer 1 dropped) matches FM layers [0, 2]', () => {
+  it('teacherLayerOf: an emulator-like student (layer 1 dropped) matches FM layers [0, 2]', async () => {
     const layerMap = [0, 2];
     const emuCfg: VitConfig = { ...TEACHER_CFG, numHiddenLayers: 2 };
     const params: Params = new Map();
@@ -279,7 +279,7 @@ describe('distillLoss', () => {
     expect(Math.abs(unmapped.total - ref.total)).toBeGreaterThan(1e-3);
     expect(() => distillLoss(teacher, emu, x, { layers: [0, 2], mu: 0, teacherLayerOf: map })).toThrow(/out of range/);
     // distill() with the map trains the emulator layer toward FM layer 2's output.
-    const { losses } = distill(teacher, emu, { features: images, featureSize: FEATURES, n: N_DATA }, {
+    const { losses } = await distill(teacher, emu, { features: images, featureSize: FEATURES, n: N_DATA }, {
       ...PLAIN, steps: 15, batchSize: 8, lr: 1e-2, mu: 0, weightDecay: 0, seed: 5, layers: [0, 1], trainable: distillTrainableNames(TEACHER_CFG, [1]), teacherLayerOf: map,
     });
     expect(losses[14] as number).toBeLessThan(losses[0] as number);
@@ -363,18 +363,18 @@ describe('distillLoss on text', () => {
 });
 
 describe('distill', () => {
-  it('reduces the loss over 20 steps, is deterministic, and leaves plain tensors behind', () => {
+  it('reduces the loss over 20 steps, is deterministic, and leaves plain tensors behind', async () => {
     const all = batch(0, N_DATA);
     const logged: [number, number][] = [];
-    const run = (): { losses: number[]; student: DistillModel } => {
+    const run = async (): Promise<{ losses: number[]; student: DistillModel }> => {
       const student: DistillModel = { cfg: STUDENT_CFG, params: makeStudent(teacher.params) };
-      const { losses } = distill(teacher, student, { features: images, featureSize: FEATURES, n: N_DATA }, {
+      const { losses } = await distill(teacher, student, { features: images, featureSize: FEATURES, n: N_DATA }, {
         ...PLAIN, steps: 20, batchSize: 8, lr: 1e-2, mu: 0.1, weightDecay: 0.01, seed: 11, layers: [MID], trainable: MID_TRAINABLE,
         log: (step, loss) => logged.push([step, loss]),
       });
       return { losses, student };
     };
-    const a = run();
+    const a = await run();
     expect(logged).toEqual(a.losses.map((l, i) => [i, l]));
     const before = jsLoss(teacher, { cfg: STUDENT_CFG, params: makeStudent(teacher.params) }, all, [MID], 0.1);
     const after = jsLoss(teacher, a.student, all, [MID], 0.1);
@@ -383,7 +383,7 @@ describe('distill', () => {
     const tail = a.losses.slice(-3).reduce((s, v) => s + v, 0) / 3;
     expect(tail).toBeLessThan(a.losses[0] as number);
     for (const name of MID_TRAINABLE) expect(mustGet(a.student.params, name)).not.toBeInstanceOf(tf.Variable);
-    const b = run();
+    const b = await run();
     expect(b.losses).toEqual(a.losses);
     for (const name of MID_TRAINABLE) expect(mustGet(b.student.params, name).dataSync()).toEqual(mustGet(a.student.params, name).dataSync());
     all.dispose();
@@ -391,11 +391,11 @@ describe('distill', () => {
     disposeParams(b.student.params);
   });
 
-  it("trains at HF's linear warm-up rate: step 0 of a run with warm-up moves nothing, a constant rate does", () => {
-    const changed = (schedule: DistillOptions['schedule']): boolean => {
+  it("trains at HF's linear warm-up rate: step 0 of a run with warm-up moves nothing, a constant rate does", async () => {
+    const changed = async (schedule: DistillOptions['schedule']): Promise<boolean> => {
       const student: DistillModel = { cfg: STUDENT_CFG, params: makeStudent(teacher.params) };
       const before = snapshot(student.params);
-      distill(teacher, student, { features: images, featureSize: FEATURES, n: N_DATA }, {
+      await distill(teacher, student, { features: images, featureSize: FEATURES, n: N_DATA }, {
         schedule, maxGradNorm: 1, steps: 1, batchSize: 8, lr: 1e-2, mu: 0, weightDecay: 0.01, seed: 4, layers: [MID], trainable: MID_TRAINABLE,
       });
       const after = snapshot(student.params);
@@ -403,16 +403,16 @@ describe('distill', () => {
       return MID_TRAINABLE.some((n) => !(after.get(n) as Float32Array).every((v, i) => Object.is(v, (before.get(n) as Float32Array)[i])));
     };
     // One step with warmupRatio 1: W = 1, so step 0 trains at 0 (and decoupled weight decay at 0 too).
-    expect(changed({ kind: 'linear-warmup', warmupRatio: 1 })).toBe(false);
-    expect(changed({ kind: 'constant' })).toBe(true);
+    expect(await changed({ kind: 'linear-warmup', warmupRatio: 1 })).toBe(false);
+    expect(await changed({ kind: 'constant' })).toBe(true);
   });
 
-  it('neuronMask: only the selected neurons (and b2, LayerNorm) change; weight decay spares the rest', () => {
+  it('neuronMask: only the selected neurons (and b2, LayerNorm) change; weight decay spares the rest', async () => {
     const student: DistillModel = { cfg: STUDENT_CFG, params: makeStudent(teacher.params) };
     const before = snapshot(student.params);
     const selected = [0, 3, 5, 10, 15];
     const isSel = (k: number): boolean => selected.includes(k);
-    distill(teacher, student, { features: images, featureSize: FEATURES, n: N_DATA }, {
+    await distill(teacher, student, { features: images, featureSize: FEATURES, n: N_DATA }, {
       ...PLAIN, steps: 5, batchSize: 8, lr: 1e-2, mu: 0.5, weightDecay: 0.5, seed: 3, layers: [MID], trainable: MID_TRAINABLE,
       neuronMask: new Map([[MID, selected]]),
     });
@@ -443,7 +443,7 @@ describe('distill', () => {
     disposeParams(student.params);
   });
 
-  it('distill with LoRA on both sides trains, and throws if the student lacks the adapters', () => {
+  it('distill with LoRA on both sides trains, and throws if the student lacks the adapters', async () => {
     const lora = initLoraParams(TEACHER_CFG, LORA.rank, new Rng('distill-lora-2'));
     const t: DistillModel = { cfg: TEACHER_CFG, params: cloneParams(teacher.params) };
     const s: DistillModel = { cfg: STUDENT_CFG, params: makeStudent(teacher.params) };
@@ -453,24 +453,24 @@ describe('distill', () => {
       s.params.set(n, tf.clone(b));
     }
     const loraBefore = snapshot(s.params);
-    const { losses } = distill(t, s, { features: images, featureSize: FEATURES, n: N_DATA }, {
+    const { losses } = await distill(t, s, { features: images, featureSize: FEATURES, n: N_DATA }, {
       ...PLAIN, steps: 10, batchSize: 8, lr: 1e-2, mu: 0, weightDecay: 0, seed: 9, layers: [MID], trainable: MID_TRAINABLE, lora: LORA,
     });
     expect(losses[9] as number).toBeLessThan(losses[0] as number);
     for (const [n, v] of loraBefore) if (n.includes('lora_')) expect(mustGet(s.params, n).dataSync(), n).toEqual(v);
     const bare: DistillModel = { cfg: STUDENT_CFG, params: makeStudent(teacher.params) };
-    expect(() =>
+    await expect(
       distill(t, bare, { features: images, featureSize: FEATURES, n: N_DATA }, { ...PLAIN, steps: 1, batchSize: 4, lr: 1e-2, mu: 0, weightDecay: 0, seed: 1, layers: [MID], trainable: MID_TRAINABLE, lora: LORA }),
-    ).toThrow(/no LoRA tensors/);
+    ).rejects.toThrow(/no LoRA tensors/);
     for (const p of [t.params, s.params, bare.params, lora]) disposeParams(p);
   });
 
-  it('keeps the tensor count flat (distill, masks, mu term, distillLoss) and disposes replaced tensors', () => {
+  it('keeps the tensor count flat (distill, masks, mu term, distillLoss) and disposes replaced tensors', async () => {
     const student: DistillModel = { cfg: STUDENT_CFG, params: makeStudent(teacher.params) };
     const originals = MID_TRAINABLE.map((n) => mustGet(student.params, n));
     const x = batch(0, 4);
     const count = tf.memory().numTensors;
-    distill(teacher, student, { features: images, featureSize: FEATURES, n: N_DATA }, {
+    await distill(teacher, student, { features: images, featureSize: FEATURES, n: N_DATA }, {
       ...PLAIN, steps: 3, batchSize: 4, lr: 1e-2, mu: 0.5, weightDecay: 0.1, seed: 2, layers: [MID, 2], trainable: MID_TRAINABLE,
       neuronMask: new Map([[MID, [1, 2]]]),
     });
@@ -482,7 +482,7 @@ describe('distill', () => {
     // A tensor the teacher also holds is not disposed (sub-FMs may share tensors with the FM).
     const shared = mustGet(teacher.params, ffnTensorNames(TEACHER_CFG, 2).lnWeight);
     const sharing: DistillModel = { cfg: TEACHER_CFG, params: new Map(teacher.params) };
-    distill(teacher, sharing, { features: images, featureSize: FEATURES, n: N_DATA }, {
+    await distill(teacher, sharing, { features: images, featureSize: FEATURES, n: N_DATA }, {
       ...PLAIN, steps: 2, batchSize: 4, lr: 1e-2, mu: 0, weightDecay: 0, seed: 2, layers: [2], trainable: [ffnTensorNames(TEACHER_CFG, 2).lnWeight],
     });
     expect(shared.isDisposed).toBe(false);

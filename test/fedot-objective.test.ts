@@ -31,7 +31,7 @@ let data: TaskData;
 beforeAll(async () => {
   await initBackend('wasm');
   fmDir = join(tempDir('fedot-objective'), 'fm');
-  saveVit(fmDir, TINY_FM4, initVitParams(TINY_FM4, new Rng('tiny-fm4')), Array.from({ length: 10 }, (_, i) => `c${i}`));
+  await saveVit(fmDir, TINY_FM4, initVitParams(TINY_FM4, new Rng('tiny-fm4')), Array.from({ length: 10 }, (_, i) => `c${i}`));
   data = loadTask('mnist', { trainLimit: 100, evalLimit: 50 });
 });
 

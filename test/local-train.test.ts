@@ -23,8 +23,8 @@ describe('a client task on a resident client model', () => {
     const base = initVitParams(cfg, new Rng('fm'));
     const { cfg: taskCfg, params, exchanged } = withLoraAndHead(base, cfg, 3, lora, 1, 'auto');
     const trainable = trainableNames(params, exchanged);
-    spec = { config: taskCfg, tensors: toNamedArrays(params), trainable, lora };
-    initial = flattenParams(params, trainable);
+    spec = { config: taskCfg, tensors: await toNamedArrays(params), trainable, lora };
+    initial = await flattenParams(params, trainable);
     disposeParams(params);
     disposeParams(base);
     const rng = new Rng('data');
@@ -48,11 +48,11 @@ describe('a client task on a resident client model', () => {
     expect(spec.trainable.filter((n) => n.includes('lora_A')).length).toBe(cfg.numHiddenLayers * 4);
   });
 
-  it('is a pure function of the task: same task, same weights; another client, other weights', () => {
+  it('is a pure function of the task: same task, same weights; another client, other weights', async () => {
     const model = new ClientModel(spec);
-    const a = localTrain(model, data, task(3));
-    const b = localTrain(model, data, task(3));
-    const c = localTrain(model, data, task(5));
+    const a = await localTrain(model, data, task(3));
+    const b = await localTrain(model, data, task(3));
+    const c = await localTrain(model, data, task(5));
     expect(Buffer.from(a.weights.buffer).equals(Buffer.from(b.weights.buffer))).toBe(true);
     expect(a.meanLoss).toBe(b.meanLoss);
     expect(Buffer.from(a.weights.buffer).equals(Buffer.from(c.weights.buffer))).toBe(false);
@@ -61,23 +61,23 @@ describe('a client task on a resident client model', () => {
     model.dispose();
   });
 
-  it('keeps the tensor count flat over many tasks', () => {
+  it('keeps the tensor count flat over many tasks', async () => {
     const model = new ClientModel(spec);
-    localTrain(model, data, task(1));
+    await localTrain(model, data, task(1));
     const after1 = tf.memory().numTensors;
-    for (let i = 0; i < 8; i++) localTrain(model, data, task(i));
+    for (let i = 0; i < 8; i++) await localTrain(model, data, task(i));
     expect(tf.memory().numTensors).toBe(after1);
     model.dispose();
   });
 
-  it('lowers the loss on its own data', () => {
+  it('lowers the loss on its own data', async () => {
     const model = new ClientModel(spec);
     const all = { features: data.features, labels: data.labels };
     model.setTrainable(initial);
-    const before = evaluate((x) => model.forward(x), all.features, all.labels, 64);
-    const trained = localTrain(model, data, { ...task(0, 15), indices: Int32Array.from({ length: 48 }, (_, i) => i) });
+    const before = await evaluate((x) => model.forward(x), all.features, all.labels, 64);
+    const trained = await localTrain(model, data, { ...task(0, 15), indices: Int32Array.from({ length: 48 }, (_, i) => i) });
     model.setTrainable(trained.weights);
-    const after = evaluate((x) => model.forward(x), all.features, all.labels, 64);
+    const after = await evaluate((x) => model.forward(x), all.features, all.labels, 64);
     expect(after.loss).toBeLessThan(before.loss * 0.7);
     expect(after.accuracy).toBeGreaterThan(before.accuracy);
     model.dispose();

@@ -84,10 +84,10 @@ async function setUp(methodYaml: string): Promise<{ method: Method; setup: Metho
 }
 
 /** Evaluates `global` and returns the FullModel instance the method evaluated with. */
-function evaluatedModel(method: Method, global: Float32Array): FullModel {
+async function evaluatedModel(method: Method, global: Float32Array): Promise<FullModel> {
   const spy = vi.spyOn(FullModel.prototype, 'evaluate');
   try {
-    const result = method.evaluate(global);
+    const result = await method.evaluate(global);
     expect(result.n).toBe(data.validation.n);
     expect(spy).toHaveBeenCalledTimes(1);
     return spy.mock.contexts[0] as FullModel;
@@ -119,7 +119,7 @@ function checkPlugIn(full: FullModel, expectedTrainable: Map<string, Float32Arra
 beforeAll(async () => {
   await initBackend('wasm');
   fmDir = join(tempDir('methods'), 'fm');
-  saveVit(fmDir, TINY_FM4, initVitParams(TINY_FM4, new Rng('tiny-fm4')), Array.from({ length: C }, (_, i) => `c${i}`));
+  await saveVit(fmDir, TINY_FM4, initVitParams(TINY_FM4, new Rng('tiny-fm4')), Array.from({ length: C }, (_, i) => `c${i}`));
   const fm = loadVit(fmDir);
   reference = new Map([...fm.params].map(([name, t]) => [name, { shape: t.shape, data: new Float32Array(t.dataSync() as Float32Array) }]));
   for (const t of fm.params.values()) t.dispose();
@@ -136,7 +136,7 @@ describe('plug-in: evaluation writes exactly LoRA and head into the full FM', ()
     const { method, setup } = await setUp(METHOD_YAML.fedpetuning);
     methods.push(method);
     const global = randomVector(setup.initial.length, 'pet-global');
-    const full = evaluatedModel(method, global);
+    const full = await evaluatedModel(method, global);
     const expected = slices(setup.clientModel, global);
     expect([...expected.keys()].sort()).toEqual([...loraNames([0, 1, 2, 3]), 'classifier.bias', 'classifier.weight'].sort());
     checkPlugIn(full, expected);
@@ -146,12 +146,12 @@ describe('plug-in: evaluation writes exactly LoRA and head into the full FM', ()
     const { method, setup } = await setUp(METHOD_YAML.fedpft());
     methods.push(method);
     const global = randomVector(setup.initial.length, 'pft-global');
-    checkPlugIn(evaluatedModel(method, global), slices(setup.clientModel, global));
+    checkPlugIn(await evaluatedModel(method, global), slices(setup.clientModel, global));
 
     // An alignment round with fake APoZ reports, then plug in another vector.
     await (method.afterAggregate as AfterAggregate)(fakeRound(INTERVAL, global, fakeApoz(setup)));
     const next = randomVector(setup.initial.length, 'pft-global-2');
-    checkPlugIn(evaluatedModel(method, next), slices(setup.clientModel, next));
+    checkPlugIn(await evaluatedModel(method, next), slices(setup.clientModel, next));
   });
 
   it('fedot: adapter LoRA goes to the FM layers the emulator layers stand for; middle layers get none', async () => {
@@ -168,7 +168,7 @@ describe('plug-in: evaluation writes exactly LoRA and head into the full FM', ()
       expected.set(l === null ? name : withLayer(name, layerMap[l] as number), slice);
     }
     expect([...expected.keys()].sort()).toEqual([...loraNames([0, 3]), 'classifier.bias', 'classifier.weight'].sort());
-    checkPlugIn(evaluatedModel(method, global), expected);
+    checkPlugIn(await evaluatedModel(method, global), expected);
   });
 });
 
@@ -275,7 +275,7 @@ describe("fedpft's client model", () => {
       expect(result.probeBytesUp).toBe(reports.length * 4 * (COMPRESSED.length * Math.round(KEEP * FF) + 1));
       expect(patchBytes(patches)).toBe(4 * COMPRESSED.length * (D * s + s + s + s + s * D + s + D));
       const byName = new Map(setup.clientModel.tensors.map((t) => [t.name, t]));
-      const exported = new Map((method.exportState?.() ?? []).map((t) => [t.name, t.data]));
+      const exported = new Map(((await method.exportState?.()) ?? []).map((t) => [t.name, t.data]));
       for (const [k, l] of COMPRESSED.entries()) {
         const w = Math.round(KEEP * FF);
         const pooled = Array.from({ length: w }, (_, i) => reports.reduce((sum, r) => sum + (r.zeros[k]?.[i] as number), 0));

@@ -309,14 +309,14 @@ describe('checkpoint round trip (saveVit -> loadVit)', () => {
   });
 
   for (const [label, cfg] of CONFIGS) {
-    it(`${label}: identical params and logits; the file holds HF's layout`, () => {
+    it(`${label}: identical params and logits; the file holds HF's layout`, async () => {
       const rng = new Rng(`ckpt/${label}`);
       const hf = randomHfParams(cfg, rng);
       const params = internalParams(hf);
       const images = randomUniform(rng, BATCH * pixelCount(cfg));
       const classNames = ['cat', 'dog', 'eel'];
       const out = join(dir, label);
-      const { sha256 } = saveVit(out, cfg, params, classNames);
+      const { sha256 } = await saveVit(out, cfg, params, classNames);
       expect(sha256).toMatch(/^[0-9a-f]{64}$/);
 
       // The file: HF names, HF shapes ([out, in] linears, 4-D conv), and exactly the HF data
@@ -351,10 +351,10 @@ describe('checkpoint round trip (saveVit -> loadVit)', () => {
     });
   }
 
-  it('an initVitParams model survives the round trip bit for bit', () => {
+  it('an initVitParams model survives the round trip bit for bit', async () => {
     const params = initVitParams(TINY, new Rng('init'));
     const out = join(dir, 'init');
-    saveVit(out, TINY, params, ['a', 'b', 'c']);
+    await saveVit(out, TINY, params, ['a', 'b', 'c']);
     const loaded = loadVit(out);
     for (const [name, t] of params) expect((loaded.params.get(name) as tf.Tensor).dataSync(), name).toEqual(t.dataSync());
     disposeAll(params, loaded.params);

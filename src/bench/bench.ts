@@ -58,9 +58,9 @@ export async function benchEngine(modelDir: string, backend: BackendChoice, batc
   const lora: Array<{ gflops: number; msPerStep: number }> = [];
   for (let r = 0; r < repeats; r++) {
     // The FFN's first product is the largest plain matMul of a step: the fair ceiling.
-    mm.push(measureMatMul(tokens, cfg.hiddenSize, cfg.intermediateSize, MATMUL_SECONDS));
-    full.push(measureTrainStep(cfg, batch, steps, null, textLength));
-    lora.push(measureTrainStep(cfg, batch, steps, { rank: 8 }, textLength));
+    mm.push(await measureMatMul(tokens, cfg.hiddenSize, cfg.intermediateSize, MATMUL_SECONDS));
+    full.push(await measureTrainStep(cfg, batch, steps, null, textLength));
+    lora.push(await measureTrainStep(cfg, batch, steps, { rank: 8 }, textLength));
   }
   const matMulGflops = Math.max(...mm);
   const summary = (xs: Array<{ gflops: number; msPerStep: number }>): StepSummary => {

@@ -111,23 +111,24 @@ function scanConfigs(cfg: ModelConfig, hidden: number, layers: number): { full: 
   return { full, fedpft: { ...full, intermediateSizes: widths } as ModelConfig };
 }
 
-function widthScan(cfg: ModelConfig, opts: MethodsBenchOptions): { batch: number; rows: WidthScanRow[] } {
+async function widthScan(cfg: ModelConfig, opts: MethodsBenchOptions): Promise<{ batch: number; rows: WidthScanRow[] }> {
   const text = isText(cfg);
   const batch = text ? opts.scanBatch.texts : opts.scanBatch.images;
-  const rows = opts.widthScan.map(({ hidden, layers }): WidthScanRow => {
+  const rows: WidthScanRow[] = [];
+  for (const { hidden, layers } of opts.widthScan) {
     const { full, fedpft } = scanConfigs(cfg, hidden, layers);
     const ms: Record<'full' | 'fedpft', number[]> = { full: [], fedpft: [] };
     const flops = { full: 0, fedpft: 0 };
     for (let r = 0; r < opts.scanBatch.repeats; r++) {
       for (const [key, c] of [['full', full], ['fedpft', fedpft]] as const) {
-        const m = measureTrainStep(c, batch, opts.scanBatch.steps, { rank: LORA.rank }, TEXT_LENGTH);
+        const m = await measureTrainStep(c, batch, opts.scanBatch.steps, { rank: LORA.rank }, TEXT_LENGTH);
         ms[key].push(m.msPerStep);
         flops[key] = m.flopsPerStep;
       }
     }
     const [fullMs, fedpftMs] = [median(ms.full), median(ms.fedpft)];
-    return { hidden, layers, fullMs, fedpftMs, stepRatio: fedpftMs / fullMs, macsRatio: flops.fedpft / flops.full };
-  });
+    rows.push({ hidden, layers, fullMs, fedpftMs, stepRatio: fedpftMs / fullMs, macsRatio: flops.fedpft / flops.full });
+  }
   return { batch, rows };
 }
 
@@ -214,11 +215,11 @@ export async function benchMethods(opts: MethodsBenchOptions): Promise<MethodsBe
       weights: initial.slice(),
       indices: Int32Array.from({ length: data.train.n }, (_, i) => i),
     });
-    for (const b of built) localTrain(b.model, shared, task(b.initial)); // warm-up
+    for (const b of built) await localTrain(b.model, shared, task(b.initial)); // warm-up
     const samples = new Map<string, number[]>(built.map((b) => [b.method, []]));
     for (let r = 0; r < opts.repeats; r++) {
       for (const b of built) {
-        const result = localTrain(b.model, shared, task(b.initial));
+        const result = await localTrain(b.model, shared, task(b.initial));
         samples.get(b.method)?.push(result.trainMs / result.steps);
       }
     }
@@ -244,7 +245,7 @@ export async function benchMethods(opts: MethodsBenchOptions): Promise<MethodsBe
         bytes: b.bytes,
       };
     });
-    const scan = widthScan(probe.cfg, opts);
+    const scan = await widthScan(probe.cfg, opts);
     return {
       definition: METHODS_DEFINITION,
       model: opts.modelDir,

@@ -5,6 +5,7 @@ import { selectNames } from '../model/params.js';
 import { crossEntropy, makeTrainable, trainStep } from '../model/train.js';
 import { forwardMacs, initLoraParams, initModelParams, isText, modelForward, type ModelConfig } from '../model/encoder.js';
 import { Rng } from '../util/rng.js';
+import { readView } from '../tensor/read.js';
 
 export interface StepMeasurement {
   gflops: number;
@@ -18,7 +19,7 @@ export interface StepMeasurement {
  * forward, input gradients (1x forward) and weight gradients (1x forward when every weight
  * trains; LoRA's own weight gradients are small and not counted, so LoRA steps count 2x).
  */
-export function measureTrainStep(cfg: ModelConfig, batch: number, steps: number, lora: { rank: number } | null, textLength = 128): StepMeasurement {
+export async function measureTrainStep(cfg: ModelConfig, batch: number, steps: number, lora: { rank: number } | null, textLength = 128): Promise<StepMeasurement> {
   const rng = new Rng('bench');
   const params = initModelParams(cfg, rng);
   let trainable: string[];
@@ -35,9 +36,9 @@ export function measureTrainStep(cfg: ModelConfig, batch: number, steps: number,
   const y = Int32Array.from({ length: batch }, (_, i) => i % cfg.numLabels);
   const loraOpts = lora ? { rank: lora.rank, alpha: 2 * lora.rank, dropout: 0 } : undefined;
   const step = () => trainStep(() => crossEntropy(modelForward(cfg, params, x, { lora: loraOpts }), y), vars, opt, 1e-4);
-  step();
+  await step();
   const t0 = performance.now();
-  for (let i = 0; i < steps; i++) step();
+  for (let i = 0; i < steps; i++) await step();
   const ms = (performance.now() - t0) / steps;
   const flopsPerStep = (lora ? 2 : 3) * 2 * forwardMacs(cfg, feat, lora?.rank ?? 0) * batch;
   x.dispose();
@@ -66,19 +67,20 @@ export function randomInputs(cfg: ModelConfig, batch: number, rng: Rng, textLeng
 }
 
 /** Plain 2-D matMul throughput of the current backend over at least `seconds` (and 10 products): the ceiling the train step is compared to. */
-export function measureMatMul(m: number, k: number, n: number, seconds: number): number {
+export async function measureMatMul(m: number, k: number, n: number, seconds: number): Promise<number> {
   const a = tf.randomUniform([m, k], -1, 1, 'float32', 1);
   const b = tf.randomUniform([k, n], -1, 1, 'float32', 2);
-  const run = () => {
+  const run = async () => {
     const c = tf.matMul(a, b);
-    c.dataSync();
+    // Waiting for the values is what makes the time the product's, on devices that queue work.
+    await readView(c);
     c.dispose();
   };
-  run();
+  await run();
   const t0 = performance.now();
   let reps = 0;
   while (reps < 10 || performance.now() - t0 < seconds * 1000) {
-    run();
+    await run();
     reps++;
   }
   const ms = (performance.now() - t0) / reps;

@@ -26,7 +26,7 @@ const PROBE_BATCH = 64;
  * FedPFT step 4 on the client: APoZ numerators of its sub-FM's FFN neurons over its local set
  * (METHOD.md: all of it unless the scenario limits it), with its trained weights plugged in.
  */
-export function apozProbe(model: ClientModel, data: SharedImages, task: ProbeTask): ApozReport {
+export async function apozProbe(model: ClientModel, data: SharedImages, task: ProbeTask): Promise<ApozReport> {
   const payload = task.payload as ApozPayload;
   model.setTrainable(task.weights);
   const n = Math.min(payload.maxExamples ?? Infinity, task.indices.length);
@@ -35,7 +35,7 @@ export function apozProbe(model: ClientModel, data: SharedImages, task: ProbeTas
   for (let start = 0; start < n; start += PROBE_BATCH) {
     const { x } = gatherBatch(data.features, data.labels, data.featureSize, task.indices, start, Math.min(PROBE_BATCH, n - start));
     try {
-      const counts = ffnActivationZeroCounts(model.spec.config, model.params, x, payload.layers, { eps: payload.eps, lora: model.spec.lora });
+      const counts = await ffnActivationZeroCounts(model.spec.config, model.params, x, payload.layers, { eps: payload.eps, lora: model.spec.lora });
       payload.layers.forEach((l, k) => {
         const acc = zeros[k] as Int32Array;
         (counts.zeros.get(l) as Float64Array).forEach((z, i) => (acc[i] = (acc[i] as number) + z));

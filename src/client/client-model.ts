@@ -5,6 +5,7 @@ import { assignFlat, flattenParams, type Params } from '../model/params.js';
 import { makeTrainable } from '../model/train.js';
 import { modelForward } from '../model/encoder.js';
 import type { ForwardOptions } from '../model/layers.js';
+import { readFloats } from '../tensor/read.js';
 
 /** A client model resident in an actor: frozen tensors plus trainable variables. */
 export class ClientModel {
@@ -24,17 +25,17 @@ export class ClientModel {
     assignFlat(this.params, this.spec.trainable, flat);
   }
 
-  getTrainable(): Float32Array {
+  getTrainable(): Promise<Float32Array> {
     return flattenParams(this.params, this.spec.trainable);
   }
 
   /** Applies changes to frozen tensors (e.g. FFN neurons re-aligned by the server). */
-  updateFrozen(patches: readonly FrozenPatch[]): void {
+  async updateFrozen(patches: readonly FrozenPatch[]): Promise<void> {
     for (const patch of patches) {
       if (this.vars.has(patch.name)) throw new Error(`${patch.name} is trainable, not frozen`);
       const old = this.params.get(patch.name);
       if (!old) throw new Error(`no frozen tensor ${patch.name}`);
-      const next = applyPatch(old.dataSync() as Float32Array, old.shape, patch);
+      const next = applyPatch(await readFloats(old), old.shape, patch);
       this.params.set(patch.name, tf.tensor(next, old.shape, 'float32'));
       old.dispose();
     }

@@ -47,7 +47,7 @@ export interface SharedImages {
  * Local AdamW epochs over the client's data. Optimizer state is fresh per task; shuffling and
  * dropout come from the (seed, round, client) streams, so any actor computes the same result.
  */
-export function localTrain(model: ClientModel, data: SharedImages, task: TrainTask): TrainResult {
+export async function localTrain(model: ClientModel, data: SharedImages, task: TrainTask): Promise<TrainResult> {
   const t0 = performance.now();
   model.setTrainable(task.weights);
   const optimizer = new AdamW(model.vars, { ...DEFAULT_ADAMW, weightDecay: task.weightDecay });
@@ -62,7 +62,7 @@ export function localTrain(model: ClientModel, data: SharedImages, task: TrainTa
         const count = Math.min(task.batchSize, n - start);
         const { x, y } = gatherBatch(data.features, data.labels, data.featureSize, order, start, count);
         const dropoutSeed = rng.seed();
-        lossSum += trainStep(() => crossEntropy(model.forward(x, { dropoutSeed }), y), model.vars, optimizer, task.lr, task.maxGradNorm);
+        lossSum += await trainStep(() => crossEntropy(model.forward(x, { dropoutSeed }), y), model.vars, optimizer, task.lr, task.maxGradNorm);
         x.dispose();
         steps++;
       }
@@ -72,7 +72,7 @@ export function localTrain(model: ClientModel, data: SharedImages, task: TrainTa
   }
   return {
     clientId: task.clientId,
-    weights: model.getTrainable(),
+    weights: await model.getTrainable(),
     numExamples: n,
     meanLoss: steps > 0 ? lossSum / steps : NaN,
     steps,

@@ -20,7 +20,7 @@ export function registerCompress(program: Command): void {
         if (!Number.isInteger(n)) throw new UserError('command line', '--retained', `expected comma-separated layer indices, got "${opts.retained}"`);
         return n;
       });
-      const { kept, sha256 } = compressCommand({ model: opts.model, keep, retained, out: opts.out });
+      const { kept, sha256 } = await compressCommand({ model: opts.model, keep, retained, out: opts.out });
       const layers = Object.entries(kept).map(([l, idx]) => `${l}:${idx.length}`).join(' ');
       console.log(`wrote ${opts.out} (model.safetensors sha256 ${sha256}); kept neurons per layer ${layers}`);
     });

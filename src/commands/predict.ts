@@ -21,7 +21,7 @@ export function registerPredict(program: Command): void {
       const { predict, disposeModel } = await import('../predict/predict.js');
       const fm = loadModel(opts.model);
       try {
-        const lines = predict(fm, opts.input, { output: opts.output, maxLength: opts.maxLength }).map((p) => JSON.stringify(p));
+        const lines = (await predict(fm, opts.input, { output: opts.output, maxLength: opts.maxLength })).map((p) => JSON.stringify(p));
         const text = lines.join('\n') + '\n';
         if (opts.out) {
           const { writeFileAtomic } = await import('../util/atomic-write.js');

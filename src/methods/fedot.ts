@@ -73,7 +73,7 @@ export function fedOT(config: FedotConfig): Method {
         const compared = config.distillObjective === 'emulator-output' ? [lastEmulated] : Array.from({ length: emu.cfg.numHiddenLayers - a }, (_, i) => a + i);
         const teacherLayerOf = (j: number): number => (j === lastEmulated && config.distillObjective === 'emulator-output' ? L - a - 1 : (emu.layerMap[j] as number));
         const t0 = performance.now();
-        const { losses } = distill(fm, emu, { features: d.features, featureSize: d.featureSize, n: d.n }, {
+        const { losses } = await distill(fm, emu, { features: d.features, featureSize: d.featureSize, n: d.n }, {
           ...distillRunOptions(config.distill),
           mu: 0,
           weightDecay: config.distill.weightDecay,
@@ -86,8 +86,8 @@ export function fedOT(config: FedotConfig): Method {
         ctx.log(`fedot: distilled the emulator for ${losses.length} steps, loss ${losses[0]?.toFixed(4)} -> ${losses[losses.length - 1]?.toFixed(4)}`);
       }
       const clientTrainable = trainableNames(emu.params, fm.exchanged);
-      const spec = { config: emu.cfg, tensors: toNamedArrays(emu.params), trainable: clientTrainable, lora };
-      const initial = flattenParams(emu.params, clientTrainable);
+      const spec = { config: emu.cfg, tensors: await toNamedArrays(emu.params), trainable: clientTrainable, lora };
+      const initial = await flattenParams(emu.params, clientTrainable);
       // Plug-in by name: emulator layer j's adapter tensors are the FM's layer layerMap[j].
       const offsets = new Map<string, { offset: number; size: number }>();
       let offset = 0;
@@ -105,7 +105,7 @@ export function fedOT(config: FedotConfig): Method {
         for (let i = 0; i < size; i++) order[k++] = o + i;
       }
       toFullOrder = order;
-      full = new FullModel(fm.cfg, fm.params, fullTrainable, lora);
+      full = await FullModel.create(fm.cfg, fm.params, fullTrainable, lora);
       validation = ctx.data.validation;
       disposeParams(fm.params);
       disposeParams(emu.params);
@@ -113,7 +113,7 @@ export function fedOT(config: FedotConfig): Method {
       return { clientModel: spec, initial, info };
     },
 
-    evaluate(global: Float32Array): EvalResult {
+    evaluate(global: Float32Array): Promise<EvalResult> {
       if (!full || !validation || !toFullOrder) throw new Error('fedot: setup() has not run');
       const order = toFullOrder;
       return full.evaluate(Float32Array.from(order, (i) => global[i] as number), validation);

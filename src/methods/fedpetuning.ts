@@ -19,8 +19,8 @@ export function fedPETuning(config: Extract<MethodConfig, { name: 'fedpetuning' 
     async setup(ctx: MethodContext): Promise<MethodSetup> {
       const { cfg, params, exchanged } = withLoraAndHead(ctx.fm.params, ctx.fm.cfg, ctx.data.train.numClasses, config.lora, ctx.scenario.seed, config.head);
       const trainable = trainableNames(params, exchanged);
-      const spec = { config: cfg, tensors: toNamedArrays(params), trainable, lora: config.lora };
-      const initial = flattenParams(params, trainable);
+      const spec = { config: cfg, tensors: await toNamedArrays(params), trainable, lora: config.lora };
+      const initial = await flattenParams(params, trainable);
       const all = [...params.keys()];
       const info = {
         head: headFacts(config.head, exchanged),
@@ -30,12 +30,12 @@ export function fedPETuning(config: Extract<MethodConfig, { name: 'fedpetuning' 
         clientForwardMacsPerExample: forwardMacs(cfg, ctx.data.train.featureSize, config.lora.rank),
         fmForwardMacsPerExample: forwardMacs(cfg, ctx.data.train.featureSize, config.lora.rank),
       };
-      full = new FullModel(cfg, params, trainable, config.lora);
+      full = await FullModel.create(cfg, params, trainable, config.lora);
       disposeParams(params);
       validation = ctx.data.validation;
       return { clientModel: spec, initial, info };
     },
-    evaluate(global: Float32Array): EvalResult {
+    evaluate(global: Float32Array): Promise<EvalResult> {
       if (!full || !validation) throw new Error('fedpetuning: setup() has not run');
       return full.evaluate(global, validation);
     },

@@ -9,6 +9,7 @@ import { pooledApoz, selectUpdatedNeurons, type ZeroCounts } from '../proxy/apoz
 import { compressedLayers, compressFm } from '../proxy/compress.js';
 import { distill, distillTrainableNames, ffnTensorNames, trainsFfnLayerNorm, type DistillModel } from '../proxy/distill.js';
 import type { MethodConfig } from '../scenario/schema.js';
+import { readFloats } from '../tensor/read.js';
 import { stream } from '../util/rng.js';
 import type { ApozPayload, ApozReport } from '../client/apoz-probe.js';
 import { distillDataFor, distillFacts, distillRunOptions } from './distill-data.js';
@@ -57,7 +58,7 @@ export function fedPFT(config: FedpftConfig): Method {
       seed = ctx.scenario.seed;
       const fm = withLoraAndHead(ctx.fm.params, ctx.fm.cfg, ctx.data.train.numClasses, config.lora, seed, config.head);
       const trainable = trainableNames(fm.params, fm.exchanged);
-      const compressed = compressFm(fm.cfg, fm.params, { keep: config.keep, retained: config.retained });
+      const compressed = await compressFm(fm.cfg, fm.params, { keep: config.keep, retained: config.retained });
       layers = compressedLayers(fm.cfg, config.retained);
       trainLn = trainsFfnLayerNorm(fm.cfg, config.ffnLayerNorm);
       const info: Record<string, unknown> = {
@@ -79,7 +80,7 @@ export function fedPFT(config: FedpftConfig): Method {
       }
       if (variant.before && config.distill.steps > 0) {
         const t0 = performance.now();
-        const { losses } = distill(fm, compressed, must(distillData), {
+        const { losses } = await distill(fm, compressed, must(distillData), {
           ...distillRunOptions(config.distill),
           mu: config.distill.mu,
           weightDecay: config.distill.weightDecay,
@@ -90,9 +91,9 @@ export function fedPFT(config: FedpftConfig): Method {
         info['distillBefore'] = { ...distillFacts(config.distill), steps: losses.length, firstLoss: losses[0], lastLoss: losses[losses.length - 1], seconds: (performance.now() - t0) / 1000 };
         ctx.log(`${config.name}: distilled the sub-FM for ${losses.length} steps, loss ${losses[0]?.toFixed(4)} -> ${losses[losses.length - 1]?.toFixed(4)}`);
       }
-      const spec = { config: compressed.cfg, tensors: toNamedArrays(compressed.params), trainable, lora: config.lora };
-      const initial = flattenParams(compressed.params, trainable);
-      full = new FullModel(fm.cfg, fm.params, trainable, config.lora);
+      const spec = { config: compressed.cfg, tensors: await toNamedArrays(compressed.params), trainable, lora: config.lora };
+      const initial = await flattenParams(compressed.params, trainable);
+      full = await FullModel.create(fm.cfg, fm.params, trainable, config.lora);
       sub = new ClientModel(spec);
       validation = ctx.data.validation;
       disposeParams(fm.params);
@@ -121,7 +122,7 @@ export function fedPFT(config: FedpftConfig): Method {
       teacher.plugIn(ctx.global);
       student.setTrainable(ctx.global);
       const t0 = performance.now();
-      const { losses } = distill({ cfg: teacher.model.spec.config, params: teacher.model.params }, { cfg: student.spec.config, params: student.params }, must(distillData), {
+      const { losses } = await distill({ cfg: teacher.model.spec.config, params: teacher.model.params }, { cfg: student.spec.config, params: student.params }, must(distillData), {
         ...distillRunOptions(config.align),
         mu: config.distill.mu,
         weightDecay: ALIGN_WEIGHT_DECAY,
@@ -131,7 +132,7 @@ export function fedPFT(config: FedpftConfig): Method {
         neuronMask: mask,
         lora: config.lora,
       });
-      const patches = alignmentPatches({ cfg: student.spec.config, params: student.params }, layers, mask, trainLn);
+      const patches = await alignmentPatches({ cfg: student.spec.config, params: student.params }, layers, mask, trainLn);
       const tied = layers.filter((l) => allEqual(apoz.get(l) as Float64Array));
       return {
         frozenUpdate: patches,
@@ -149,22 +150,24 @@ export function fedPFT(config: FedpftConfig): Method {
       };
     },
 
-    exportState(): NamedArray[] {
+    async exportState(): Promise<NamedArray[]> {
       const { params, spec } = must(sub);
-      return distillTrainableNames(spec.config, layers, trainLn).map((name) => {
+      const out: NamedArray[] = [];
+      for (const name of distillTrainableNames(spec.config, layers, trainLn)) {
         const t = params.get(name);
         if (!t) throw new Error(`missing ${name}`);
-        return { name, shape: t.shape, data: new Float32Array(t.dataSync() as Float32Array) };
-      });
+        out.push({ name, shape: t.shape, data: await readFloats(t) });
+      }
+      return out;
     },
 
-    importState(tensors: NamedArray[]): FrozenPatch[] {
+    async importState(tensors: NamedArray[]): Promise<FrozenPatch[]> {
       const patches: FrozenPatch[] = tensors.map((t) => ({ name: t.name, axis: 'all', indices: null, data: t.data }));
-      must(sub).updateFrozen(patches);
+      await must(sub).updateFrozen(patches);
       return patches;
     },
 
-    evaluate(global: Float32Array): EvalResult {
+    evaluate(global: Float32Array): Promise<EvalResult> {
       return must(full).evaluate(global, must(validation));
     },
 
@@ -178,24 +181,24 @@ export function fedPFT(config: FedpftConfig): Method {
 }
 
 /** The realigned neurons' W1' columns, b1' entries and W2' rows, plus b2' and (when it trains) the FFN LayerNorm. */
-function alignmentPatches(student: DistillModel, layers: readonly number[], mask: ReadonlyMap<number, number[]>, layerNorm: boolean): FrozenPatch[] {
+async function alignmentPatches(student: DistillModel, layers: readonly number[], mask: ReadonlyMap<number, number[]>, layerNorm: boolean): Promise<FrozenPatch[]> {
   const { params, cfg } = student;
   const patches: FrozenPatch[] = [];
-  const read = (name: string) => {
+  const read = async (name: string) => {
     const t = params.get(name);
     if (!t) throw new Error(`missing ${name}`);
-    return { data: t.dataSync() as Float32Array, shape: t.shape };
+    return { data: await readFloats(t), shape: t.shape };
   };
   for (const l of layers) {
     const n = ffnTensorNames(cfg, l);
     const sel = mask.get(l) as number[];
-    const w1 = read(n.w1);
+    const w1 = await read(n.w1);
     patches.push(extractPatch(n.w1, w1.data, w1.shape, 'cols', sel));
-    const b1 = read(n.b1);
+    const b1 = await read(n.b1);
     patches.push(extractPatch(n.b1, b1.data, b1.shape, 'rows', sel));
-    const w2 = read(n.w2);
+    const w2 = await read(n.w2);
     patches.push(extractPatch(n.w2, w2.data, w2.shape, 'rows', sel));
-    for (const name of [n.b2, ...(layerNorm ? [n.lnWeight, n.lnBias] : [])]) patches.push({ name, axis: 'all', indices: null, data: read(name).data.slice() });
+    for (const name of [n.b2, ...(layerNorm ? [n.lnWeight, n.lnBias] : [])]) patches.push({ name, axis: 'all', indices: null, data: (await read(name)).data });
   }
   return patches;
 }

@@ -12,17 +12,17 @@ import { toNamedArrays } from './lora-setup.js';
  * plug-in contract: a method's global vector is written into exactly these tensors.
  */
 export class FullModel {
-  readonly model: ClientModel;
+  private constructor(readonly model: ClientModel) {}
 
-  constructor(cfg: ModelConfig, params: Params, trainable: string[], lora: LoraOptions) {
-    this.model = new ClientModel({ config: cfg, tensors: toNamedArrays(params), trainable, lora });
+  static async create(cfg: ModelConfig, params: Params, trainable: string[], lora: LoraOptions): Promise<FullModel> {
+    return new FullModel(new ClientModel({ config: cfg, tensors: await toNamedArrays(params), trainable, lora }));
   }
 
   plugIn(global: Float32Array): void {
     this.model.setTrainable(global);
   }
 
-  evaluate(global: Float32Array, validation: LabelledExamples): EvalResult {
+  evaluate(global: Float32Array, validation: LabelledExamples): Promise<EvalResult> {
     this.plugIn(global);
     return evaluate((x) => this.model.forward(x), validation.features, validation.labels, validation.featureSize);
   }

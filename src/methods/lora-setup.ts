@@ -4,6 +4,7 @@ import { selectNames, type Params } from '../model/params.js';
 import { headShapes, initLoraParams, paramShapes, type ModelConfig } from '../model/encoder.js';
 import type { LoraOptions } from '../model/layers.js';
 import { Rng } from '../util/rng.js';
+import { readFloats } from '../tensor/read.js';
 
 /** Which head tensors train and travel besides the classifier (see exchangedPatterns). */
 export type HeadChoice = 'auto' | 'classifier' | 'classifier+pooler';
@@ -60,10 +61,9 @@ export function headFacts(head: HeadChoice, exchanged: readonly string[]): { cho
   return { choice: head, pooler: exchanged.includes(`${POOLER}*`) };
 }
 
-export function toNamedArrays(params: Params): NamedArray[] {
-  return [...params.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, t]) => ({ name, shape: t.shape, data: new Float32Array(t.dataSync() as Float32Array) }));
+export async function toNamedArrays(params: Params): Promise<NamedArray[]> {
+  const sorted = [...params.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return Promise.all(sorted.map(async ([name, t]) => ({ name, shape: t.shape, data: await readFloats(t) })));
 }
 
 /** The tensors of `params` that train and travel, sorted: the global vector's order. */

@@ -74,11 +74,11 @@ export interface Method {
   /** Runs after a round's aggregation, before the next round; never after the last round. */
   afterAggregate?(ctx: AggregatedRound): Promise<RoundHookResult>;
   /** Server-side state beyond the global vector that a resumed run needs (e.g. realigned FFNs). */
-  exportState?(): NamedArray[];
+  exportState?(): Promise<NamedArray[]>;
   /** Restores exportState()'s tensors; returns the frozen client tensors to send to actors. */
-  importState?(tensors: NamedArray[]): FrozenPatch[];
+  importState?(tensors: NamedArray[]): Promise<FrozenPatch[]>;
   /** Accuracy of the full FM with the global trainable vector plugged in. */
-  evaluate(global: Float32Array): EvalResult;
+  evaluate(global: Float32Array): Promise<EvalResult>;
   dispose(): void;
 }
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { readFloats } from '../tensor/read.js';
 
 export interface AdamWOptions {
   beta1: number;
@@ -22,8 +23,11 @@ export type AdamWPlacement = 'host' | 'device';
  * GPU, where reading it back every step would cost more than the ops.
  */
 export function defaultPlacement(): AdamWPlacement {
-  return tf.getBackend() === 'tensorflow' ? 'device' : 'host';
+  return HOST_MEMORY_BACKENDS.has(tf.getBackend()) ? 'host' : 'device';
 }
+
+/** Backends whose tensors live in this thread's memory, where a read needs no device round trip. */
+const HOST_MEMORY_BACKENDS = new Set(['cpu', 'wasm']);
 
 const f32 = Math.fround;
 
@@ -88,7 +92,11 @@ export class AdamW {
       const grad = grads[name];
       if (!grad) continue;
       const { m, v } = this.hostSlots.get(name) as Slot;
+      // Host placement runs only on backends whose tensors are in this thread's memory
+      // (defaultPlacement), where a synchronous read is a copy, not a device round trip.
+      // eslint-disable-next-line no-restricted-syntax
       const g = grad.dataSync() as Float32Array;
+      // eslint-disable-next-line no-restricted-syntax
       const next = Float32Array.from(w.dataSync() as Float32Array);
       const decayed = weightDecay > 0 && w.rank >= 2;
       for (let i = 0; i < next.length; i++) {
@@ -125,20 +133,19 @@ export class AdamW {
   }
 
   /** Moments (copies) and step count, for a resumable checkpoint. */
-  exportState(): { step: number; moments: Array<{ name: string; shape: number[]; data: Float32Array }> } {
+  async exportState(): Promise<{ step: number; moments: Array<{ name: string; shape: number[]; data: Float32Array }> }> {
     const moments: Array<{ name: string; shape: number[]; data: Float32Array }> = [];
     for (const [name, w] of this.vars) {
-      const [m, v] = this.momentsOf(name);
+      const [m, v] = await this.momentsOf(name);
       moments.push({ name: `adamw.m.${name}`, shape: w.shape, data: m }, { name: `adamw.v.${name}`, shape: w.shape, data: v });
     }
     return { step: this.t, moments };
   }
 
-  private momentsOf(name: string): [Float32Array, Float32Array] {
+  private async momentsOf(name: string): Promise<[Float32Array, Float32Array]> {
     const slot = this.hostSlots.get(name);
     if (slot) return [slot.m.slice(), slot.v.slice()];
-    const copy = (x: tf.Variable | undefined) => new Float32Array((x as tf.Variable).dataSync() as Float32Array);
-    return [copy(this.m.get(name)), copy(this.v.get(name))];
+    return [await readFloats(this.m.get(name) as tf.Variable), await readFloats(this.v.get(name) as tf.Variable)];
   }
 
   importState(step: number, get: (name: string) => Float32Array): void {

@@ -4,6 +4,7 @@ import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { checkEncoderConfig, classNamesOf, hfConfigReader, labelMaps, loadTensors, numLabelsOf, transpose2d } from './hf-layout.js';
 import type { Params } from './params.js';
 import type { NamedArray } from './safetensors.js';
+import { readFloats } from '../tensor/read.js';
 
 /**
  * Maps between HuggingFace's BERT/RoBERTa checkpoint layout and the internal one (Linear weights
@@ -124,10 +125,11 @@ export function loadBert(dir: string): LoadedBert {
   return { cfg, params, classNames: classNamesOf(ckpt.config, cfg.numLabels), dir, hasClassifier, hasMaskedLmHead };
 }
 
-export function saveBert(dir: string, cfg: BertConfig, params: Params, classNames: readonly string[], metadata: Record<string, string> = {}): { sha256: string } {
-  const tensors: NamedArray[] = [...params.entries()].map(([name, t]) => {
-    const { shape, data } = swapLinear(name, t.shape, new Float32Array(t.dataSync() as Float32Array));
-    return { name, shape, data };
-  });
+export async function saveBert(dir: string, cfg: BertConfig, params: Params, classNames: readonly string[], metadata: Record<string, string> = {}): Promise<{ sha256: string }> {
+  const tensors: NamedArray[] = [];
+  for (const [name, t] of params) {
+    const { shape, data } = swapLinear(name, t.shape, await readFloats(t));
+    tensors.push({ name, shape, data });
+  }
   return writeCheckpoint(dir, bertConfigToHF(cfg, classNames), tensors, { format: 'pt', ...metadata });
 }

@@ -152,7 +152,7 @@ export function inputMismatch(cfg: ModelConfig, input: InputShape, dataset: stri
   return null;
 }
 
-export function saveModel(dir: string, cfg: ModelConfig, params: Params, classNames: readonly string[], metadata: Record<string, string> = {}): { sha256: string } {
+export function saveModel(dir: string, cfg: ModelConfig, params: Params, classNames: readonly string[], metadata: Record<string, string> = {}): Promise<{ sha256: string }> {
   return isText(cfg) ? saveBert(dir, cfg, params, classNames, metadata) : saveVit(dir, cfg, params, classNames, metadata);
 }
 

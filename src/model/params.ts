@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { readView } from '../tensor/read.js';
 
 /**
  * A model's parameters by HuggingFace name. Dense weights are held as [in, out] (the transpose
@@ -30,12 +31,12 @@ export function disposeParams(params: Params): void {
 }
 
 /** Flattens the named tensors into one Float32Array (names in the given order). */
-export function flattenParams(params: Params, names: readonly string[]): Float32Array {
+export async function flattenParams(params: Params, names: readonly string[]): Promise<Float32Array> {
   const size = names.reduce((s, n) => s + mustGet(params, n).size, 0);
   const out = new Float32Array(size);
   let offset = 0;
   for (const n of names) {
-    const data = mustGet(params, n).dataSync() as Float32Array;
+    const data = await readView(mustGet(params, n));
     out.set(data, offset);
     offset += data.length;
   }

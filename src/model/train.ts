@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdamW } from './adamw.js';
 import type { Params } from './params.js';
+import { readScalar, readView } from '../tensor/read.js';
 
 /** Mean softmax cross-entropy of logits [n, classes] against integer labels. */
 export function crossEntropy(logits: tf.Tensor2D, labels: Int32Array): tf.Scalar {
@@ -28,7 +29,7 @@ export function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): tf.
 }
 
 /** One optimisation step on the given variables; returns the loss before the step. */
-export function trainStep(loss: LossFn, vars: ReadonlyMap<string, tf.Variable>, optimizer: AdamW, lr: number, maxGradNorm = 0): number {
+export async function trainStep(loss: LossFn, vars: ReadonlyMap<string, tf.Variable>, optimizer: AdamW, lr: number, maxGradNorm = 0): Promise<number> {
   const value = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(loss, [...vars.values()]);
     const byName: tf.NamedTensorMap = {};
@@ -39,9 +40,11 @@ export function trainStep(loss: LossFn, vars: ReadonlyMap<string, tf.Variable>, 
     optimizer.step(clipByGlobalNorm(byName, maxGradNorm), lr);
     return value;
   });
-  const out = (value.dataSync() as Float32Array)[0] as number;
-  value.dispose();
-  return out;
+  try {
+    return await readScalar(value);
+  } finally {
+    value.dispose();
+  }
 }
 
 /** Turns the named tensors into trainable variables in place; returns them by name. */
@@ -84,13 +87,13 @@ export interface EvalResult {
 }
 
 /** Accuracy and mean loss over a dataset (in fixed-size batches, the last one smaller). */
-export function evaluate(
+export async function evaluate(
   forward: (x: tf.Tensor2D) => tf.Tensor2D,
   features: Float32Array,
   labels: Int32Array,
   featureSize: number,
   batchSize = 256,
-): EvalResult {
+): Promise<EvalResult> {
   const n = labels.length;
   const order = Int32Array.from({ length: n }, (_, i) => i);
   let correct = 0;
@@ -103,11 +106,14 @@ export function evaluate(
       return [tf.argMax(logits, 1), tf.mul(crossEntropy(logits, y), count)];
     });
     x.dispose();
-    const p = pred.dataSync();
-    for (let i = 0; i < count; i++) if (p[i] === y[i]) correct++;
-    lossSum += (loss.dataSync() as Float32Array)[0] as number;
-    pred.dispose();
-    loss.dispose();
+    try {
+      const p = await readView(pred);
+      for (let i = 0; i < count; i++) if (p[i] === y[i]) correct++;
+      lossSum += await readScalar(loss);
+    } finally {
+      pred.dispose();
+      loss.dispose();
+    }
   }
   return { accuracy: correct / n, loss: lossSum / n, n };
 }

@@ -4,6 +4,7 @@ import { checkEncoderConfig, classNamesOf, hfConfigReader, labelMaps, loadTensor
 import type { NamedArray } from './safetensors.js';
 import type { Params } from './params.js';
 import { vitParamShapes, type VitConfig } from './vit.js';
+import { readFloats } from '../tensor/read.js';
 
 /**
  * Maps between HuggingFace's ViT checkpoint layout and the internal one: PyTorch Linear
@@ -99,9 +100,8 @@ export function loadVit(dir: string): LoadedVit {
   return { cfg, params, classNames: classNamesOf(ckpt.config, cfg.numLabels), dir };
 }
 
-export function saveVit(dir: string, cfg: VitConfig, params: Params, classNames: readonly string[], metadata: Record<string, string> = {}): { sha256: string } {
-  const tensors: NamedArray[] = [...params.entries()].map(([name, t]) =>
-    toHF(name, t.shape, new Float32Array(t.dataSync() as Float32Array), cfg),
-  );
+export async function saveVit(dir: string, cfg: VitConfig, params: Params, classNames: readonly string[], metadata: Record<string, string> = {}): Promise<{ sha256: string }> {
+  const tensors: NamedArray[] = [];
+  for (const [name, t] of params) tensors.push(toHF(name, t.shape, await readFloats(t), cfg));
   return writeCheckpoint(dir, vitConfigToHF(cfg, classNames), tensors, { format: 'pt', ...metadata });
 }

@@ -8,6 +8,7 @@ import { bertHidden, maxSequenceLength } from '../model/bert.js';
 import { headShapes, isText, modelForward, type LoadedModel } from '../model/encoder.js';
 import { disposeParams } from '../model/params.js';
 import { UserError } from '../util/errors.js';
+import { readFloats } from '../tensor/read.js';
 
 /**
  * `fedpft predict`: what a checkpoint computes on given inputs, so this implementation can be
@@ -90,7 +91,7 @@ function textFeatures(file: string, parsed: Array<{ v: InputLine; i: number }>, 
   return { features: enc.features, featureSize: enc.featureSize };
 }
 
-export function predict(fm: LoadedModel, file: string, opts: PredictOptions): Prediction[] {
+export async function predict(fm: LoadedModel, file: string, opts: PredictOptions): Promise<Prediction[]> {
   const { cfg } = fm;
   const hasHead = [...headShapes(cfg).keys()].every((n) => fm.params.has(n));
   if (opts.output === 'logits' && !hasHead) {
@@ -115,9 +116,13 @@ export function predict(fm: LoadedModel, file: string, opts: PredictOptions): Pr
       const hidden = bertHidden(cfg, fm.params, x);
       return tf.reshape(tf.slice(tf.reshape(hidden, [size, t, cfg.hiddenSize]), [0, 0, 0], [size, 1, cfg.hiddenSize]), [size, cfg.hiddenSize]);
     });
-    const data = values.dataSync() as Float32Array;
     const width = values.shape[1] as number;
-    values.dispose();
+    let data: Float32Array;
+    try {
+      data = await readFloats(values);
+    } finally {
+      values.dispose();
+    }
     for (let r = 0; r < size; r++) {
       const row = Array.from(data.subarray(r * width, (r + 1) * width));
       if (opts.output === 'logits') {

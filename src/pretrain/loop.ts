@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { AdamW } from '../model/adamw.js';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../model/safetensors.js';
 import { appendLineDurable, writeFileAtomic } from '../util/atomic-write.js';
+import { readFloats } from '../tensor/read.js';
 import { stream } from '../util/rng.js';
 import { pretrainLr, type Recipe } from './recipe.js';
 
@@ -27,7 +28,7 @@ export interface PretrainLoop {
   orderPurpose: string;
   stopAfterSteps?: number;
   /** One optimisation step at `step` (0-based) with learning rate `lr` on `batch` (items); returns the loss. */
-  trainStep(step: number, lr: number, batch: number[]): number;
+  trainStep(step: number, lr: number, batch: number[]): Promise<number>;
   log(line: string): void;
 }
 
@@ -38,7 +39,7 @@ export function loopSteps(items: number, recipe: Pick<Recipe, 'batchSize' | 'epo
 }
 
 /** Runs from the saved step to the end (or the stop); returns the step reached. */
-export function runPretrainLoop(loop: PretrainLoop, resumedFrom: number): number {
+export async function runPretrainLoop(loop: PretrainLoop, resumedFrom: number): Promise<number> {
   const { recipe } = loop;
   const { stepsPerEpoch, totalSteps } = loopSteps(loop.items.length, recipe);
   let order: number[] = [];
@@ -56,7 +57,7 @@ export function runPretrainLoop(loop: PretrainLoop, resumedFrom: number): number
       orderEpoch = epoch;
     }
     const start = (step % stepsPerEpoch) * recipe.batchSize;
-    windowLoss += loop.trainStep(step, lr, order.slice(start, start + recipe.batchSize));
+    windowLoss += await loop.trainStep(step, lr, order.slice(start, start + recipe.batchSize));
     windowSteps++;
     step++;
     if (step % LOG_EVERY === 0 || step === stopAt) {
@@ -70,15 +71,15 @@ export function runPretrainLoop(loop: PretrainLoop, resumedFrom: number): number
       windowLoss = 0;
       windowSteps = 0;
     }
-    if (step % recipe.checkpointEvery === 0 || step === stopAt) saveLoopState(loop.partial, loop.vars, loop.optimizer, step);
+    if (step % recipe.checkpointEvery === 0 || step === stopAt) await saveLoopState(loop.partial, loop.vars, loop.optimizer, step);
   }
   return step;
 }
 
-export function saveLoopState(partial: string, vars: Map<string, tf.Variable>, optimizer: AdamW, step: number): void {
-  const state = optimizer.exportState();
+export async function saveLoopState(partial: string, vars: Map<string, tf.Variable>, optimizer: AdamW, step: number): Promise<void> {
+  const state = await optimizer.exportState();
   const arrays: NamedArray[] = [];
-  for (const [name, t] of vars) arrays.push({ name, shape: t.shape, data: new Float32Array(t.dataSync() as Float32Array) });
+  for (const [name, t] of vars) arrays.push({ name, shape: t.shape, data: await readFloats(t) });
   arrays.push(...state.moments);
   writeFileAtomic(join(partial, STATE_FILE), encodeSafetensors(arrays, { step: String(step), adamwStep: String(state.step) }));
 }

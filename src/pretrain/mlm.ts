@@ -9,6 +9,7 @@ import { sha256File } from '../model/checkpoint.js';
 import { disposeParams, type Params } from '../model/params.js';
 import { crossEntropy, makeTrainable, trainStep } from '../model/train.js';
 import { initBackend } from '../tensor/backend.js';
+import { readScalar } from '../tensor/read.js';
 import { unlabelledText } from '../text/datasets.js';
 import { TextTokenizer, trainWordPiece, writeTokenizerJson } from '../text/tokenizer.js';
 import { UserError } from '../util/errors.js';
@@ -77,7 +78,7 @@ export async function pretrainMlm(recipe: MlmRecipe, recipeFile: string, opts: P
     log(`pretraining ${recipe.name}: ${windows.n} windows of ${recipe.maxLength} tokens (${split.validation.length} held out), ${totalSteps} steps of ${recipe.batchSize} on ${backend.name}`);
   }
 
-  const step = runPretrainLoop(
+  const step = await runPretrainLoop(
     {
       partial,
       vars,
@@ -87,14 +88,16 @@ export async function pretrainMlm(recipe: MlmRecipe, recipeFile: string, opts: P
       orderPurpose: 'mlm-order',
       stopAfterSteps: opts.stopAfterSteps,
       log,
-      trainStep: (s, lr, indices) => {
+      trainStep: async (s, lr, indices) => {
         const batch = maskBatch(windows, indices, specials, recipe.maskProbability, stream(recipe.seed, 'mlm-mask', s));
         const dropoutSeed = stream(recipe.seed, 'mlm-dropout', s).seed();
-        return tf.tidy(() => {
-          const x = tf.tensor2d(batch.features, [batch.features.length / tokenFeatureSize(recipe.maxLength), tokenFeatureSize(recipe.maxLength)]);
-          const rows = tf.tensor1d(batch.rows, 'int32');
-          return trainStep(() => crossEntropy(bertMaskedLm(cfg, params, x, rows, { dropoutSeed }), batch.labels), vars, optimizer, lr);
-        });
+        const x = tf.tensor2d(batch.features, [batch.features.length / tokenFeatureSize(recipe.maxLength), tokenFeatureSize(recipe.maxLength)]);
+        const rows = tf.tensor1d(batch.rows, 'int32');
+        try {
+          return await trainStep(() => crossEntropy(bertMaskedLm(cfg, params, x, rows, { dropoutSeed }), batch.labels), vars, optimizer, lr);
+        } finally {
+          tf.dispose([x, rows]);
+        }
       },
     },
     resumed,
@@ -105,10 +108,10 @@ export async function pretrainMlm(recipe: MlmRecipe, recipeFile: string, opts: P
     return { done: false, step, totalSteps, backend: backend.name };
   }
 
-  const val = maskedLmScore(cfg, params, windows, split.validation.slice(0, MAX_VALIDATION_WINDOWS), specials, recipe);
+  const val = await maskedLmScore(cfg, params, windows, split.validation.slice(0, MAX_VALIDATION_WINDOWS), specials, recipe);
   log(`held-out masked-token loss ${val.loss.toFixed(4)}, accuracy ${(val.accuracy * 100).toFixed(2)}% on ${val.tokens} tokens of ${val.windows} windows`);
   const provenance: Record<string, string> = start ? { init: recipe.init ?? '', initSha256: start.sha256 } : {};
-  const { sha256 } = saveBert(recipe.out, cfg, params, ['LABEL_0', 'LABEL_1'], { recipe: recipe.name, seed: String(recipe.seed), ...provenance });
+  const { sha256 } = await saveBert(recipe.out, cfg, params, ['LABEL_0', 'LABEL_1'], { recipe: recipe.name, seed: String(recipe.seed), ...provenance });
   copyFileSync(tokenizerFile, join(recipe.out, TOKENIZER_FILE));
   copyFileSync(join(partial, 'train-log.jsonl'), join(recipe.out, 'train-log.jsonl'));
   writeFileSync(join(recipe.out, 'recipe.json'), readFileSync(recipeFile, 'utf8'));
@@ -183,14 +186,14 @@ export function specialIds(tokenizer: TextTokenizer, file: string): SpecialIds {
 }
 
 /** Mean masked-token cross-entropy and accuracy over held-out windows, with seeded masks. */
-export function maskedLmScore(
+export async function maskedLmScore(
   cfg: BertConfig,
   params: Params,
   windows: PackedWindows,
   indices: readonly number[],
   specials: SpecialIds,
   recipe: Pick<MlmRecipe, 'seed' | 'maskProbability' | 'maxLength'>,
-): { loss: number; accuracy: number; tokens: number; windows: number } {
+): Promise<{ loss: number; accuracy: number; tokens: number; windows: number }> {
   let lossSum = 0;
   let correct = 0;
   let tokens = 0;
@@ -202,11 +205,14 @@ export function maskedLmScore(
       const labels = tf.tensor1d(batch.labels, 'int32');
       return [tf.mul(crossEntropy(logits, batch.labels), batch.labels.length), tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'))];
     });
-    lossSum += (loss.dataSync() as Float32Array)[0] as number;
-    correct += (hits.dataSync() as Float32Array)[0] as number;
+    try {
+      lossSum += await readScalar(loss);
+      correct += await readScalar(hits);
+    } finally {
+      loss.dispose();
+      hits.dispose();
+    }
     tokens += batch.labels.length;
-    loss.dispose();
-    hits.dispose();
   }
   return { loss: lossSum / Math.max(1, tokens), accuracy: correct / Math.max(1, tokens), tokens, windows: indices.length };
 }

@@ -55,7 +55,7 @@ async function pretrainImage(recipe: Recipe, recipeFile: string, opts: PretrainO
   if (resumed > 0) log(`resuming ${recipe.name} at step ${resumed}/${totalSteps}`);
   else log(`pretraining ${recipe.name} on ${recipe.dataset}: ${totalSteps} steps of ${recipe.batchSize} on ${backend.name}`);
 
-  const step = runPretrainLoop(
+  const step = await runPretrainLoop(
     {
       partial,
       vars,
@@ -65,11 +65,13 @@ async function pretrainImage(recipe: Recipe, recipeFile: string, opts: PretrainO
       orderPurpose: 'pretrain-order',
       stopAfterSteps: opts.stopAfterSteps,
       log,
-      trainStep: (_s, lr, batch) => {
+      trainStep: async (_s, lr, batch) => {
         const { x, y } = gatherBatch(train.features, train.labels, feat, Int32Array.from(batch), 0, batch.length);
-        const loss = trainStep(() => crossEntropy(vitForward(cfg, params, x), y), vars, optimizer, lr);
-        x.dispose();
-        return loss;
+        try {
+          return await trainStep(() => crossEntropy(vitForward(cfg, params, x), y), vars, optimizer, lr);
+        } finally {
+          x.dispose();
+        }
       },
     },
     resumed,
@@ -80,9 +82,9 @@ async function pretrainImage(recipe: Recipe, recipeFile: string, opts: PretrainO
     return { done: false, step, totalSteps, backend: backend.name };
   }
 
-  const val = evaluate((xb) => vitForward(cfg, params, xb), validation.features, validation.labels, feat);
+  const val = await evaluate((xb) => vitForward(cfg, params, xb), validation.features, validation.labels, feat);
   log(`validation accuracy ${(val.accuracy * 100).toFixed(2)}% on ${val.n} ${recipe.dataset} images`);
-  const { sha256 } = saveVit(recipe.out, cfg, params, train.classNames, { recipe: recipe.name, seed: String(recipe.seed) });
+  const { sha256 } = await saveVit(recipe.out, cfg, params, train.classNames, { recipe: recipe.name, seed: String(recipe.seed) });
   copyFileSync(join(partial, 'train-log.jsonl'), join(recipe.out, 'train-log.jsonl'));
   writeFileSync(join(recipe.out, 'recipe.json'), readFileSync(recipeFile, 'utf8'));
   writeFileSync(

@@ -3,6 +3,7 @@ import type { Params } from '../model/params.js';
 import { encoderFfnWidth as ffnWidth, modelForward, realTokenMask, tokensPerExample, type ModelConfig } from '../model/encoder.js';
 import type { LoraOptions } from '../model/layers.js';
 import type { Rng } from '../util/rng.js';
+import { readScalar, readView } from '../tensor/read.js';
 
 /**
  * FedPFT's neuron-level alignment inputs (METHOD.md, FedPFT section 4): per FFN neuron, the
@@ -34,7 +35,7 @@ export interface ZeroCounts {
  * layer and FFN neuron, the token positions where the activation gelu(h W1 + b1) is zero
  * (eps = 0) or within eps of zero. One read-back per batch; no tensors are left behind.
  */
-export function ffnActivationZeroCounts(cfg: ModelConfig, params: Params, inputs: tf.Tensor2D, layers: readonly number[], opts: ZeroCountOptions): ZeroCounts {
+export async function ffnActivationZeroCounts(cfg: ModelConfig, params: Params, inputs: tf.Tensor2D, layers: readonly number[], opts: ZeroCountOptions): Promise<ZeroCounts> {
   const { eps } = opts;
   if (!Number.isFinite(eps) || eps < 0) throw new RangeError(`eps must be a finite number >= 0, got ${eps}`);
   const wanted = [...new Set(layers)].sort((a, b) => a - b);
@@ -74,10 +75,14 @@ export function ffnActivationZeroCounts(cfg: ModelConfig, params: Params, inputs
       const all = wanted.length > 0 ? tf.concat(wanted.map((l) => perLayer.get(l) as tf.Tensor1D)) : tf.zeros([0]);
       return [all, mask ? tf.sum(mask) : tf.scalar(size * tokensPerExample(cfg, inputs.shape[1]))];
     });
-    positions += (real.dataSync() as Float32Array)[0] as number;
-    const data = counts.dataSync();
-    counts.dispose();
-    real.dispose();
+    let data: Float32Array | Int32Array | Uint8Array;
+    try {
+      positions += await readScalar(real);
+      data = await readView(counts);
+    } finally {
+      counts.dispose();
+      real.dispose();
+    }
     for (let i = 0; i < total; i++) sums[i] = (sums[i] as number) + (data[i] as number);
   }
 

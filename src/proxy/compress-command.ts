@@ -33,16 +33,16 @@ const TOKENIZER_FILES = ['tokenizer.json', 'vocab.txt', 'tokenizer_config.json']
  * (config.json gains `intermediate_sizes`), plus `kept-neurons.json`. Returns the kept indices
  * and the sha256 of the written model.safetensors.
  */
-export function compressCommand(opts: CompressCommandOptions): { kept: Record<number, number[]>; sha256: string } {
+export async function compressCommand(opts: CompressCommandOptions): Promise<{ kept: Record<number, number[]>; sha256: string }> {
   if (resolve(opts.out) === resolve(opts.model)) throw new UserError('command line', '--out', 'must differ from --model (it would overwrite the FM)');
   const fm = loadModel(opts.model);
   try {
     const problem = checkCompressOptions(fm.cfg, opts);
     if (problem) throw new UserError('command line', `--${problem.field}`, problem.message);
     const retained = [...new Set(opts.retained ?? defaultRetained(fm.cfg))].sort((a, b) => a - b);
-    const sub = compressFm(fm.cfg, fm.params, { keep: opts.keep, retained });
+    const sub = await compressFm(fm.cfg, fm.params, { keep: opts.keep, retained });
     try {
-      const { sha256 } = saveModel(opts.out, sub.cfg, sub.params, fm.classNames);
+      const { sha256 } = await saveModel(opts.out, sub.cfg, sub.params, fm.classNames);
       // A text sub-FM reads text exactly as its FM does.
       for (const f of TOKENIZER_FILES) if (existsSync(join(opts.model, f))) copyFileSync(join(opts.model, f), join(opts.out, f));
       const record: KeptNeuronsFile = {

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mustGet, type Params } from '../model/params.js';
 import { encoderFfnWidth as ffnWidth, encoderLayerPrefix, type ModelConfig } from '../model/encoder.js';
 import { neuronSaliency, topKInOrder } from './saliency.js';
+import { readView } from '../tensor/read.js';
 
 /**
  * FedPFT's sub-FM construction (METHOD.md, FedPFT section 1): the FFN of every layer except
@@ -63,21 +64,21 @@ export function keptCount(keep: number, ff: number): number {
 }
 
 /** The kept neurons of one layer: top-k saliency, original order. */
-export function selectKeptNeurons(params: Params, cfg: ModelConfig, layer: number, k: number): number[] {
+export async function selectKeptNeurons(params: Params, cfg: ModelConfig, layer: number, k: number): Promise<number[]> {
   const p = encoderLayerPrefix(cfg, layer);
   const ff = ffnWidth(cfg, layer);
-  const w1 = mustGet(params, `${p}.intermediate.dense.weight`).dataSync() as Float32Array;
-  const w2 = mustGet(params, `${p}.output.dense.weight`).dataSync() as Float32Array;
+  const w1 = (await readView(mustGet(params, `${p}.intermediate.dense.weight`))) as Float32Array;
+  const w2 = (await readView(mustGet(params, `${p}.output.dense.weight`))) as Float32Array;
   return topKInOrder(neuronSaliency(w1, w2, cfg.hiddenSize, ff), k);
 }
 
 /** Builds the sub-FM; the input params are neither modified nor disposed, the output holds fresh tensors. */
-export function compressFm(cfg: ModelConfig, params: Params, opts: CompressOptions): CompressedFm {
+export async function compressFm(cfg: ModelConfig, params: Params, opts: CompressOptions): Promise<CompressedFm> {
   const problem = checkCompressOptions(cfg, opts);
   if (problem) throw new RangeError(`compressFm: ${problem.field}: ${problem.message}`);
   const retained = opts.retained ?? defaultRetained(cfg);
   const kept: Record<number, number[]> = {};
-  for (const l of compressedLayers(cfg, retained)) kept[l] = selectKeptNeurons(params, cfg, l, keptCount(opts.keep, ffnWidth(cfg, l)));
+  for (const l of compressedLayers(cfg, retained)) kept[l] = await selectKeptNeurons(params, cfg, l, keptCount(opts.keep, ffnWidth(cfg, l)));
 
   // name -> [layer, axis] for the tensors that are sliced.
   const sliced = new Map<string, [number, number]>();

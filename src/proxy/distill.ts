@@ -6,6 +6,7 @@ import { mustGet, type Params } from '../model/params.js';
 import { encoderFfnWidth as ffnWidth, encoderLayerPrefix, ffnLayerNormName, isText, modelForward, realTokenMask, type ModelConfig } from '../model/encoder.js';
 import type { LoraOptions } from '../model/layers.js';
 import { stream } from '../util/rng.js';
+import { readScalar } from '../tensor/read.js';
 
 /**
  * Layer-level distillation of a proxy model (FedPFT's sub-FM, FedOT's adapters + emulator)
@@ -267,12 +268,12 @@ function neuronMaskTensor(shape: readonly number[], neurons: readonly number[], 
  * frozen entries of W1'/W2', every frozen entry is restored after each step from a snapshot
  * taken before training (an exact select, so frozen neurons stay bit-identical).
  */
-export function distill(
+export async function distill(
   teacher: DistillModel,
   student: DistillModel,
   data: { features: Float32Array; featureSize: number; n: number },
   opts: DistillOptions,
-): { losses: number[] } {
+): Promise<{ losses: number[] }> {
   const lossOpts: DistillLossOptions = { layers: opts.layers, mu: opts.mu, lora: opts.lora, teacherLayerOf: opts.teacherLayerOf };
   const teacherLayers = resolveTeacherLayers(teacher, student, lossOpts);
   checkLora(teacher, student, opts.lora);
@@ -360,8 +361,12 @@ export function distill(
           }
         });
       }
-      const loss = (value.dataSync() as Float32Array)[0] as number;
-      tf.dispose([value, x, ...targets]);
+      let loss: number;
+      try {
+        loss = await readScalar(value);
+      } finally {
+        tf.dispose([value, x, ...targets]);
+      }
       losses.push(loss);
       opts.log?.(step, loss);
     }

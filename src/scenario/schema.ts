@@ -219,7 +219,7 @@ export const brokerSchema = mapping({
 
 export const runtimeSchema = mapping({
   workers: workersSchema,
-  backend: oneOf(BACKEND_CHOICES).default('auto').describe('auto: tensorflow-gpu, tensorflow, wasm, cpu, the first that loads'),
+  backend: oneOf(BACKEND_CHOICES).default('auto').describe('auto: tensorflow-gpu, tensorflow, webgpu on a hardware adapter, wasm, cpu: the first that loads'),
   actors: oneOf(ACTOR_HOSTS)
     .default('threads')
     .describe('where client actors run: worker threads of this process, child processes (runtime.workers of them; the tensorflow backends always use these), or `fedpft worker` processes on any machine through a BullMQ queue (runtime.broker)'),

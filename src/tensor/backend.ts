@@ -2,16 +2,20 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's node bundle registers no gradients; the umbrella package registers them all.
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
+import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { installMissingWasmKernels, installWasmKernelFixes } from './wasm-kernels.js';
+import { findWebGpuAdapter, NO_ADAPTER, useWebGpu, type WebGpuAdapter } from './webgpu.js';
 
 import type { BackendChoice } from './backend-choices.js';
 
 export type { BackendChoice };
 
 export interface BackendInfo {
-  /** What actually ran: tensorflow-gpu, tensorflow, wasm or cpu. */
+  /** What actually ran: tensorflow-gpu, tensorflow, webgpu, wasm or cpu. */
   name: string;
+  /** webgpu: the adapter it runs on. */
+  adapter?: WebGpuAdapter;
   tfjsVersion: string;
   /** Why faster backends were skipped under `auto`, one line each. */
   skipped: string[];
@@ -57,6 +61,45 @@ async function tryWasm(skipped: string[]): Promise<string | null> {
   }
 }
 
+/** webgpu on the first adapter Dawn finds; under auto, only a hardware one (on a CPU adapter wasm is faster). */
+async function tryWebgpu(skipped: string[], auto: boolean): Promise<{ name: string; adapter: WebGpuAdapter } | null> {
+  // Without a GPU's device node the only adapter could be a CPU one: skip loading Dawn at all.
+  if (auto && !hasGpuDeviceNode()) {
+    skipped.push('webgpu: no GPU device (/dev/dri/renderD*, /dev/nvidia*)');
+    return null;
+  }
+  try {
+    const adapter = await findWebGpuAdapter();
+    if (!adapter) {
+      skipped.push(`webgpu: ${NO_ADAPTER}`);
+      return null;
+    }
+    if (auto && adapter.software) {
+      skipped.push(`webgpu: ${adapter.description} is a CPU adapter, slower than wasm (ask for --backend webgpu to use it)`);
+      return null;
+    }
+    if (!(await useWebGpu())) {
+      skipped.push('webgpu: backend did not initialise');
+      return null;
+    }
+    return { name: 'webgpu', adapter };
+  } catch (err) {
+    skipped.push(`webgpu: ${firstLine(err)}`);
+    return null;
+  }
+}
+
+function hasGpuDeviceNode(): boolean {
+  const list = (dir: string) => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  return list('/dev/dri').some((f) => f.startsWith('renderD')) || list('/dev').some((f) => /^nvidia\d+$/.test(f));
+}
+
 function firstLine(err: unknown): string {
   return String(err instanceof Error ? err.message : err).split('\n')[0] ?? '';
 }
@@ -71,7 +114,12 @@ export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
   if (current && (choice === 'auto' || backendMatches(current.name, choice))) return current;
   const skipped: string[] = [];
   let name: string | null = null;
+  let adapter: WebGpuAdapter | undefined;
   if (choice === 'auto' || choice === 'tensorflow') name = await tryTensorflow(skipped);
+  if (!name && (choice === 'auto' || choice === 'webgpu')) {
+    const gpu = await tryWebgpu(skipped, choice === 'auto');
+    if (gpu) ({ name, adapter } = gpu);
+  }
   if (!name && (choice === 'auto' || choice === 'wasm')) name = await tryWasm(skipped);
   if (!name && (choice === 'auto' || choice === 'cpu')) {
     if (await tf.setBackend('cpu')) name = 'cpu';
@@ -80,7 +128,7 @@ export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
   await tf.ready();
   // Silences tfjs's "install tfjs-node" banner; the backend that ran is reported by us instead.
   tf.enableProdMode();
-  current = { name, tfjsVersion: tf.version_core, skipped };
+  current = { name, tfjsVersion: tf.version_core, skipped, ...(adapter ? { adapter } : {}) };
   return current;
 }
 

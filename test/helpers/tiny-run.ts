@@ -36,7 +36,7 @@ export async function makeTinyFm(dir: string, cfg: object = TINY_FM, rngKey = 't
     const { saveVit } = await import(${JSON.stringify(join(REPO, 'dist/src/model/vit-checkpoint.js'))});
     const { Rng } = await import(${JSON.stringify(join(REPO, 'dist/src/util/rng.js'))});
     const cfg = ${JSON.stringify(cfg)};
-    saveVit(${JSON.stringify(dir)}, cfg, initVitParams(cfg, new Rng(${JSON.stringify(rngKey)})), Array.from({ length: 10 }, (_, i) => 'c' + i));
+    await saveVit(${JSON.stringify(dir)}, cfg, initVitParams(cfg, new Rng(${JSON.stringify(rngKey)})), Array.from({ length: 10 }, (_, i) => 'c' + i));
   `;
   await run(process.execPath, ['--input-type=module', '-e', script]);
 }
@@ -113,7 +113,7 @@ export async function makeTinyTextFm(dir: string, rngKey = 'tiny-text-fm'): Prom
     const tok = TextTokenizer.fromJson(json);
     const cfg = { modelType: 'bert', vocabSize: tok.vocabSize, hiddenSize: 16, numHiddenLayers: 4, numAttentionHeads: 2, intermediateSize: 32,
       maxPositionEmbeddings: 32, typeVocabSize: 2, layerNormEps: 1e-12, padTokenId: tok.padId, hiddenDropoutProb: 0, numLabels: 2 };
-    saveBert(${JSON.stringify(dir)}, cfg, initBertParams(cfg, new Rng(${JSON.stringify(rngKey)})), ['a', 'b']);
+    await saveBert(${JSON.stringify(dir)}, cfg, initBertParams(cfg, new Rng(${JSON.stringify(rngKey)})), ['a', 'b']);
     writeTokenizerJson(${JSON.stringify(join(dir, 'tokenizer.json'))}, json);
   `;
   await run(process.execPath, ['--input-type=module', '-e', script]);
