@@ -1,13 +1,23 @@
 /**
  * The webgpu backend on whatever Vulkan adapter Dawn finds (in CI: Mesa's lavapipe on the CPU).
  * Kernels are checked against the cpu backend; runs are bit-identical with 1 and 2 workers and
- * after a resume, and their tensor counts stay flat. Fails (never skips) without an adapter.
+ * after a resume, and their tensor counts stay flat; device slots bound how many tasks compute on
+ * the GPU at once. Fails (never skips) without an adapter.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ActorPool } from '../actors/pool.js';
+import { DeviceScheduler } from '../actors/device-scheduler.js';
+import type { ClientActor, ClientActorInit } from '../actors/client-actor.js';
+import { CLIENT_ACTOR } from '../actors/open-host.js';
+import { toNamedArrays, trainableNames, withLoraAndHead } from '../src/methods/lora-setup.js';
+import type { ClientModelSpec } from '../src/methods/method.js';
+import { disposeParams, flattenParams } from '../src/model/params.js';
+import { initVitParams, type VitConfig } from '../src/model/vit.js';
 import { initBackend } from '../src/tensor/backend.js';
+import { Rng } from '../src/util/rng.js';
 import { NO_ADAPTER } from '../src/tensor/webgpu.js';
 import { cli, makeTinyFm, roundMetrics, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
 
@@ -73,6 +83,65 @@ describe('webgpu kernels against the cpu backend', () => {
     const first = await onBoth(grad);
     expect(maxAbsDiff(first.cpu, first.gpu)).toBeLessThan(1e-5);
     expect((await onBoth(grad)).gpu).toEqual(first.gpu);
+  });
+});
+
+describe('device slots on webgpu: pooled thread actors, each with its own device', () => {
+  const cfg: VitConfig = { modelType: 'vit', hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 32, imageSize: 8, patchSize: 4, numChannels: 1, numLabels: 3, layerNormEps: 1e-12, qkvBias: true };
+  const lora = { rank: 4, alpha: 8, dropout: 0.1 };
+  let spec: ClientModelSpec;
+  let initial: Float32Array;
+  let init: ClientActorInit;
+
+  beforeAll(async () => {
+    await initBackend('webgpu');
+    const base = initVitParams(cfg, new Rng('fm'));
+    const { cfg: taskCfg, params, exchanged } = withLoraAndHead(base, cfg, 3, lora, 1, 'auto');
+    const trainable = trainableNames(params, exchanged);
+    spec = { config: taskCfg, tensors: await toNamedArrays(params), trainable, lora };
+    initial = await flattenParams(params, trainable);
+    disposeParams(params);
+    disposeParams(base);
+    const rng = new Rng('data');
+    const features = Float32Array.from({ length: 48 * 64 }, () => rng.next());
+    const labels = Int32Array.from({ length: 48 }, (_, i) => i % 3);
+    init = { backend: 'webgpu', data: { kind: 'shared', data: { features, labels, featureSize: 64 } } };
+  });
+
+  /** Runs 6 tasks on 2 actors with `slots` GPU slots; returns the most leases ever held at once and the updates. */
+  async function withSlots(slots: number): Promise<{ peak: number; weights: Float32Array[] }> {
+    const scheduler = new DeviceScheduler({ gpu: slots });
+    const acquire = scheduler.acquire.bind(scheduler);
+    let held = 0;
+    let peak = 0;
+    scheduler.acquire = async (kind: string) => {
+      const lease = await acquire(kind);
+      peak = Math.max(peak, ++held);
+      return { ...lease, release: () => (held--, lease.release()) };
+    };
+    const pool = await ActorPool.open<ClientActor>({ workers: 2, workerFile: CLIENT_ACTOR, workerData: init, deviceKind: 'gpu', scheduler });
+    try {
+      await pool.broadcast((actor) => actor.loadModel(spec));
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, c) =>
+          pool.run((actor) =>
+            actor.train({ round: 1, clientId: c, seed: 5, lr: 0.01, weightDecay: 0.01, epochs: 1, batchSize: 8, maxGradNorm: 1, weights: initial.slice(), indices: Int32Array.from({ length: 16 }, (_, i) => (i + 8 * c) % 48) }),
+          ),
+        ),
+      );
+      expect((await pool.broadcast(async (actor) => (await actor.backend()).name))).toEqual(['webgpu', 'webgpu']);
+      return { peak, weights: results.sort((a, b) => a.clientId - b.clientId).map((r) => r.weights) };
+    } finally {
+      await pool.close();
+    }
+  }
+
+  it('with gpu slots 1 two actors never compute at once; with 2 they do; the updates are the same', async () => {
+    const one = await withSlots(1);
+    const two = await withSlots(2);
+    expect(one.peak).toBe(1);
+    expect(two.peak).toBe(2);
+    expect(two.weights).toEqual(one.weights);
   });
 });
 
