@@ -12,6 +12,8 @@ import { ActorPool } from '../actors/pool.js';
 import { DeviceScheduler } from '../actors/device-scheduler.js';
 import type { ClientActor, ClientActorInit } from '../actors/client-actor.js';
 import { CLIENT_ACTOR } from '../actors/open-host.js';
+import { ClientModel } from '../src/client/client-model.js';
+import { localTrain, type SharedImages } from '../src/client/local-train.js';
 import { toNamedArrays, trainableNames, withLoraAndHead } from '../src/methods/lora-setup.js';
 import type { ClientModelSpec } from '../src/methods/method.js';
 import { disposeParams, flattenParams } from '../src/model/params.js';
@@ -92,6 +94,7 @@ describe('device slots on webgpu: pooled thread actors, each with its own device
   let spec: ClientModelSpec;
   let initial: Float32Array;
   let init: ClientActorInit;
+  let data: SharedImages;
 
   beforeAll(async () => {
     await initBackend('webgpu');
@@ -105,7 +108,8 @@ describe('device slots on webgpu: pooled thread actors, each with its own device
     const rng = new Rng('data');
     const features = Float32Array.from({ length: 48 * 64 }, () => rng.next());
     const labels = Int32Array.from({ length: 48 }, (_, i) => i % 3);
-    init = { backend: 'webgpu', data: { kind: 'shared', data: { features, labels, featureSize: 64 } } };
+    data = { features, labels, featureSize: 64 };
+    init = { backend: 'webgpu', data: { kind: 'shared', data } };
   });
 
   /** Runs 6 tasks on 2 actors with `slots` GPU slots; returns the most leases ever held at once and the updates. */
@@ -135,6 +139,28 @@ describe('device slots on webgpu: pooled thread actors, each with its own device
       await pool.close();
     }
   }
+
+  it('200 client rounds on one resident model: live tensors and GPU bytes stay flat', async () => {
+    const model = new ClientModel(spec);
+    const memory: Array<{ numTensors: number; numBytesInGPU: number; numBytesAllocatedInGPU: number }> = [];
+    try {
+      for (let round = 1; round <= 200; round++) {
+        const result = await localTrain(model, data, {
+          round, clientId: round % 6, seed: 5, lr: 0.01, weightDecay: 0.01, epochs: 1, batchSize: 8, maxGradNorm: 1, weights: initial.slice(), indices: Int32Array.from({ length: 8 }, (_, i) => (i + 8 * round) % 48),
+        });
+        expect(result.weights.every(Number.isFinite)).toBe(true);
+        memory.push(tf.memory() as unknown as (typeof memory)[number]);
+      }
+    } finally {
+      model.dispose();
+    }
+    const later = memory.slice(1);
+    expect(new Set(later.map((m) => m.numTensors)).size).toBe(1);
+    expect(new Set(later.map((m) => m.numBytesInGPU)).size).toBe(1);
+    // The buffer pool may keep freed buffers for reuse, but it must stop growing after warm-up.
+    const warm = Math.max(...memory.slice(0, 20).map((m) => m.numBytesAllocatedInGPU));
+    expect(Math.max(...memory.slice(20).map((m) => m.numBytesAllocatedInGPU))).toBeLessThanOrEqual(warm);
+  });
 
   it('with gpu slots 1 two actors never compute at once; with 2 they do; the updates are the same', async () => {
     const one = await withSlots(1);
