@@ -124,6 +124,13 @@ describe('fedpft CLI', () => {
       await expectUserError(['run', good, '--actors', 'broker'], ['runtime.broker', '--actors broker needs runtime.broker.url']);
     });
 
+    it('bench --peer with an unknown peer: one line, exit 2, before measuring anything', async () => {
+      const r = await cli(['bench', '--quick', '--peer', 'jax']);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toEqual(['fedpft: command line: --peer: expected torch, got "jax"']);
+      expect(r.stdout).toBe('');
+    });
+
     it('--resume with no results at all', async () => {
       const root = join(tempDir('cli-results'), 'results');
       await expectUserError(['run', good, '--resume'], [join(root, 'tiny'), 'no unfinished run'], root);

@@ -26,6 +26,8 @@ export interface EngineBench {
   model: string;
   batch: number;
   steps: number;
+  /** Text FMs: tokens per example (0 for images). */
+  textLength: number;
   repeats: number;
   /** Plain 2-D matMul of the FFN's first product's shape ([batch*tokens, d] x [d, d_ff]); best of the repeats. */
   matMulGflops: number;
@@ -72,6 +74,7 @@ export async function benchEngine(modelDir: string, backend: BackendChoice, batc
     model: modelDir,
     batch,
     steps,
+    textLength,
     repeats,
     matMulGflops,
     matMulMedianGflops: median(mm),

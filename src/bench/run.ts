@@ -8,6 +8,7 @@ import { check, load1, type BenchSection, type TargetCheck } from './common.js';
 import { benchMemory, type MemoryBench } from './memory.js';
 import { benchMethods, WIDTH_SCAN_DEFINITION, type MethodsBench } from './methods.js';
 import { benchOverhead, type OverheadBench } from './overhead.js';
+import { benchPeer, PEER_DEFINITION, type PeerBench } from './peer.js';
 import { benchPool, type PoolBench } from './pool.js';
 
 export interface BenchRunOptions {
@@ -24,6 +25,8 @@ export interface BenchRunOptions {
   steps?: number;
   /** Overrides every section's repeat count. */
   repeats?: number;
+  /** Engine: also time a PyTorch twin of each step (`torch`), at one thread. */
+  peer?: 'torch';
 }
 
 /** One FM's engine section: the project's kernels and, on wasm, the stock ones. */
@@ -43,6 +46,8 @@ export interface BenchResult {
   engine: EngineRun[];
   /** One per FM, in `models` order; empty when the section was not run. */
   methods: MethodsBench[];
+  /** The PyTorch twin of the engine steps; null unless asked for with --peer. */
+  peer: PeerBench | null;
   pool: PoolBench | null;
   overhead: OverheadBench | null;
   memory: MemoryBench | null;
@@ -62,6 +67,7 @@ export const TARGETS = {
   overheadShare: 0.03,
   memoryDeltaMB: 50,
   fedpftStepRatio: 0.65,
+  stepVsPeer: 1.5,
 } as const;
 
 /** Sizes per section: the defaults keep a full `fedpft bench` under 10 minutes on 2 cores. */
@@ -101,6 +107,7 @@ export async function runBench(opts: BenchRunOptions, onSection: (section: Bench
     machine: { cpus: availableParallelism(), node: process.version, platform: `${platform()} ${arch()}`, load1Start: load1(), load1End: 0 },
     engine: [],
     methods: [],
+    peer: null,
     pool: null,
     overhead: null,
     memory: null,
@@ -121,6 +128,7 @@ export async function runBench(opts: BenchRunOptions, onSection: (section: Bench
         const stock = opts.compare && project.backend === 'wasm' ? benchEngineStock(dir, batch, steps, s.engine.stockRepeats) : null;
         result.engine.push({ project, stock });
       }
+      if (opts.peer) result.peer = benchPeer(result.engine.map(({ project: e }) => ({ model: e.model, batch: e.batch, steps: e.steps, textLength: e.textLength })), s.engine.repeats);
     } else if (section === 'methods') {
       for (const dir of opts.modelDirs) {
         const { textExamples, ...sizes } = s.methods;
@@ -151,6 +159,14 @@ export function targetChecks(r: BenchResult): TargetCheck[] {
   for (const { project: e } of r.engine) {
     out.push(check('engine.fullStepVsMatMul', 'full train step GFLOP/s / plain matMul GFLOP/s', e.fullStep.vsMatMul, '>=', TARGETS.stepVsMatMul, e.model));
     out.push(check('engine.loraStepVsMatMul', 'LoRA train step GFLOP/s / plain matMul GFLOP/s', e.loraStep.vsMatMul, '>=', TARGETS.stepVsMatMul, e.model));
+  }
+  if (r.peer?.available) {
+    for (const p of r.peer.runs) {
+      const e = r.engine.find((x) => x.project.model === p.model)?.project;
+      if (!e) continue;
+      out.push(check('engine.fullStepVsPeer', "full train step ms / PyTorch twin's (1 thread)", e.fullStep.msPerStep / p.full.msPerStep, '<=', TARGETS.stepVsPeer, e.model));
+      out.push(check('engine.loraStepVsPeer', "LoRA train step ms / PyTorch twin's (1 thread)", e.loraStep.msPerStep / p.lora.msPerStep, '<=', TARGETS.stepVsPeer, e.model));
+    }
   }
   for (const m of r.methods) {
     const fedpft = m.rows.find((x) => x.method === 'fedpft');
@@ -207,9 +223,23 @@ export function formatBench(r: BenchResult, section: BenchSection | 'summary'): 
       t.push(['LoRA step / matMul', f(e.loraStep.vsMatMul), cell(st, (x) => f(x.loraStep.vsMatMul)), ...verdict(r, 'engine.loraStepVsMatMul', e.model)]);
       return [`engine — backend ${e.backend}, ${e.model}, batch ${e.batch}, ${e.steps} timed steps, best of ${e.repeats} (median in the JSON)${quick}`, t.toString()].join('\n');
     });
+    const peer = r.peer;
+    const peerLines: string[] = [];
+    if (peer && !peer.available) peerLines.push(`  peer torch: not measured: ${peer.reason}`);
+    if (peer?.available) {
+      const t = table(['FM', 'step', 'this project ms', 'PyTorch twin ms', 'ratio', 'target', 'result']);
+      for (const p of peer.runs) {
+        const e = r.engine.find((x) => x.project.model === p.model)?.project;
+        if (!e) continue;
+        t.push([p.model, 'full', f(e.fullStep.msPerStep, 1), f(p.full.msPerStep, 1), f(e.fullStep.msPerStep / p.full.msPerStep, 2), ...verdict(r, 'engine.fullStepVsPeer', e.model)]);
+        t.push([p.model, 'LoRA', f(e.loraStep.msPerStep, 1), f(p.lora.msPerStep, 1), f(e.loraStep.msPerStep / p.lora.msPerStep, 2), ...verdict(r, 'engine.loraStepVsPeer', e.model)]);
+      }
+      peerLines.push(`peer — PyTorch ${peer.runs[0]?.torch ?? '?'} (${peer.runs[0]?.python ?? '?'}), 1 thread, the engine's shapes`, t.toString(), `  ${PEER_DEFINITION}`);
+    }
     return [
       ...tables,
       '  FLOPs from shapes: full step = 3 x 2 x forward MACs, LoRA step = 2 x 2 x forward MACs; text FMs on 128-token inputs; matMul = the FFN\'s first product [batch*tokens, d] x [d, d_ff]; stock = wasm kernel fixes off (child process)',
+      ...peerLines,
     ].join('\n');
   }
   if (section === 'methods' && r.methods.length > 0) {

@@ -15,6 +15,7 @@ interface BenchOptions {
   json?: string;
   jsonOnly?: boolean;
   compare: boolean;
+  peer?: string;
 }
 
 function parseSections(list: string): BenchSection[] {
@@ -40,8 +41,12 @@ export function registerBench(program: Command): void {
     .option('--json <file>', 'also write the numbers as JSON')
     .option('--json-only', 'print only JSON')
     .option('--no-compare', 'skip the stock-kernel comparison run')
+    .option('--peer <name>', "engine: also time a PyTorch twin of each step at one thread (torch: needs python3 with torch, e.g. Debian's python3-torch) and print the ratios")
     .action(async (opts: BenchOptions) => {
-      const sections = parseSections(opts.sections);
+      if (opts.peer !== undefined && opts.peer !== 'torch') throw new UserError('command line', '--peer', `expected torch, got "${opts.peer}"`);
+      const asked = parseSections(opts.sections);
+      // The twin is compared with the engine section's own steps.
+      const sections = opts.peer && !asked.includes('engine') ? parseSections(['engine', ...asked].join(',')) : asked;
       const { runBench, formatBench } = await import('../bench/run.js');
       const { writeFileAtomic } = await import('../util/atomic-write.js');
       const print = opts.jsonOnly ? () => {} : (text: string) => console.log(text);
@@ -54,6 +59,7 @@ export function registerBench(program: Command): void {
           quick: opts.quick ?? false,
           sections,
           compare: opts.compare,
+          ...(opts.peer ? { peer: 'torch' as const } : {}),
           ...(opts.batch ? { batch: opts.batch } : {}),
           ...(opts.steps ? { steps: opts.steps } : {}),
           ...(opts.repeats ? { repeats: opts.repeats } : {}),
