@@ -12,6 +12,7 @@ import { trainingSource } from '../src/scenario/task-data.js';
 import { RunStoppedError, UserError } from '../src/util/errors.js';
 import { parseRedisUrl } from '../src/util/redis-url.js';
 import { choiceOf } from '../src/tensor/backend-choices.js';
+import { backendLabel, type BackendInfo } from '../src/tensor/backend.js';
 import { BlobStore, jobId, redisOptions, REFUSED, type BrokerJob, type BrokerReturn } from './broker-protocol.js';
 import { checkActorBackend, trainWithRetries, type ClientHost, type DispatchEvents } from './client-host.js';
 
@@ -63,7 +64,7 @@ export class BrokerHost implements ClientHost {
     readonly key: string,
     readonly backend: string,
     private readonly config: BrokerConfig,
-    private readonly job: Pick<BrokerJob, 'backend' | 'data'>,
+    private readonly job: Pick<BrokerJob, 'backend' | 'kernels' | 'data'>,
     private readonly redis: Redis,
     private readonly blobs: BlobStore,
     private readonly queue: Queue,
@@ -71,7 +72,7 @@ export class BrokerHost implements ClientHost {
   ) {}
 
   /** Connects to the scenario's broker and waits (runtime.broker.waitSeconds) for a worker to serve its queue. */
-  static async open(key: string, scenario: Scenario, train: LabelledExamples, backend: string): Promise<BrokerHost> {
+  static async open(key: string, scenario: Scenario, train: LabelledExamples, info: BackendInfo): Promise<BrokerHost> {
     const config = scenario.runtime.broker as BrokerConfig;
     await checkBroker(config.url, 'runtime.broker.url');
     const connection = redisOptions(parseRedisUrl(config.url) as NonNullable<ReturnType<typeof parseRedisUrl>>);
@@ -81,7 +82,7 @@ export class BrokerHost implements ClientHost {
     queue.on('error', () => undefined);
     const events = new QueueEvents(config.queue, { connection });
     events.on('error', () => undefined);
-    const host = new BrokerHost(key, backend, config, { backend: choiceOf(backend), data: { source: trainingSource(scenario), sha256: examplesHash(train) } }, redis, new BlobStore(redis, `fedpft:${config.queue}`), queue, events);
+    const host = new BrokerHost(key, backendLabel(info), config, { backend: choiceOf(info.name), kernels: info.kernels, data: { source: trainingSource(scenario), sha256: examplesHash(train) } }, redis, new BlobStore(redis, `fedpft:${config.queue}`), queue, events);
     try {
       await events.waitUntilReady();
       await host.#waitForWorkers();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { TrainingSource } from '../src/scenario/task-data.js';
-import type { BackendChoice } from '../src/tensor/backend-choices.js';
+import type { BackendChoice, KernelSet } from '../src/tensor/backend-choices.js';
 import type { RedisAddress } from '../src/util/redis-url.js';
 
 /** A client task as a job: everything but the payload is small and human-readable. */
@@ -23,6 +23,7 @@ export interface BrokerJob {
   clientId: number;
   attempt: number;
   backend: BackendChoice;
+  kernels: KernelSet;
   /** The client model: the sha256 of its spec, then of every frozen patch in the order applied. */
   model: string[];
   data: { source: TrainingSource; sha256: string };

@@ -13,7 +13,7 @@ import type { ClientModelSpec } from '../src/methods/method.js';
 import type { LabelledExamples } from '../src/data/dataset.js';
 import { ownVersion } from '../src/results/environment.js';
 import { describeSource, loadCheckedTrainingSet } from '../src/scenario/task-data.js';
-import { initBackend } from '../src/tensor/backend.js';
+import { backendLabel, initBackend } from '../src/tensor/backend.js';
 import { parseRedisUrl } from '../src/util/redis-url.js';
 import { checkBroker } from './broker-host.js';
 import { BlobStore, redisOptions, REFUSED, type BrokerJob, type BrokerReturn } from './broker-protocol.js';
@@ -105,7 +105,7 @@ export class BrokerWorker {
     const { result, backend, tensors } = await actors.pool.run(async (actor, slot) => {
       await this.#install(actors, actor, slot, d.model);
       const trained = await actor.train(task);
-      return { result: trained, backend: (await actor.backend()).name, tensors: await actor.numTensors() };
+      return { result: trained, backend: backendLabel(await actor.backend()), tensors: await actor.numTensors() };
     });
     const hash = await this.#blobs.put(result, 24 * 3600);
     this.opts.log(`job ${job.id ?? '?'}: done in ${(result.trainMs / 1000).toFixed(2)} s`);
@@ -114,7 +114,7 @@ export class BrokerWorker {
 
   /** The actors for a job's training set and backend, (re)built when they differ from the current ones. */
   async #actorsFor(d: BrokerJob): Promise<Actors> {
-    const key = JSON.stringify([d.backend, d.data.sha256]);
+    const key = JSON.stringify([d.backend, d.kernels, d.data.sha256]);
     for (;;) {
       if (this.#switching) await this.#switching.catch(() => undefined);
       if (this.#actors?.key === key) return this.#actors;
@@ -137,8 +137,8 @@ export class BrokerWorker {
     } catch (err) {
       throw refuse(`worker ${this.name}: ${(err as Error).message.split('\n')[0]}`);
     }
-    const host = effectiveHost('threads', (await initBackend(d.backend)).name) as 'threads' | 'processes';
-    const workerData: ClientActorInit = { backend: d.backend, data: actorData(host, d.data.source, train) };
+    const host = effectiveHost('threads', (await initBackend(d.backend, d.kernels)).name) as 'threads' | 'processes';
+    const workerData: ClientActorInit = { backend: d.backend, kernels: d.kernels, data: actorData(host, d.data.source, train) };
     const pool = await ActorPool.open<ClientActor>({ workers: this.opts.concurrency, host, workerFile: CLIENT_ACTOR, workerData });
     const actors: Actors = { key, pool, models: Array.from({ length: pool.size }, () => []) };
     // A replaced actor starts empty; the next task installs its model.

@@ -6,7 +6,7 @@ import { localTrain, type SharedImages, type TrainResult, type TrainTask } from 
 import type { ClientModelSpec } from '../src/methods/method.js';
 import type { FrozenPatch } from '../src/client/frozen-patch.js';
 import { initBackend, type BackendChoice, type BackendInfo } from '../src/tensor/backend.js';
-import { BACKEND_CHOICES, isBackendChoice } from '../src/tensor/backend-choices.js';
+import { BACKEND_CHOICES, isBackendChoice, type KernelSet } from '../src/tensor/backend-choices.js';
 import { loadCheckedTrainingSet, type TrainingSource } from '../src/scenario/task-data.js';
 import { hostActor } from './worker-host.js';
 
@@ -19,6 +19,7 @@ export type ActorData =
 
 export interface ClientActorInit {
   backend: BackendChoice;
+  kernels: KernelSet;
   data: ActorData;
 }
 
@@ -48,7 +49,7 @@ export function loadActorData(data: ActorData): SharedImages {
  */
 async function makeClientActor(workerData: unknown) {
   const init = workerData as ClientActorInit;
-  const backend = await initBackend(actorBackendChoice(init.backend));
+  const backend = await initBackend(actorBackendChoice(init.backend), init.kernels);
   const data = loadActorData(init.data);
   let model: ClientModel | null = null;
   const mustModel = (): ClientModel => {

@@ -6,7 +6,7 @@ import { isTextTask } from '../src/data/names.js';
 import type { ActorHostChoice } from '../src/scenario/actor-hosts.js';
 import type { Scenario } from '../src/scenario/schema.js';
 import { loadScenarioTask, trainingSource, type TrainingSource } from '../src/scenario/task-data.js';
-import { initBackend } from '../src/tensor/backend.js';
+import { backendLabel, initBackend } from '../src/tensor/backend.js';
 import { choiceOf } from '../src/tensor/backend-choices.js';
 import type { ActorData, ClientActor, ClientActorInit } from './client-actor.js';
 import type { ClientHost } from './client-host.js';
@@ -23,10 +23,10 @@ export const CLIENT_ACTOR = [new URL('./client-actor.js', import.meta.url), new 
 /** What a client host depends on: the training set its actors hold, their backend, host and count. */
 export function clientPoolKey(scenario: Scenario): string {
   const { dataset, trainLimit, maxLength, files } = scenario.task;
-  const { backend, workers, devices, actors, broker } = scenario.runtime;
+  const { backend, kernels, workers, devices, actors, broker } = scenario.runtime;
   // Text is tokenized by the FM's tokenizer, so the FM directory and length shape the data too.
   const text = isTextTask(dataset) ? { model: scenario.model.dir, maxLength } : null;
-  return JSON.stringify({ dataset, trainLimit: trainLimit ?? null, files: files ?? null, text, backend, workers, devices: devices ?? null, actors, broker: broker ?? null });
+  return JSON.stringify({ dataset, trainLimit: trainLimit ?? null, files: files ?? null, text, backend, kernels, workers, devices: devices ?? null, actors, broker: broker ?? null });
 }
 
 /**
@@ -48,10 +48,10 @@ export function actorData(host: 'threads' | 'processes', source: TrainingSource,
 
 /** Opens the client actors for a scenario's training set (loaded here unless given) on its host. */
 export async function openClientHost(scenario: Scenario, train = loadScenarioTask(scenario).train): Promise<ClientHost> {
-  const backend = await initBackend(scenario.runtime.backend);
+  const backend = await initBackend(scenario.runtime.backend, scenario.runtime.kernels);
   const host = effectiveHost(scenario.runtime.actors, backend.name);
-  if (host === 'broker') return BrokerHost.open(clientPoolKey(scenario), scenario, train, backend.name);
-  const workerData: ClientActorInit = { backend: choiceOf(backend.name), data: actorData(host, trainingSource(scenario), train) };
+  if (host === 'broker') return BrokerHost.open(clientPoolKey(scenario), scenario, train, backend);
+  const workerData: ClientActorInit = { backend: choiceOf(backend.name), kernels: backend.kernels, data: actorData(host, trainingSource(scenario), train) };
   // webgpu runs on a device even on lavapipe: its slots are what runtime.devices.gpu sets.
   const deviceKind = backend.name === 'tensorflow-gpu' || backend.name === 'webgpu' ? 'gpu' : 'cpu';
   const slots = scenario.runtime.devices?.[deviceKind]?.slots ?? scenario.runtime.workers;
@@ -63,5 +63,5 @@ export async function openClientHost(scenario: Scenario, train = loadScenarioTas
     deviceKind,
     scheduler: new DeviceScheduler({ [deviceKind]: slots }),
   });
-  return PoolHost.over(clientPoolKey(scenario), host, pool, backend.name);
+  return PoolHost.over(clientPoolKey(scenario), host, pool, backendLabel(backend));
 }

@@ -2,6 +2,7 @@ import * as Comlink from 'comlink';
 import type { TrainResult, TrainTask } from '../src/client/local-train.js';
 import type { FrozenPatch } from '../src/client/frozen-patch.js';
 import type { ClientModelSpec } from '../src/methods/method.js';
+import { backendLabel } from '../src/tensor/backend.js';
 import type { ClientActor } from './client-actor.js';
 import { checkActorBackend, trainWithRetries, type ClientHost, type DispatchEvents } from './client-host.js';
 import type { ActorPool } from './pool.js';
@@ -23,7 +24,7 @@ export class PoolHost implements ClientHost {
   ) {
     this.size = pool.size;
     pool.onRespawn = async (actor, slot) => {
-      checkActorBackend(backend, `client actor ${slot} (replaced)`, (await actor.backend()).name);
+      checkActorBackend(backend, `client actor ${slot} (replaced)`, backendLabel(await actor.backend()));
       if (this.#model) await actor.loadModel(this.#model);
     };
   }
@@ -31,7 +32,7 @@ export class PoolHost implements ClientHost {
   /** Wraps an open pool of `kind`, refusing it (and closing it) when an actor runs another backend than `backend`. */
   static async over(key: string, kind: 'threads' | 'processes', pool: ActorPool<ClientActor>, backend: string): Promise<PoolHost> {
     try {
-      const names = await pool.broadcast(async (actor) => (await actor.backend()).name);
+      const names = await pool.broadcast(async (actor) => backendLabel(await actor.backend()));
       names.forEach((name, slot) => checkActorBackend(backend, `client actor ${slot}`, name));
     } catch (err) {
       await pool.close();

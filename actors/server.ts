@@ -75,7 +75,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const { scenario } = opts;
   const log = opts.log ?? ((line: string) => console.log(line));
   const fed = scenario.federation;
-  const backend = await initBackend(scenario.runtime.backend);
+  const backend = await initBackend(scenario.runtime.backend, scenario.runtime.kernels);
   const fm = loadModel(scenario.model.dir);
   if (scenario.model.init === 'random') {
     const drawn = initModelParams(fm.cfg, new Rng(`${scenario.seed}/random-fm`));
@@ -126,8 +126,10 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   try {
     if (opts.resume) {
       const saved = dir.readJson<Scenario>('scenario.json');
-      // The runtime section (workers, backend choice) does not change results, so it may differ.
-      if (JSON.stringify({ ...saved, runtime: null }) !== JSON.stringify({ ...scenario, runtime: null })) throw new UserError(dir.path, 'scenario.json', 'the scenario changed since this run started; start a new run instead');
+      // The runtime section (workers, backend choice, host) does not change results, so it may
+      // differ; the kernel set does (runs from before kernel sets were exact).
+      const resultsOf = (s: Scenario) => JSON.stringify({ ...s, runtime: { kernels: s.runtime.kernels ?? 'exact' } });
+      if (resultsOf(saved) !== resultsOf(scenario)) throw new UserError(dir.path, 'scenario.json', 'the scenario (or its runtime.kernels) changed since this run started; start a new run instead');
       const ckpt = dir.loadCheckpoint();
       if (ckpt) {
         if (ckpt.global.length !== global.length) throw new UserError(join(dir.path, 'checkpoint.safetensors'), 'global', `${ckpt.global.length} values, this scenario's method trains ${global.length}`);
@@ -261,6 +263,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       runId: dir.path.split('/').pop() as string,
       method: method.name,
       backend: backend.name,
+      kernels: backend.kernels,
       rounds: fed.rounds,
       finalAccuracy: rounds[rounds.length - 1]?.accuracy ?? null,
       bestAccuracy: best?.accuracy ?? null,

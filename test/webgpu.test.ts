@@ -109,7 +109,7 @@ describe('device slots on webgpu: pooled thread actors, each with its own device
     const features = Float32Array.from({ length: 48 * 64 }, () => rng.next());
     const labels = Int32Array.from({ length: 48 }, (_, i) => i % 3);
     data = { features, labels, featureSize: 64 };
-    init = { backend: 'webgpu', data: { kind: 'shared', data } };
+    init = { backend: 'webgpu', kernels: 'exact', data: { kind: 'shared', data } };
   });
 
   /** Runs 6 tasks on 2 actors with `slots` GPU slots; returns the most leases ever held at once and the updates. */

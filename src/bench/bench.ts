@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { tokenFeatureSize } from '../data/dataset.js';
 import { isText, readModelConfig, tokensPerExample } from '../model/encoder.js';
 import { maxSequenceLength } from '../model/bert.js';
-import { initBackend, type BackendChoice } from '../tensor/backend.js';
+import { backendLabel, initBackend, type BackendChoice } from '../tensor/backend.js';
+import type { KernelSet } from '../tensor/backend-choices.js';
 import { median } from './common.js';
 import { measureMatMul, measureTrainStep } from './train-step.js';
 
@@ -49,8 +50,8 @@ const MATMUL_SECONDS = 0.5;
  * sample down, so the best repeat is the closest to the engine's own speed, for the ceiling and
  * the step alike (medians are kept beside them).
  */
-export async function benchEngine(modelDir: string, backend: BackendChoice, batch: number, steps: number, repeats = 1): Promise<EngineBench> {
-  const info = await initBackend(backend);
+export async function benchEngine(modelDir: string, backend: BackendChoice, batch: number, steps: number, repeats = 1, kernels: KernelSet = 'exact'): Promise<EngineBench> {
+  const info = await initBackend(backend, kernels);
   const cfg = readModelConfig(modelDir);
   // Text FMs: 128-token inputs (or the FM's positions if fewer).
   const textLength = isText(cfg) ? Math.min(TEXT_LENGTH, maxSequenceLength(cfg)) : 0;
@@ -70,7 +71,7 @@ export async function benchEngine(modelDir: string, backend: BackendChoice, batc
     return { gflops: best.gflops, msPerStep: best.msPerStep, medianGflops: median(xs.map((x) => x.gflops)), vsMatMul: best.gflops / matMulGflops, samples: xs.map((x) => x.gflops) };
   };
   return {
-    backend: info.name,
+    backend: backendLabel(info),
     model: modelDir,
     batch,
     steps,

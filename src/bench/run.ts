@@ -2,6 +2,7 @@ import { availableParallelism, platform, arch } from 'node:os';
 import { basename } from 'node:path';
 import Table from 'cli-table3';
 import type { BackendChoice } from '../tensor/backend.js';
+import type { KernelSet } from '../tensor/backend-choices.js';
 import { isText, readModelConfig } from '../model/encoder.js';
 import { benchEngine, benchEngineStock, type EngineBench } from './bench.js';
 import { check, load1, type BenchSection, type TargetCheck } from './common.js';
@@ -25,6 +26,8 @@ export interface BenchRunOptions {
   steps?: number;
   /** Overrides every section's repeat count. */
   repeats?: number;
+  /** Engine only: the kernel set its steps run (`fast`: OpenBLAS matrix products on wasm). */
+  kernels?: KernelSet;
   /** Engine: also time a PyTorch twin of each step (`torch`), at one thread. */
   peer?: 'torch';
 }
@@ -124,7 +127,7 @@ export async function runBench(opts: BenchRunOptions, onSection: (section: Bench
         const text = isText(readModelConfig(dir));
         const batch = opts.batch ?? (text ? s.engine.textBatch : s.engine.batch);
         const steps = opts.steps ?? (text ? s.engine.textSteps : s.engine.steps);
-        const project = await benchEngine(dir, opts.backend, batch, steps, s.engine.repeats);
+        const project = await benchEngine(dir, opts.backend, batch, steps, s.engine.repeats, opts.kernels);
         const stock = opts.compare && project.backend === 'wasm' ? benchEngineStock(dir, batch, steps, s.engine.stockRepeats) : null;
         result.engine.push({ project, stock });
       }

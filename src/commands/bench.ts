@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../util/errors.js';
-import { BACKEND_HELP, backendOption, positiveInt } from './options.js';
+import { BACKEND_HELP, backendOption, KERNELS_HELP, kernelsOption, positiveInt } from './options.js';
+import type { KernelSet } from '../tensor/backend-choices.js';
 import { BENCH_SECTIONS, type BenchSection } from '../bench/common.js';
 
 
@@ -16,6 +17,7 @@ interface BenchOptions {
   jsonOnly?: boolean;
   compare: boolean;
   peer?: string;
+  kernels?: KernelSet;
 }
 
 function parseSections(list: string): BenchSection[] {
@@ -41,12 +43,15 @@ export function registerBench(program: Command): void {
     .option('--json <file>', 'also write the numbers as JSON')
     .option('--json-only', 'print only JSON')
     .option('--no-compare', 'skip the stock-kernel comparison run')
+    .option('--kernels <set>', `engine only: ${KERNELS_HELP}`, kernelsOption)
     .option('--peer <name>', "engine: also time a PyTorch twin of each step at one thread (torch: needs python3 with torch, e.g. Debian's python3-torch) and print the ratios")
     .action(async (opts: BenchOptions) => {
       if (opts.peer !== undefined && opts.peer !== 'torch') throw new UserError('command line', '--peer', `expected torch, got "${opts.peer}"`);
       const asked = parseSections(opts.sections);
       // The twin is compared with the engine section's own steps.
       const sections = opts.peer && !asked.includes('engine') ? parseSections(['engine', ...asked].join(',')) : asked;
+      // A thread holds one kernel set; the other sections' actors and runs use the exact set.
+      if (opts.kernels === 'fast' && sections.some((s) => s !== 'engine')) throw new UserError('command line', '--kernels', 'fast is measured by the engine section only: add --sections engine');
       const { runBench, formatBench } = await import('../bench/run.js');
       const { writeFileAtomic } = await import('../util/atomic-write.js');
       const print = opts.jsonOnly ? () => {} : (text: string) => console.log(text);
@@ -60,6 +65,7 @@ export function registerBench(program: Command): void {
           sections,
           compare: opts.compare,
           ...(opts.peer ? { peer: 'torch' as const } : {}),
+          ...(opts.kernels ? { kernels: opts.kernels } : {}),
           ...(opts.batch ? { batch: opts.batch } : {}),
           ...(opts.steps ? { steps: opts.steps } : {}),
           ...(opts.repeats ? { repeats: opts.repeats } : {}),

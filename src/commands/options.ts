@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { BACKEND_CHOICES, isBackendChoice, type BackendChoice } from '../tensor/backend-choices.js';
+import { BACKEND_CHOICES, isBackendChoice, isKernelSet, KERNEL_SETS, type BackendChoice, type KernelSet } from '../tensor/backend-choices.js';
 import { ACTOR_HOSTS, isActorHost, type ActorHostChoice } from '../scenario/actor-hosts.js';
 import { UserError } from '../util/errors.js';
 
@@ -26,6 +26,15 @@ export function overrideActors(runtime: { actors: ActorHostChoice; broker?: unkn
   if (actors === 'broker' && runtime.broker === undefined) throw new UserError(file, 'runtime.broker', '--actors broker needs runtime.broker.url in the scenario (e.g. redis://127.0.0.1:6379)');
   runtime.actors = actors;
 }
+
+/** A commander option parser for --kernels that fails with a one-line UserError. */
+export const kernelsOption = (v: string): KernelSet => {
+  if (!isKernelSet(v)) throw new UserError('command line', '--kernels', `expected ${KERNEL_SETS.join(' | ')}, got "${v}"`);
+  return v;
+};
+
+/** --kernels' help text. */
+export const KERNELS_HELP = `kernel set: ${KERNEL_SETS.join(' | ')} (fast: wasm's matrix products by OpenBLAS; other bits)`;
 
 /** --backend's help text. */
 export const BACKEND_HELP = `tensor backend: ${BACKEND_CHOICES.join(' | ')}`;

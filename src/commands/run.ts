@@ -1,8 +1,8 @@
-import type { BackendChoice } from '../tensor/backend-choices.js';
+import type { BackendChoice, KernelSet } from '../tensor/backend-choices.js';
 import type { Command } from 'commander';
 import { overrideActors } from './options.js';
 import type { ActorHostChoice } from '../scenario/actor-hosts.js';
-import { ACTORS_HELP, actorsOption, BACKEND_HELP, backendOption, DEFAULT_SCENARIO, positiveInt } from './options.js';
+import { ACTORS_HELP, actorsOption, BACKEND_HELP, backendOption, DEFAULT_SCENARIO, KERNELS_HELP, kernelsOption, positiveInt } from './options.js';
 
 export function registerRun(program: Command): void {
   program
@@ -15,14 +15,16 @@ export function registerRun(program: Command): void {
     .option('--workers <n>', 'client actors (overrides runtime.workers)', positiveInt('--workers'))
     .option('--backend <name>', `${BACKEND_HELP} (overrides runtime.backend)`, backendOption)
     .option('--actors <host>', ACTORS_HELP, actorsOption)
+    .option('--kernels <set>', `${KERNELS_HELP} (overrides runtime.kernels)`, kernelsOption)
     .option('--stop-after-round <n>', 'checkpoint and stop after this round', positiveInt('--stop-after-round'))
-    .action(async (file: string, opts: { resume?: string | true; runId?: string; results: string; workers?: number; backend?: BackendChoice; actors?: ActorHostChoice; stopAfterRound?: number }) => {
+    .action(async (file: string, opts: { resume?: string | true; runId?: string; results: string; workers?: number; backend?: BackendChoice; actors?: ActorHostChoice; kernels?: KernelSet; stopAfterRound?: number }) => {
         const { loadScenario } = await import('../scenario/load.js');
         const { runScenario } = await import('../../actors/server.js');
         const scenario = loadScenario(file);
         if (opts.workers) scenario.runtime.workers = opts.workers;
         if (opts.backend) scenario.runtime.backend = opts.backend;
         if (opts.actors) overrideActors(scenario.runtime, opts.actors, file);
+        if (opts.kernels) scenario.runtime.kernels = opts.kernels;
         await runScenario({ scenario, resultsRoot: opts.results, resume: opts.resume, runId: opts.runId, stopAfterRound: opts.stopAfterRound });
       });
 }

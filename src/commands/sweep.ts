@@ -1,7 +1,7 @@
-import type { BackendChoice } from '../tensor/backend-choices.js';
+import type { BackendChoice, KernelSet } from '../tensor/backend-choices.js';
 import type { Command } from 'commander';
 import type { ActorHostChoice } from '../scenario/actor-hosts.js';
-import { ACTORS_HELP, actorsOption, BACKEND_HELP, backendOption, DEFAULT_SCENARIO, positiveInt } from './options.js';
+import { ACTORS_HELP, actorsOption, BACKEND_HELP, backendOption, DEFAULT_SCENARIO, KERNELS_HELP, kernelsOption, positiveInt } from './options.js';
 
 export function registerSweep(program: Command): void {
   program
@@ -15,9 +15,10 @@ export function registerSweep(program: Command): void {
     .option('--workers <n>', 'client actors (overrides runtime.workers)', positiveInt('--workers'))
     .option('--backend <name>', `${BACKEND_HELP} (overrides runtime.backend)`, backendOption)
     .option('--actors <host>', ACTORS_HELP, actorsOption)
+    .option('--kernels <set>', `${KERNELS_HELP} (overrides runtime.kernels)`, kernelsOption)
     .option('--stop-after-runs <n>', 'stop once this many runs have finished in this call (to test restarts)', positiveInt('--stop-after-runs'))
     .option('--no-report', 'do not write the report when the grid is complete')
-    .action(async (file: string, opts: { set: string[]; seeds?: number; name?: string; results: string; workers?: number; backend?: BackendChoice; actors?: ActorHostChoice; stopAfterRuns?: number; report: boolean }) => {
+    .action(async (file: string, opts: { set: string[]; seeds?: number; name?: string; results: string; workers?: number; backend?: BackendChoice; actors?: ActorHostChoice; kernels?: KernelSet; stopAfterRuns?: number; report: boolean }) => {
       const { readScenarioSource, expandGrid, mergeAxes } = await import('../experiments/grid.js');
       const { applyRuntime, checkGridName, parseSets, runGridCommand } = await import('../experiments/command.js');
       const source = readScenarioSource(file);

@@ -3,7 +3,7 @@
  * its report. Heavy modules (tfjs, the server) load only once a command runs.
  */
 import type { ActorHostChoice } from '../scenario/actor-hosts.js';
-import type { BackendChoice } from '../tensor/backend-choices.js';
+import type { BackendChoice, KernelSet } from '../tensor/backend-choices.js';
 import { overrideActors } from '../commands/options.js';
 import { RunStoppedError, UserError } from '../util/errors.js';
 import { NAME, parseSetOption, type Axis, type GridSpec } from './grid.js';
@@ -16,6 +16,7 @@ export interface GridCommandOptions {
   workers?: number;
   backend?: BackendChoice;
   actors?: ActorHostChoice;
+  kernels?: KernelSet;
   stopAfterRuns?: number;
   report?: boolean;
 }
@@ -36,12 +37,13 @@ export function checkGridName(name: string): string {
   return name;
 }
 
-/** --workers, --backend and --actors apply to every run; they do not change results. */
-export function applyRuntime(grid: GridSpec, opts: Pick<GridCommandOptions, 'workers' | 'backend' | 'actors'>): void {
+/** --workers, --backend, --actors and --kernels apply to every run; only --kernels changes results (a run records its set). */
+export function applyRuntime(grid: GridSpec, opts: Pick<GridCommandOptions, 'workers' | 'backend' | 'actors' | 'kernels'>): void {
   for (const p of grid.points) {
     if (opts.workers) p.scenario.runtime.workers = opts.workers;
     if (opts.backend) p.scenario.runtime.backend = opts.backend;
     if (opts.actors) overrideActors(p.scenario.runtime, opts.actors, grid.base.name);
+    if (opts.kernels) p.scenario.runtime.kernels = opts.kernels;
   }
 }
 

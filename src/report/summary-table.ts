@@ -6,6 +6,8 @@ export interface RunSummary {
   runId: string;
   method: string;
   backend: string;
+  /** The kernel set (absent in runs from before kernel sets: exact). */
+  kernels?: string;
   rounds: number;
   finalAccuracy: number | null;
   bestAccuracy: number | null;

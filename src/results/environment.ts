@@ -106,6 +106,8 @@ export function describeEnvironment(backend: BackendInfo, workers: number, actor
   return {
     backend: backend.name,
     backendSkipped: backend.skipped,
+    kernels: backend.kernels,
+    ...(backend.blas ? { blas: backend.blas } : {}),
     // webgpu: vendor, architecture, device, the driver (in Dawn's description) and Dawn's package.
     ...(backend.adapter ? { adapter: backend.adapter } : {}),
     tfjs: backend.tfjsVersion,

@@ -7,6 +7,19 @@ export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] a
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 /**
+ * Kernel sets: `exact` keeps the stock tfjs kernels' float results bit for bit; `fast` computes
+ * wasm's float32 matrix products with OpenBLAS (other bits, same results on every worker count,
+ * host and resume). A run records its set.
+ */
+export const KERNEL_SETS = ['exact', 'fast'] as const;
+
+export type KernelSet = (typeof KERNEL_SETS)[number];
+
+export function isKernelSet(value: string): value is KernelSet {
+  return (KERNEL_SETS as readonly string[]).includes(value);
+}
+
+/**
  * The explicit choice that loads a backend that ran (its BackendInfo.name): what actors are told,
  * so that `auto` is resolved once, by the server, and never differently in an actor.
  */

@@ -7,7 +7,9 @@ import { createRequire } from 'node:module';
 import { installMissingWasmKernels, installWasmKernelFixes } from './wasm-kernels.js';
 import { findWebGpuAdapter, NO_ADAPTER, useWebGpu, type WebGpuAdapter } from './webgpu.js';
 
-import type { BackendChoice } from './backend-choices.js';
+import type { BackendChoice, KernelSet } from './backend-choices.js';
+import { openBlas, type OpenBlas } from './blas.js';
+import { UserError } from '../util/errors.js';
 
 export type { BackendChoice };
 
@@ -16,6 +18,10 @@ export interface BackendInfo {
   name: string;
   /** webgpu: the adapter it runs on. */
   adapter?: WebGpuAdapter;
+  /** The kernel set: `fast` only on wasm, with OpenBLAS. */
+  kernels: KernelSet;
+  /** fast: OpenBLAS's library and configuration (its version and the core its kernels are for). */
+  blas?: string;
   tfjsVersion: string;
   /** Why faster backends were skipped under `auto`, one line each. */
   skipped: string[];
@@ -41,7 +47,7 @@ async function tryTensorflow(skipped: string[]): Promise<string | null> {
   return null;
 }
 
-async function tryWasm(skipped: string[]): Promise<string | null> {
+async function tryWasm(skipped: string[], blas: OpenBlas | undefined): Promise<string | null> {
   try {
     await import('@tensorflow/tfjs-backend-wasm');
     if (!(await tf.setBackend('wasm'))) {
@@ -53,7 +59,7 @@ async function tryWasm(skipped: string[]): Promise<string | null> {
       installMissingWasmKernels();
       return 'wasm (stock kernels)';
     }
-    installWasmKernelFixes();
+    installWasmKernelFixes(blas?.sgemm);
     return 'wasm';
   } catch (err) {
     skipped.push(`wasm: ${firstLine(err)}`);
@@ -110,26 +116,41 @@ let current: BackendInfo | null = null;
  * Selects the tensor backend for this thread. `auto` tries tensorflow (GPU, then CPU), then
  * wasm, then cpu; an explicit choice that cannot load is an error, not a silent fallback.
  */
-export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
+export async function initBackend(choice: BackendChoice, kernels: KernelSet = 'exact'): Promise<BackendInfo> {
+  if (current && current.kernels !== kernels) throw new Error(`this thread runs the ${current.kernels} kernel set; it cannot switch to ${kernels}`);
   if (current && (choice === 'auto' || backendMatches(current.name, choice))) return current;
+  let blas: OpenBlas | undefined;
+  if (kernels === 'fast') {
+    if (choice !== 'auto' && choice !== 'wasm') throw new UserError('runtime.kernels', '', `fast is a wasm kernel set; the backend asked for is ${choice}`);
+    const loadedBlas = openBlas();
+    if (typeof loadedBlas === 'string') throw new UserError('runtime.kernels', '', `fast needs OpenBLAS: ${loadedBlas}`);
+    blas = loadedBlas;
+  }
   const skipped: string[] = [];
   let name: string | null = null;
   let adapter: WebGpuAdapter | undefined;
-  if (choice === 'auto' || choice === 'tensorflow') name = await tryTensorflow(skipped);
-  if (!name && (choice === 'auto' || choice === 'webgpu')) {
+  // The fast set is wasm's: under auto it goes straight there.
+  if (!blas && (choice === 'auto' || choice === 'tensorflow')) name = await tryTensorflow(skipped);
+  if (!blas && !name && (choice === 'auto' || choice === 'webgpu')) {
     const gpu = await tryWebgpu(skipped, choice === 'auto');
     if (gpu) ({ name, adapter } = gpu);
   }
-  if (!name && (choice === 'auto' || choice === 'wasm')) name = await tryWasm(skipped);
+  if (!name && (choice === 'auto' || choice === 'wasm')) name = await tryWasm(skipped, blas);
   if (!name && (choice === 'auto' || choice === 'cpu')) {
     if (await tf.setBackend('cpu')) name = 'cpu';
   }
   if (!name) throw new Error(`backend "${choice}" is not available here: ${skipped.join('; ')}`);
+  if (blas && name !== 'wasm') throw new Error(`the fast kernel set needs the wasm backend, and ${name} loaded instead`);
   await tf.ready();
   // Silences tfjs's "install tfjs-node" banner; the backend that ran is reported by us instead.
   tf.enableProdMode();
-  current = { name, tfjsVersion: tf.version_core, skipped, ...(adapter ? { adapter } : {}) };
+  current = { name, tfjsVersion: tf.version_core, skipped, kernels, ...(adapter ? { adapter } : {}), ...(blas ? { blas: `${blas.library}: ${blas.config}` } : {}) };
   return current;
+}
+
+/** What an actor must match: the backend that ran and its kernel set. */
+export function backendLabel(b: Pick<BackendInfo, 'name' | 'kernels'>): string {
+  return b.kernels === 'fast' ? `${b.name} (fast kernels)` : b.name;
 }
 
 function backendMatches(name: string, choice: BackendChoice): boolean {

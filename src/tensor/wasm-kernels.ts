@@ -7,6 +7,7 @@ import { GELU_SCRATCH_BYTES, GeluKernel } from './gelu-kernel.js';
 import { GELU_GRAD_KERNEL, GELU_KERNEL } from './gelu-op.js';
 import { installReduceGradients } from './reduce-gradients.js';
 import { planAxisSwap, SwapAxes } from './swap-axes.js';
+import type { Sgemm } from './blas.js';
 
 /**
  * Kernel fixes for the wasm backend, installed through tfjs's kernel registry.
@@ -68,7 +69,11 @@ interface WasmBackendLike {
 
 let installed = false;
 
-export function installWasmKernelFixes(): void {
+/**
+ * `sgemm`: the `fast` kernel set's float32 products (OpenBLAS, src/tensor/blas.ts) instead of the
+ * project's SIMD kernels, which keep tfjs's summation order (the `exact` set).
+ */
+export function installWasmKernelFixes(sgemm?: Sgemm): void {
   if (installed) return;
   const original = tf.getKernel('BatchMatMul', 'wasm');
   const transposeKernel = tf.getKernel('Transpose', 'wasm');
@@ -82,7 +87,7 @@ export function installWasmKernelFixes(): void {
     kernelName: 'BatchMatMul',
     backendName: 'wasm',
     setupFunc: original.setupFunc,
-    kernelFunc: fastBatchMatMul(originalFunc, transposeFunc, wasmBackend()),
+    kernelFunc: fastBatchMatMul(originalFunc, transposeFunc, wasmBackend(), sgemm),
   } as KernelConfig);
   const sum = tf.getKernel('Sum', 'wasm');
   if (sum) {
@@ -257,7 +262,19 @@ class HeapScratch implements Scratch {
   }
 }
 
-function fastBatchMatMul(original: KernelFunc, transposeFunc: KernelFunc, backend: WasmBackendLike): KernelFunc {
+/** One product C = op(A) op(B) per batch, through BLAS, on operands in place in wasm's heap. */
+function blasMatMul(sgemm: Sgemm, memory: WebAssembly.Memory, at: { a: number; b: number; out: number }, batch: number, m: number, k: number, n: number, tA: boolean, tB: boolean): void {
+  // Views are made per call: a growing heap replaces its buffer.
+  const heap = memory.buffer;
+  for (let i = 0; i < batch; i++) {
+    const a = new Float32Array(heap, at.a + 4 * i * m * k, m * k);
+    const b = new Float32Array(heap, at.b + 4 * i * k * n, k * n);
+    const c = new Float32Array(heap, at.out + 4 * i * m * n, m * n);
+    sgemm(tA, tB, m, n, k, a, tA ? m : k, b, tB ? k : n, c, n);
+  }
+}
+
+function fastBatchMatMul(original: KernelFunc, transposeFunc: KernelFunc, backend: WasmBackendLike, sgemm?: Sgemm): KernelFunc {
   // Each kernel keeps the summation order of the tfjs path it replaces: XNNPACK (one run over
   // k) where B is shared, the scalar loop (restarting every 48 terms) where both are batched.
   // Both run in place in wasm's heap.
@@ -294,7 +311,8 @@ function fastBatchMatMul(original: KernelFunc, transposeFunc: KernelFunc, backen
       }
       const out = wasm.makeOutput([...batchShape, m, n], 'float32');
       const at = { a: heapAddress(wasm, a), b: heapAddress(wasm, b), out: heapAddress(wasm, out) };
-      if (fold) shared.matMulAt(at, scratch, 1, batchA * m, k, n, tA, transposeB);
+      if (sgemm) blasMatMul(sgemm, memory, at, fold ? 1 : batchA, fold ? batchA * m : m, k, n, tA, transposeB);
+      else if (fold) shared.matMulAt(at, scratch, 1, batchA * m, k, n, tA, transposeB);
       else perBatch.matMulAt(at, scratch, batchA, m, k, n, tA, transposeB);
       return out;
     } finally {

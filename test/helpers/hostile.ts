@@ -80,7 +80,7 @@ export function validScenario(fmDir: string, method: MethodName = 'fedpetuning')
       dropout: 0, stragglers: { probability: 0, slowdown: 4, deadline: 2 },
       taskErrors: 0, workerCrashes: 0, nanUpdates: 0, maxRetries: 2, onDivergence: 'reject',
     },
-    runtime: { workers: 1, backend: 'wasm', actors: 'threads', devices: { cpu: { slots: 1 } } },
+    runtime: { workers: 1, backend: 'wasm', kernels: 'exact', actors: 'threads', devices: { cpu: { slots: 1 } } },
     seed: 7,
   };
 }
@@ -138,6 +138,7 @@ function leaves(method: MethodName): Array<[string, unknown[]]> {
     ['runtime.workers', intBad(1)],
     ['runtime.backend', enumBad],
     ['runtime.actors', enumBad],
+    ['runtime.kernels', enumBad],
     ['runtime.devices.cpu.slots', intBad(1)],
   ];
   const distill: Array<[string, unknown[]]> = [
