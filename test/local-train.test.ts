@@ -2,41 +2,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ClientModel } from '../src/client/client-model.js';
 import { localTrain, type SharedImages, type TrainTask } from '../src/client/local-train.js';
-import { toNamedArrays, trainableNames, withLoraAndHead } from '../src/methods/lora-setup.js';
 import type { ClientModelSpec } from '../src/methods/method.js';
-import { disposeParams, flattenParams } from '../src/model/params.js';
 import { clipByGlobalNorm, evaluate } from '../src/model/train.js';
-import { initVitParams, type VitConfig } from '../src/model/vit.js';
 import { initBackend } from '../src/tensor/backend.js';
-import { Rng } from '../src/util/rng.js';
-
-const cfg: VitConfig = { modelType: 'vit', hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 32, imageSize: 8, patchSize: 4, numChannels: 1, numLabels: 3, layerNormEps: 1e-12, qkvBias: true };
-const lora = { rank: 4, alpha: 8, dropout: 0.1 };
+import { CLIENT_CFG, clientFixture } from './helpers/client-fixture.js';
 
 describe('a client task on a resident client model', () => {
   let spec: ClientModelSpec;
   let initial: Float32Array;
   let data: SharedImages;
+  const cfg = CLIENT_CFG;
 
   beforeAll(async () => {
     await initBackend('wasm');
-    const base = initVitParams(cfg, new Rng('fm'));
-    const { cfg: taskCfg, params, exchanged } = withLoraAndHead(base, cfg, 3, lora, 1, 'auto');
-    const trainable = trainableNames(params, exchanged);
-    spec = { config: taskCfg, tensors: await toNamedArrays(params), trainable, lora };
-    initial = await flattenParams(params, trainable);
-    disposeParams(params);
-    disposeParams(base);
-    const rng = new Rng('data');
-    const n = 48;
-    const images = new Float32Array(n * 64);
-    const labels = new Int32Array(n);
-    // Learnable: the label decides which quarter of the image is bright.
-    for (let i = 0; i < n; i++) {
-      labels[i] = i % 3;
-      for (let p = 0; p < 64; p++) images[i * 64 + p] = 0.2 * rng.next() + (Math.floor(p / 16) === labels[i] ? 0.8 : 0);
-    }
-    data = { features: images, labels, featureSize: 64 };
+    ({ spec, initial, data } = await clientFixture());
   });
 
   const task = (clientId: number, epochs = 1): TrainTask => ({

@@ -14,12 +14,9 @@ import type { ClientActor, ClientActorInit } from '../actors/client-actor.js';
 import { CLIENT_ACTOR } from '../actors/open-host.js';
 import { ClientModel } from '../src/client/client-model.js';
 import { localTrain, type SharedImages } from '../src/client/local-train.js';
-import { toNamedArrays, trainableNames, withLoraAndHead } from '../src/methods/lora-setup.js';
 import type { ClientModelSpec } from '../src/methods/method.js';
-import { disposeParams, flattenParams } from '../src/model/params.js';
-import { initVitParams, type VitConfig } from '../src/model/vit.js';
 import { initBackend } from '../src/tensor/backend.js';
-import { Rng } from '../src/util/rng.js';
+import { clientFixture } from './helpers/client-fixture.js';
 import { NO_ADAPTER } from '../src/tensor/webgpu.js';
 import { cli, makeTinyFm, roundMetrics, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
 
@@ -89,8 +86,6 @@ describe('webgpu kernels against the cpu backend', () => {
 });
 
 describe('device slots on webgpu: pooled thread actors, each with its own device', () => {
-  const cfg: VitConfig = { modelType: 'vit', hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 32, imageSize: 8, patchSize: 4, numChannels: 1, numLabels: 3, layerNormEps: 1e-12, qkvBias: true };
-  const lora = { rank: 4, alpha: 8, dropout: 0.1 };
   let spec: ClientModelSpec;
   let initial: Float32Array;
   let init: ClientActorInit;
@@ -98,17 +93,7 @@ describe('device slots on webgpu: pooled thread actors, each with its own device
 
   beforeAll(async () => {
     await initBackend('webgpu');
-    const base = initVitParams(cfg, new Rng('fm'));
-    const { cfg: taskCfg, params, exchanged } = withLoraAndHead(base, cfg, 3, lora, 1, 'auto');
-    const trainable = trainableNames(params, exchanged);
-    spec = { config: taskCfg, tensors: await toNamedArrays(params), trainable, lora };
-    initial = await flattenParams(params, trainable);
-    disposeParams(params);
-    disposeParams(base);
-    const rng = new Rng('data');
-    const features = Float32Array.from({ length: 48 * 64 }, () => rng.next());
-    const labels = Int32Array.from({ length: 48 }, (_, i) => i % 3);
-    data = { features, labels, featureSize: 64 };
+    ({ spec, initial, data } = await clientFixture());
     init = { backend: 'webgpu', kernels: 'exact', data: { kind: 'shared', data } };
   });
 
