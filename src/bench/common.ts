@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { parseScenario } from '../scenario/load.js';
 import type { Scenario } from '../scenario/schema.js';
 import type { BackendChoice } from '../tensor/backend.js';
+import type { KernelSet } from '../tensor/backend-choices.js';
 
 /** Median of a non-empty list (mean of the middle two for even lengths). */
 export function median(xs: readonly number[]): number {
@@ -80,8 +81,15 @@ export function scenarioObject(s: BenchScenario): Record<string, unknown> {
       evalEvery: s.evalEvery,
     },
     method: s.method,
-    runtime: { workers: s.workers, backend: s.backend },
+    runtime: { workers: s.workers, backend: s.backend, kernels: benchKernels },
   };
+}
+
+/** The kernel set of every scenario the bench generates (runs, actors and child processes alike). */
+let benchKernels: KernelSet = 'exact';
+
+export function useBenchKernels(kernels: KernelSet): void {
+  benchKernels = kernels;
 }
 
 /** The generated scenario through the project's own loader (validation and defaults included). */

@@ -5,7 +5,7 @@ import { createMethod } from '../methods/registry.js';
 import { disposeParams } from '../model/params.js';
 import { encoderFfnWidth as ffnWidth, isText, loadModel, type ModelConfig } from '../model/encoder.js';
 import { updatedNeuronCount } from '../proxy/apoz.js';
-import { initBackend, type BackendChoice } from '../tensor/backend.js';
+import { backendLabel, initBackend, type BackendChoice } from '../tensor/backend.js';
 import { benchScenario, load1, median } from './common.js';
 import { measureTrainStep } from './train-step.js';
 
@@ -250,7 +250,7 @@ export async function benchMethods(opts: MethodsBenchOptions): Promise<MethodsBe
       definition: METHODS_DEFINITION,
       model: opts.modelDir,
       dataset: text ? `spam (${TEXT_LENGTH} tokens)` : 'mnist',
-      backend: backend.name,
+      backend: backendLabel(backend),
       batchSize: opts.batchSize,
       stepsPerCall: Math.ceil(data.train.n / opts.batchSize),
       repeats: opts.repeats,

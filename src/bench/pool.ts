@@ -15,7 +15,7 @@ import { createMethod } from '../methods/registry.js';
 import type { ClientModelSpec } from '../methods/method.js';
 import { disposeParams } from '../model/params.js';
 import { loadModel } from '../model/encoder.js';
-import { initBackend, type BackendChoice } from '../tensor/backend.js';
+import { backendLabel, initBackend, type BackendChoice } from '../tensor/backend.js';
 import { benchScenario, FEDPETUNING, load1, median } from './common.js';
 
 export interface PoolBenchOptions {
@@ -207,7 +207,7 @@ export async function benchPool(opts: PoolBenchOptions): Promise<PoolBench> {
   const threads = hosts[0] as HostThroughput;
   return {
     definition: POOL_DEFINITION,
-    backend: backend.name,
+    backend: backendLabel(backend),
     tasks: opts.tasks,
     examplesPerTask: opts.examplesPerTask,
     batchSize: opts.batchSize,

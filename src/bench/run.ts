@@ -5,7 +5,8 @@ import type { BackendChoice } from '../tensor/backend.js';
 import type { KernelSet } from '../tensor/backend-choices.js';
 import { isText, readModelConfig } from '../model/encoder.js';
 import { benchEngine, benchEngineStock, type EngineBench } from './bench.js';
-import { check, load1, type BenchSection, type TargetCheck } from './common.js';
+import { check, load1, useBenchKernels, type BenchSection, type TargetCheck } from './common.js';
+import { initBackend } from '../tensor/backend.js';
 import { benchMemory, type MemoryBench } from './memory.js';
 import { benchMethods, WIDTH_SCAN_DEFINITION, type MethodsBench } from './methods.js';
 import { benchOverhead, type OverheadBench } from './overhead.js';
@@ -26,7 +27,7 @@ export interface BenchRunOptions {
   steps?: number;
   /** Overrides every section's repeat count. */
   repeats?: number;
-  /** Engine only: the kernel set its steps run (`fast`: OpenBLAS matrix products on wasm). */
+  /** The kernel set every section runs (`fast`: OpenBLAS matrix products on wasm). */
   kernels?: KernelSet;
   /** Engine: also time a PyTorch twin of each step (`torch`), at one thread. */
   peer?: 'torch';
@@ -119,6 +120,9 @@ export async function runBench(opts: BenchRunOptions, onSection: (section: Bench
   };
   const [first] = opts.modelDirs;
   if (first === undefined) throw new Error('bench: no FM to measure');
+  // One kernel set for every section: this thread's, and the generated scenarios' actors'.
+  useBenchKernels(opts.kernels ?? 'exact');
+  if (opts.kernels) await initBackend(opts.backend, opts.kernels);
   const base = { modelDir: first, backend: opts.backend };
   for (const section of opts.sections) {
     const ts = performance.now();

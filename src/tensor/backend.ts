@@ -116,7 +116,9 @@ let current: BackendInfo | null = null;
  * Selects the tensor backend for this thread. `auto` tries tensorflow (GPU, then CPU), then
  * wasm, then cpu; an explicit choice that cannot load is an error, not a silent fallback.
  */
-export async function initBackend(choice: BackendChoice, kernels: KernelSet = 'exact'): Promise<BackendInfo> {
+export async function initBackend(choice: BackendChoice, asked?: KernelSet): Promise<BackendInfo> {
+  // Unsaid, a thread keeps the set it has (a bench section after another), else exact.
+  const kernels = asked ?? current?.kernels ?? 'exact';
   if (current && current.kernels !== kernels) throw new Error(`this thread runs the ${current.kernels} kernel set; it cannot switch to ${kernels}`);
   if (current && (choice === 'auto' || backendMatches(current.name, choice))) return current;
   let blas: OpenBlas | undefined;
