@@ -131,6 +131,15 @@ describe('fedpft CLI', () => {
       expect(r.stdout).toBe('');
     });
 
+    it('bench --model random:<shape>: an unknown shape, or a section that needs weights, is one line, exit 2', async () => {
+      const unknown = await cli(['bench', '--quick', '--sections', 'engine', '--model', 'random:gpt-2']);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr.trim().split('\n')).toEqual(['fedpft: command line: --model: expected an FM directory or random:bert-base, got "random:gpt-2"']);
+      const weights = await cli(['bench', '--quick', '--sections', 'engine,methods', '--model', 'random:bert-base']);
+      expect(weights.code).toBe(2);
+      expect(weights.stderr.trim().split('\n')).toEqual(['fedpft: command line: --model: random:bert-base has no weights: time it with --sections engine']);
+    });
+
     it('--resume with no results at all', async () => {
       const root = join(tempDir('cli-results'), 'results');
       await expectUserError(['run', good, '--resume'], [join(root, 'tiny'), 'no unfinished run'], root);

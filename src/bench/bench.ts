@@ -34,8 +34,8 @@ export interface EngineBench {
   matMulGflops: number;
   matMulMedianGflops: number;
   matMulSamples: number[];
-  /** Every weight trains; FLOPs = 3 x 2 x forward MACs (forward, input and weight gradients). */
-  fullStep: StepSummary;
+  /** Every weight trains; FLOPs = 3 x 2 x forward MACs (forward, input and weight gradients). null: not timed (a random:<shape> FM). */
+  fullStep: StepSummary | null;
   /** LoRA rank 8 on q, k, v, output (+ head); FLOPs = 2 x 2 x forward MACs (LoRA's weight gradients are not counted). */
   loraStep: StepSummary;
 }
@@ -50,7 +50,7 @@ const MATMUL_SECONDS = 0.5;
  * sample down, so the best repeat is the closest to the engine's own speed, for the ceiling and
  * the step alike (medians are kept beside them).
  */
-export async function benchEngine(modelDir: string, backend: BackendChoice, batch: number, steps: number, repeats = 1, kernels: KernelSet = 'exact'): Promise<EngineBench> {
+export async function benchEngine(modelDir: string, backend: BackendChoice, batch: number, steps: number, repeats = 1, kernels?: KernelSet, timeFullStep = true): Promise<EngineBench> {
   const info = await initBackend(backend, kernels);
   const cfg = readModelConfig(modelDir);
   // Text FMs: 128-token inputs (or the FM's positions if fewer).
@@ -62,7 +62,7 @@ export async function benchEngine(modelDir: string, backend: BackendChoice, batc
   for (let r = 0; r < repeats; r++) {
     // The FFN's first product is the largest plain matMul of a step: the fair ceiling.
     mm.push(await measureMatMul(tokens, cfg.hiddenSize, cfg.intermediateSize, MATMUL_SECONDS));
-    full.push(await measureTrainStep(cfg, batch, steps, null, textLength));
+    if (timeFullStep) full.push(await measureTrainStep(cfg, batch, steps, null, textLength));
     lora.push(await measureTrainStep(cfg, batch, steps, { rank: 8 }, textLength));
   }
   const matMulGflops = Math.max(...mm);
@@ -80,7 +80,7 @@ export async function benchEngine(modelDir: string, backend: BackendChoice, batc
     matMulGflops,
     matMulMedianGflops: median(mm),
     matMulSamples: mm,
-    fullStep: summary(full),
+    fullStep: full.length > 0 ? summary(full) : null,
     loraStep: summary(lora),
   };
 }

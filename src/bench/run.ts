@@ -16,6 +16,8 @@ import { benchPool, type PoolBench } from './pool.js';
 export interface BenchRunOptions {
   /** The FMs measured: engine and methods run for each; pool, overhead and memory (the runtime) for the first. */
   modelDirs: readonly string[];
+  /** FMs among modelDirs that are random:<shape> configs: engine only, LoRA step only. */
+  loraOnly?: ReadonlySet<string>;
   backend: BackendChoice;
   /** Small sizes: checks the machinery in about a minute; the targets are not meaningful then. */
   quick: boolean;
@@ -131,7 +133,7 @@ export async function runBench(opts: BenchRunOptions, onSection: (section: Bench
         const text = isText(readModelConfig(dir));
         const batch = opts.batch ?? (text ? s.engine.textBatch : s.engine.batch);
         const steps = opts.steps ?? (text ? s.engine.textSteps : s.engine.steps);
-        const project = await benchEngine(dir, opts.backend, batch, steps, s.engine.repeats, opts.kernels);
+        const project = await benchEngine(dir, opts.backend, batch, steps, s.engine.repeats, opts.kernels, !opts.loraOnly?.has(dir));
         const stock = opts.compare && project.backend === 'wasm' ? benchEngineStock(dir, batch, steps, s.engine.stockRepeats) : null;
         result.engine.push({ project, stock });
       }
@@ -164,14 +166,14 @@ export async function runBench(opts: BenchRunOptions, onSection: (section: Bench
 export function targetChecks(r: BenchResult): TargetCheck[] {
   const out: TargetCheck[] = [];
   for (const { project: e } of r.engine) {
-    out.push(check('engine.fullStepVsMatMul', 'full train step GFLOP/s / plain matMul GFLOP/s', e.fullStep.vsMatMul, '>=', TARGETS.stepVsMatMul, e.model));
+    if (e.fullStep) out.push(check('engine.fullStepVsMatMul', 'full train step GFLOP/s / plain matMul GFLOP/s', e.fullStep.vsMatMul, '>=', TARGETS.stepVsMatMul, e.model));
     out.push(check('engine.loraStepVsMatMul', 'LoRA train step GFLOP/s / plain matMul GFLOP/s', e.loraStep.vsMatMul, '>=', TARGETS.stepVsMatMul, e.model));
   }
   if (r.peer?.available) {
     for (const p of r.peer.runs) {
       const e = r.engine.find((x) => x.project.model === p.model)?.project;
       if (!e) continue;
-      out.push(check('engine.fullStepVsPeer', "full train step ms / PyTorch twin's (1 thread)", e.fullStep.msPerStep / p.full.msPerStep, '<=', TARGETS.stepVsPeer, e.model));
+      if (e.fullStep) out.push(check('engine.fullStepVsPeer', "full train step ms / PyTorch twin's (1 thread)", e.fullStep.msPerStep / p.full.msPerStep, '<=', TARGETS.stepVsPeer, e.model));
       out.push(check('engine.loraStepVsPeer', "LoRA train step ms / PyTorch twin's (1 thread)", e.loraStep.msPerStep / p.lora.msPerStep, '<=', TARGETS.stepVsPeer, e.model));
     }
   }
@@ -224,8 +226,13 @@ export function formatBench(r: BenchResult, section: BenchSection | 'summary'): 
     const tables = r.engine.map(({ project: e, stock: st }) => {
       const t = table(['measure', 'project kernels', 'stock kernels', 'target', 'result']);
       t.push(['plain 2-D matMul GFLOP/s', f(e.matMulGflops), cell(st, (x) => f(x.matMulGflops)), '-', '-']);
-      t.push(['full train step GFLOP/s (ms/step)', `${f(e.fullStep.gflops)} (${f(e.fullStep.msPerStep, 0)})`, cell(st, (x) => `${f(x.fullStep.gflops)} (${f(x.fullStep.msPerStep, 0)})`), '-', '-']);
-      t.push(['full step / matMul', f(e.fullStep.vsMatMul), cell(st, (x) => f(x.fullStep.vsMatMul)), ...verdict(r, 'engine.fullStepVsMatMul', e.model)]);
+      const full = e.fullStep;
+      if (full) {
+        t.push(['full train step GFLOP/s (ms/step)', `${f(full.gflops)} (${f(full.msPerStep, 0)})`, cell(st, (x) => (x.fullStep ? `${f(x.fullStep.gflops)} (${f(x.fullStep.msPerStep, 0)})` : '-')), '-', '-']);
+        t.push(['full step / matMul', f(full.vsMatMul), cell(st, (x) => (x.fullStep ? f(x.fullStep.vsMatMul) : '-')), ...verdict(r, 'engine.fullStepVsMatMul', e.model)]);
+      } else {
+        t.push(['full train step', 'not timed (random FM: LoRA step only)', '-', '-', '-']);
+      }
       t.push(['LoRA train step GFLOP/s (ms/step)', `${f(e.loraStep.gflops)} (${f(e.loraStep.msPerStep, 0)})`, cell(st, (x) => `${f(x.loraStep.gflops)} (${f(x.loraStep.msPerStep, 0)})`), '-', '-']);
       t.push(['LoRA step / matMul', f(e.loraStep.vsMatMul), cell(st, (x) => f(x.loraStep.vsMatMul)), ...verdict(r, 'engine.loraStepVsMatMul', e.model)]);
       return [`engine — backend ${e.backend}, ${e.model}, batch ${e.batch}, ${e.steps} timed steps, best of ${e.repeats} (median in the JSON)${quick}`, t.toString()].join('\n');
@@ -238,7 +245,7 @@ export function formatBench(r: BenchResult, section: BenchSection | 'summary'): 
       for (const p of peer.runs) {
         const e = r.engine.find((x) => x.project.model === p.model)?.project;
         if (!e) continue;
-        t.push([p.model, 'full', f(e.fullStep.msPerStep, 1), f(p.full.msPerStep, 1), f(e.fullStep.msPerStep / p.full.msPerStep, 2), ...verdict(r, 'engine.fullStepVsPeer', e.model)]);
+        if (e.fullStep) t.push([p.model, 'full', f(e.fullStep.msPerStep, 1), f(p.full.msPerStep, 1), f(e.fullStep.msPerStep / p.full.msPerStep, 2), ...verdict(r, 'engine.fullStepVsPeer', e.model)]);
         t.push([p.model, 'LoRA', f(e.loraStep.msPerStep, 1), f(p.lora.msPerStep, 1), f(e.loraStep.msPerStep / p.lora.msPerStep, 2), ...verdict(r, 'engine.loraStepVsPeer', e.model)]);
       }
       peerLines.push(`peer — PyTorch ${peer.runs[0]?.torch ?? '?'} (${peer.runs[0]?.python ?? '?'}), 1 thread, the engine's shapes`, t.toString(), `  ${PEER_DEFINITION}`);

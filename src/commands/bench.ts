@@ -33,7 +33,7 @@ export function registerBench(program: Command): void {
   program
     .command('bench')
     .description('performance of the shipped FMs on this machine: engine (train step vs matMul GFLOP/s, with and without the wasm kernel fixes), methods (client step time and bytes per round), pool (updates/s with 1 and 2 actors on threads, processes and broker workers; the broker’s share of round time), overhead (share of round time outside training and evaluation), memory (peak RSS vs number of clients)')
-    .option('--model <dirs>', 'comma-separated FM directories: engine and methods measure each, pool, overhead and memory the first', 'models/vit-fmnist,models/bert-text')
+    .option('--model <dirs>', 'comma-separated FM directories: engine and methods measure each, pool, overhead and memory the first; random:bert-base is a BERT-base-shaped FM with random weights (engine, LoRA step only)', 'models/vit-fmnist,models/bert-text')
     .option('--backend <name>', BACKEND_HELP, backendOption, 'wasm')
     .option('--batch <n>', 'engine: examples per step (default 64 images or 8 texts; --quick 16 or 2)', positiveInt('--batch'))
     .option('--steps <n>', 'engine: timed steps per repeat (default 10 for images, 4 for texts; --quick 2)', positiveInt('--steps'))
@@ -53,11 +53,22 @@ export function registerBench(program: Command): void {
       const { runBench, formatBench } = await import('../bench/run.js');
       const { writeFileAtomic } = await import('../util/atomic-write.js');
       const print = opts.jsonOnly ? () => {} : (text: string) => console.log(text);
-      const modelDirs = opts.model.split(',').map((d) => d.trim()).filter((d) => d.length > 0);
-      if (modelDirs.length === 0) throw new UserError('command line', '--model', 'expected at least one FM directory');
+      const names = opts.model.split(',').map((d) => d.trim()).filter((d) => d.length > 0);
+      if (names.length === 0) throw new UserError('command line', '--model', 'expected at least one FM directory');
+      const { randomFmDir, RANDOM_FM_NAMES, RANDOM_FM_PREFIX } = await import('../bench/random-fm.js');
+      const loraOnly = new Set<string>();
+      const modelDirs = names.map((name) => {
+        if (!name.startsWith(RANDOM_FM_PREFIX)) return name;
+        if (sections.some((s) => s !== 'engine')) throw new UserError('command line', '--model', `${name} has no weights: time it with --sections engine`);
+        const dir = randomFmDir(name);
+        if (dir === null) throw new UserError('command line', '--model', `expected an FM directory or ${RANDOM_FM_NAMES.join(' | ')}, got "${name}"`);
+        loraOnly.add(dir);
+        return dir;
+      });
       const result = await runBench(
         {
           modelDirs,
+          loraOnly,
           backend: opts.backend as 'wasm',
           quick: opts.quick ?? false,
           sections,
