@@ -22,6 +22,8 @@ const BLOB_TTL_SECONDS = 24 * 3600;
 const WATCH_MS = 1000;
 /** A Redis call slower than this counts as Redis being away (ioredis queues calls while it reconnects). */
 const CALL_TIMEOUT_MS = 3000;
+/** The same for calls that move a client model or a task: blobs of megabytes, possibly over a network. */
+const DATA_TIMEOUT_MS = 60_000;
 
 /** One-line check that a Redis server answers at `url`, without retrying: exit 2 when it does not. */
 export async function checkBroker(url: string, what: string): Promise<void> {
@@ -39,8 +41,14 @@ export async function checkBroker(url: string, what: string): Promise<void> {
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  return Promise.race([p, sleep(ms, 'timeout' as const)]);
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  // The timer is cancelled once p settles, and never keeps the process alive on its own.
+  const timer = new AbortController();
+  try {
+    return await Promise.race([p, sleep(ms, 'timeout' as const, { signal: timer.signal, ref: false })]);
+  } finally {
+    timer.abort();
+  }
 }
 
 /**
@@ -53,12 +61,14 @@ export class BrokerHost implements ClientHost {
   readonly kind = 'broker' as const;
   /** Per-slot busy time is not observable across machines: every task counts on slot 0. */
   readonly size = 1;
-  readonly #run = randomUUID();
+  /** One run's session: renewed by loadModel, so runs sharing this host never share a job id. */
+  #run = randomUUID();
   readonly #version = ownVersion();
   #model: string[] = [];
   #maxTensors = 0;
   #closed = false;
-  #lastWorkerSeen = Date.now();
+  /** Since when no worker has served the queue; undefined while one does. */
+  #missingSince: number | undefined;
 
   private constructor(
     readonly key: string,
@@ -94,11 +104,12 @@ export class BrokerHost implements ClientHost {
   }
 
   async loadModel(spec: ClientModelSpec): Promise<void> {
-    this.#model = [await this.blobs.put(spec, BLOB_TTL_SECONDS)];
+    this.#run = randomUUID();
+    this.#model = [await this.#answered(this.blobs.put(spec, BLOB_TTL_SECONDS), 'publishing the client model')];
   }
 
   async updateFrozen(patches: FrozenPatch[]): Promise<void> {
-    this.#model = [...this.#model, await this.blobs.put(patches, BLOB_TTL_SECONDS)];
+    this.#model = [...this.#model, await this.#answered(this.blobs.put(patches, BLOB_TTL_SECONDS), 'publishing a frozen-model patch')];
   }
 
   train(makeTask: () => TrainTask, maxRetries: number, events: DispatchEvents = {}): Promise<TrainResult> {
@@ -127,14 +138,25 @@ export class BrokerHost implements ClientHost {
     return n === 'timeout' ? 0 : n;
   }
 
-  /** Resolves once a worker serves the queue; a RunStoppedError after waitSeconds without one. */
+  /**
+   * A Redis call that must answer: ioredis queues calls while Redis is away, so one that hangs
+   * stops the run at its last checkpoint instead of waiting forever.
+   */
+  async #answered<T>(call: Promise<T>, what: string): Promise<T> {
+    const r = await withTimeout(call, DATA_TIMEOUT_MS);
+    if (r === 'timeout') throw new RunStoppedError(`${this.#where}: Redis did not answer within ${DATA_TIMEOUT_MS / 1000} s while ${what}; the run stops at its last checkpoint (fedpft run --resume continues it)`);
+    return r;
+  }
+
+  /** Resolves once a worker serves the queue; a RunStoppedError when none has for waitSeconds. */
   async #waitForWorkers(): Promise<void> {
     for (;;) {
       if ((await this.#workersNow()) > 0) {
-        this.#lastWorkerSeen = Date.now();
+        this.#missingSince = undefined;
         return;
       }
-      if (Date.now() - this.#lastWorkerSeen > this.config.waitSeconds * 1000) {
+      this.#missingSince ??= Date.now();
+      if (Date.now() - this.#missingSince > this.config.waitSeconds * 1000) {
         throw new RunStoppedError(`no worker has served ${this.#where} for ${this.config.waitSeconds} s (runtime.broker.waitSeconds); start one with: fedpft worker --broker ${this.config.url} --queue ${this.config.queue}`);
       }
       await sleep(WATCH_MS);
@@ -142,11 +164,12 @@ export class BrokerHost implements ClientHost {
   }
 
   async #runJob(task: TrainTask, attempt: number): Promise<TrainResult> {
-    const taskHash = await this.blobs.put(task, BLOB_TTL_SECONDS);
+    // The run session goes into the blob, so two servers with the same task never share (and delete) one.
+    const taskHash = await this.#answered(this.blobs.put({ run: this.#run, task }, BLOB_TTL_SECONDS), 'publishing a task');
     const data: BrokerJob = { version: this.#version, run: this.#run, round: task.round, clientId: task.clientId, attempt, ...this.job, model: this.#model, task: taskHash };
     const id = jobId(data);
     try {
-      const job = await this.queue.add('train', data, { jobId: id, attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 } });
+      const job = await this.#answered(this.queue.add('train', data, { jobId: id, attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 } }), 'queueing a task');
       const finished = job.waitUntilFinished(this.events) as Promise<BrokerReturn>;
       let done: BrokerReturn | undefined;
       let failure: unknown;
@@ -163,7 +186,7 @@ export class BrokerHost implements ClientHost {
         if (state === 'unknown') throw new RunStoppedError(`${this.#where} lost job ${id} (did Redis restart without its data?); the run stops at its last checkpoint: resume it with fedpft run --resume`);
         // The completion event can be missed across a reconnect: read the job itself.
         if (state === 'completed' || state === 'failed') {
-          const latest = await this.queue.getJob(id);
+          const latest = await this.#answered(this.queue.getJob(id), 'reading a finished task');
           if (state === 'completed' && latest) done = latest.returnvalue as BrokerReturn;
           else failure = new Error(latest?.failedReason ?? 'job failed');
         }
@@ -176,8 +199,8 @@ export class BrokerHost implements ClientHost {
       const ret = done as BrokerReturn;
       checkActorBackend(this.backend, `worker ${ret.worker}`, ret.backend);
       this.#maxTensors = Math.max(this.#maxTensors, ret.tensors);
-      const result = await this.blobs.get<TrainResult>(ret.result, 'the result of job');
-      await this.blobs.delete(ret.result);
+      const { result } = await this.#answered(this.blobs.get<{ result: TrainResult }>(ret.result, 'the result of job'), 'reading a result');
+      await this.#answered(this.blobs.delete(ret.result), 'deleting a read result');
       return result;
     } finally {
       await withTimeout(this.blobs.delete(taskHash), CALL_TIMEOUT_MS).catch(() => undefined);

@@ -4,7 +4,7 @@
  * payload) and the small JSON job that names them. Payloads are V8-serialized (structured clone),
  * so typed arrays travel as their bytes, never as JSON numbers.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
@@ -102,8 +102,10 @@ export class BlobStore {
     if (cached && this.cacheDir) {
       mkdirSync(this.cacheDir, { recursive: true });
       // Written whole then renamed, so a worker killed mid-write never leaves a torn blob.
-      writeFileSync(`${cached}.partial`, bytes);
-      renameSync(`${cached}.partial`, cached);
+      // Workers on one machine share the cache: each writes a file of its own.
+      const partial = `${cached}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
+      writeFileSync(partial, bytes);
+      renameSync(partial, cached);
     }
     return deserialize(bytes) as T;
   }

@@ -13,7 +13,7 @@ import type { ClientModelSpec } from '../src/methods/method.js';
 import type { LabelledExamples } from '../src/data/dataset.js';
 import { ownVersion } from '../src/results/environment.js';
 import { describeSource, loadCheckedTrainingSet } from '../src/scenario/task-data.js';
-import { backendLabel, initBackend } from '../src/tensor/backend.js';
+import { backendLabel } from '../src/tensor/backend.js';
 import { parseRedisUrl } from '../src/util/redis-url.js';
 import { checkBroker } from './broker-host.js';
 import { BlobStore, redisOptions, REFUSED, type BrokerJob, type BrokerReturn } from './broker-protocol.js';
@@ -96,7 +96,7 @@ export class BrokerWorker {
     const d = job.data;
     if (d.version !== this.#version) throw refuse(`worker ${this.name} runs fedpft ${this.#version}, the server ${d.version}`);
     const actors = await this.#actorsFor(d);
-    const task = await this.#blobs.get<TrainTask>(d.task, 'task');
+    const { task } = await this.#blobs.get<{ task: TrainTask }>(d.task, 'task');
     // A job handed on after its worker died was begun once already: its injected fault has happened.
     if (job.stalledCounter > 0) {
       this.opts.log(`job ${job.id ?? '?'}: handed on from a worker that stopped (stalled ${job.stalledCounter} time${job.stalledCounter === 1 ? '' : 's'})`);
@@ -107,7 +107,8 @@ export class BrokerWorker {
       const trained = await actor.train(task);
       return { result: trained, backend: backendLabel(await actor.backend()), tensors: await actor.numTensors() };
     });
-    const hash = await this.#blobs.put(result, 24 * 3600);
+    // The job id goes into the blob: two jobs never share (and delete) one result.
+    const hash = await this.#blobs.put({ job: job.id, result }, 24 * 3600);
     this.opts.log(`job ${job.id ?? '?'}: done in ${(result.trainMs / 1000).toFixed(2)} s`);
     return { result: hash, backend, worker: this.name, tensors };
   }
@@ -137,9 +138,16 @@ export class BrokerWorker {
     } catch (err) {
       throw refuse(`worker ${this.name}: ${(err as Error).message.split('\n')[0]}`);
     }
-    const host = effectiveHost('threads', (await initBackend(d.backend, d.kernels)).name) as 'threads' | 'processes';
+    // The server sends the backend it resolved, so the choice names it: no backend loads here,
+    // and this thread never holds a kernel set another run would have to switch.
+    const host = effectiveHost('threads', d.backend) as 'threads' | 'processes';
     const workerData: ClientActorInit = { backend: d.backend, kernels: d.kernels, data: actorData(host, d.data.source, train) };
-    const pool = await ActorPool.open<ClientActor>({ workers: this.opts.concurrency, host, workerFile: CLIENT_ACTOR, workerData });
+    let pool: ActorPool<ClientActor>;
+    try {
+      pool = await ActorPool.open<ClientActor>({ workers: this.opts.concurrency, host, workerFile: CLIENT_ACTOR, workerData });
+    } catch (err) {
+      throw refuse(`worker ${this.name} cannot start its actors on ${d.backend} (${d.kernels} kernels): ${(err as Error).message.split('\n')[0]}`);
+    }
     const actors: Actors = { key, pool, models: Array.from({ length: pool.size }, () => []) };
     // A replaced actor starts empty; the next task installs its model.
     pool.onRespawn = async (_actor, slot) => {
@@ -156,6 +164,8 @@ export class BrokerWorker {
     const extends_ = held.length > 0 && held.length <= model.length && held.every((h, i) => h === model[i]);
     let from = held.length;
     if (!extends_) {
+      // Until the new model is whole, the slot holds nothing a later job could extend.
+      actors.models[slot] = [];
       await actor.loadModel(await this.#blobs.get<ClientModelSpec>(model[0] as string, 'client model', true));
       from = 1;
     }

@@ -131,6 +131,23 @@ describe('broker actors (BullMQ on a real redis-server)', () => {
     expect(outcome('restart', 'broker')).toEqual(outcome('restart', 'threads'));
   });
 
+  it('a grid on the broker (one host shared by its runs, with retried task errors): each run gets the bits it gets on threads', async () => {
+    const queue = newQueue();
+    const scenario = `${tinyScenario(fm).replace('name: tiny', 'name: grid')}faults: { taskErrors: 0.3 }\n`;
+    const plain = writeScenario(work, scenario, 'grid.yaml');
+    const brokered = writeScenario(work, scenario.replace('runtime:\n  backend: wasm\n', `runtime:\n  backend: wasm\n${brokerRuntime(queue)}`), 'grid-broker.yaml');
+    await ready(worker(queue, ['--concurrency', '2']));
+    const grid = (file: string, name: string) => cli(['sweep', file, '--set', 'federation.learningRate=0.01,0.02', '--name', name, '--results', results(), '--no-report']);
+    const a = await grid(plain, 'grid-threads');
+    expect(a.code, a.stderr).toBe(0);
+    const b = await grid(brokered, 'grid-broker');
+    expect(b.code, b.stderr).toBe(0);
+    for (const lr of ['0.01', '0.02']) {
+      const point = `grid__federation.learningRate=${lr}__seed=7`;
+      expect(outcome('grid-broker', point), point).toEqual(outcome('grid-threads', point));
+    }
+  });
+
   it('no worker within waitSeconds: one line naming the queue and the URL, exit 1, nothing under results/', async () => {
     const file = writeScenario(work, tinyScenario(fm, brokerRuntime('nobody', 2)).replace('name: tiny', 'name: lonely'), 'lonely.yaml');
     const r = await cli(['run', file, '--results', results()]);
