@@ -1,13 +1,13 @@
 import * as Comlink from 'comlink';
 import * as tf from '@tensorflow/tfjs-core';
 import { ClientModel } from '../src/client/client-model.js';
-import { runProbe } from '../src/client/probes.js';
 import { localTrain, type SharedImages, type TrainResult, type TrainTask } from '../src/client/local-train.js';
 import type { ClientModelSpec } from '../src/methods/method.js';
 import type { FrozenPatch } from '../src/client/frozen-patch.js';
 import { initBackend, type BackendChoice, type BackendInfo } from '../src/tensor/backend.js';
 import { BACKEND_CHOICES, isBackendChoice, type KernelSet } from '../src/tensor/backend-choices.js';
 import { loadCheckedTrainingSet, type TrainingSource } from '../src/scenario/task-data.js';
+import { resolveRef } from '../src/methods/user-module.js';
 import { hostActor } from './worker-host.js';
 
 /** The training set an actor reads: shared memory from the server's process, or loaded by the actor. */
@@ -68,8 +68,15 @@ async function makeClientActor(workerData: unknown) {
     async train(task: TrainTask): Promise<TrainResult> {
       if (task.inject === 'throw') throw new Error(`injected task error (round ${task.round}, client ${task.clientId})`);
       if (task.inject === 'crash') process.exit(70);
-      const result = await localTrain(mustModel(), data, task);
-      if (task.probe) result.probe = await runProbe(task.probe.kind, mustModel(), data, { payload: task.probe.payload, indices: task.indices, weights: result.weights });
+      // The method's client half: its own training step if it has one, and its probes.
+      const { client } = await resolveRef(task.method);
+      const model = mustModel();
+      const result = client?.train ? await client.train({ model, data, task, options: task.method.options }) : await localTrain(model, data, task);
+      if (task.probe) {
+        const probe = client?.probes?.[task.probe.kind];
+        if (!probe) throw new Error(`method ${task.method.options.name} has no client probe "${task.probe.kind}"`);
+        result.probe = await probe(model, data, { payload: task.probe.payload, indices: task.indices, weights: result.weights });
+      }
       if (task.inject === 'nan') result.weights[0] = NaN;
       return Comlink.transfer(result, [result.weights.buffer]);
     },

@@ -7,7 +7,7 @@ import { isFiniteUpdate, planRound } from '../src/fl/faults.js';
 import { sampleClients } from '../src/fl/sampling.js';
 import { PatchLedger } from '../src/fl/patch-ledger.js';
 import { roundLearningRate } from '../src/fl/schedule.js';
-import { createMethod } from '../src/methods/registry.js';
+import { methodRef, resolveMethod } from '../src/methods/user-module.js';
 import { initModelParams, inputMismatch, isText, loadModel } from '../src/model/encoder.js';
 import { isTextTask } from '../src/data/names.js';
 import { loadScenarioTask } from '../src/scenario/task-data.js';
@@ -101,7 +101,8 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const mismatch = inputMismatch(fm.cfg, train.input, scenario.task.dataset, fm.tokenizer);
   if (mismatch) fail(mismatch);
   const parts = partition(train.labels, train.numClasses, fed.clients, scenario.partition, scenario.seed);
-  const method = createMethod(scenario.method);
+  const method = (await resolveMethod(scenario.method)).server(scenario.method);
+  const methodOfTasks = methodRef(scenario.method);
   const setup = await method.setup({ scenario, fm, data, log, text });
   for (const t of fm.params.values()) t.dispose();
 
@@ -184,7 +185,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
         plan.participants.map((clientId) =>
           host.train(
             () => ({
-              round, clientId, seed: scenario.seed, lr, weightDecay: fed.weightDecay, epochs: fed.localEpochs, batchSize: fed.batchSize, maxGradNorm: fed.maxGradNorm,
+              round, clientId, seed: scenario.seed, lr, weightDecay: fed.weightDecay, epochs: fed.localEpochs, batchSize: fed.batchSize, maxGradNorm: fed.maxGradNorm, method: methodOfTasks,
               weights: global.slice(),
               indices: (clientIndices[clientId] as Int32Array).slice(),
               ...(probe ? { probe } : {}),
@@ -207,7 +208,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       }
       const results = arrived.filter((r) => !rejected.includes(r.clientId));
       // No usable update: the global model stays as it was.
-      if (results.length > 0) global = fedAvg(results, fed.aggregation);
+      if (results.length > 0) global = method.aggregate ? method.aggregate(results, { round, global, weighting: fed.aggregation }) : fedAvg(results, fed.aggregation);
       // The method's step after aggregation (FedPFT's realignment); the last round's would go unused.
       const tHook = performance.now();
       const hook =

@@ -5,7 +5,7 @@ import { localTrain, type SharedImages, type TrainTask } from '../src/client/loc
 import type { ClientModelSpec } from '../src/methods/method.js';
 import { clipByGlobalNorm, evaluate } from '../src/model/train.js';
 import { initBackend } from '../src/tensor/backend.js';
-import { CLIENT_CFG, clientFixture } from './helpers/client-fixture.js';
+import { CLIENT_CFG, clientFixture, DEFAULT_TRAINING } from './helpers/client-fixture.js';
 
 describe('a client task on a resident client model', () => {
   let spec: ClientModelSpec;
@@ -19,7 +19,7 @@ describe('a client task on a resident client model', () => {
   });
 
   const task = (clientId: number, epochs = 1): TrainTask => ({
-    round: 1, clientId, seed: 5, lr: 0.01, weightDecay: 0.01, epochs, batchSize: 8, maxGradNorm: 1, weights: initial.slice(), indices: Int32Array.from({ length: 24 }, (_, i) => i + (clientId % 2) * 24),
+    round: 1, clientId, seed: 5, lr: 0.01, weightDecay: 0.01, epochs, batchSize: 8, maxGradNorm: 1, method: DEFAULT_TRAINING, weights: initial.slice(), indices: Int32Array.from({ length: 24 }, (_, i) => i + (clientId % 2) * 24),
   });
 
   it('only trains the LoRA and head tensors', () => {

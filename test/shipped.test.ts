@@ -28,10 +28,10 @@ describe('what the repository ships', () => {
   });
 
   for (const file of files) {
-    it(`${relative(REPO, file)} loads (its sweep section apart) and names an FM that exists`, () => {
+    it(`${relative(REPO, file)} loads (its sweep section apart) and names an FM that exists`, async () => {
       process.chdir(REPO);
       try {
-        const source = readScenarioSource(file);
+        const source = await readScenarioSource(file);
         expect(() => parseScenario(stringify(source.raw), file)).not.toThrow();
       } finally {
         process.chdir(cwd);

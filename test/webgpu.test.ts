@@ -16,7 +16,7 @@ import { ClientModel } from '../src/client/client-model.js';
 import { localTrain, type SharedImages } from '../src/client/local-train.js';
 import type { ClientModelSpec } from '../src/methods/method.js';
 import { initBackend } from '../src/tensor/backend.js';
-import { clientFixture } from './helpers/client-fixture.js';
+import { clientFixture, DEFAULT_TRAINING } from './helpers/client-fixture.js';
 import { NO_ADAPTER } from '../src/tensor/webgpu.js';
 import { cli, makeTinyFm, roundMetrics, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
 
@@ -114,7 +114,7 @@ describe('device slots on webgpu: pooled thread actors, each with its own device
       const results = await Promise.all(
         Array.from({ length: 6 }, (_, c) =>
           pool.run((actor) =>
-            actor.train({ round: 1, clientId: c, seed: 5, lr: 0.01, weightDecay: 0.01, epochs: 1, batchSize: 8, maxGradNorm: 1, weights: initial.slice(), indices: Int32Array.from({ length: 16 }, (_, i) => (i + 8 * c) % 48) }),
+            actor.train({ round: 1, clientId: c, seed: 5, lr: 0.01, weightDecay: 0.01, epochs: 1, batchSize: 8, maxGradNorm: 1, method: DEFAULT_TRAINING, weights: initial.slice(), indices: Int32Array.from({ length: 16 }, (_, i) => (i + 8 * c) % 48) }),
           ),
         ),
       );
@@ -131,7 +131,7 @@ describe('device slots on webgpu: pooled thread actors, each with its own device
     try {
       for (let round = 1; round <= 200; round++) {
         const result = await localTrain(model, data, {
-          round, clientId: round % 6, seed: 5, lr: 0.01, weightDecay: 0.01, epochs: 1, batchSize: 8, maxGradNorm: 1, weights: initial.slice(), indices: Int32Array.from({ length: 8 }, (_, i) => (i + 8 * round) % 48),
+          round, clientId: round % 6, seed: 5, lr: 0.01, weightDecay: 0.01, epochs: 1, batchSize: 8, maxGradNorm: 1, method: DEFAULT_TRAINING, weights: initial.slice(), indices: Int32Array.from({ length: 8 }, (_, i) => (i + 8 * round) % 48),
         });
         expect(result.weights.every(Number.isFinite)).toBe(true);
         memory.push(tf.memory() as unknown as (typeof memory)[number]);

@@ -26,7 +26,7 @@ if (!gc) {
 let start: { live: number; rss: number } | undefined;
 const roundRssBytes: number[] = [];
 await runScenario({
-  scenario: loadScenario(file),
+  scenario: await loadScenario(file),
   resultsRoot: root,
   runId: 'run',
   // The first line of a fresh run is the one runScenario logs right before round 1.

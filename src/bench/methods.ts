@@ -184,10 +184,10 @@ export async function benchMethods(opts: MethodsBenchOptions): Promise<MethodsBe
           const probeUp = layers.reduce((s, l) => s + 4 * ffnWidth(cfg, l), 4);
           // W1' columns, b1' entries and W2' rows of the realigned neurons (values + 4-byte indices), plus b2' and the FFN LayerNorm whole.
           const patchDown = layers.reduce((s, l) => {
-            const n = updatedNeuronCount(scenario.method.name === 'fedpft-n' ? scenario.method.proportion : 0, ffnWidth(cfg, l));
+            const n = updatedNeuronCount(scenario.method.name === 'fedpft-n' ? (scenario.method['proportion'] as number) : 0, ffnWidth(cfg, l));
             return s + 4 * (d * n + n + n * d + 3 * d) + 4 * 3 * n;
           }, 0);
-          alignmentPerRound = (opts.clientsPerRound * (probeUp + patchDown)) / scenario.method.interval;
+          alignmentPerRound = (opts.clientsPerRound * (probeUp + patchDown)) / (scenario.method['interval'] as number);
         }
         const exchangePerRound = opts.clientsPerRound * exchangePerClient;
         const widths = Array.from({ length: cfg.numHiddenLayers }, (_, l) => ffnWidth(cfg, l));
@@ -212,6 +212,8 @@ export async function benchMethods(opts: MethodsBenchOptions): Promise<MethodsBe
       epochs: 1,
       batchSize: opts.batchSize,
       maxGradNorm: 1,
+      // Only the default local training runs here (localTrain directly), whichever method built the model.
+      method: { options: { name: 'fedpetuning' } },
       weights: initial.slice(),
       indices: Int32Array.from({ length: data.train.n }, (_, i) => i),
     });

@@ -12,6 +12,7 @@ import { startBrokerFixture, type BrokerFixture } from './broker-fixture.js';
 import type { TrainTask } from '../client/local-train.js';
 import { loadTask } from '../data/registry.js';
 import { createMethod } from '../methods/registry.js';
+import { methodRef } from '../methods/user-module.js';
 import type { ClientModelSpec } from '../methods/method.js';
 import { disposeParams } from '../model/params.js';
 import { loadModel } from '../model/encoder.js';
@@ -138,6 +139,7 @@ export async function benchPool(opts: PoolBenchOptions): Promise<PoolBench> {
     epochs: 1,
     batchSize: opts.batchSize,
     maxGradNorm: scenario.federation.maxGradNorm,
+    method: methodRef(scenario.method),
     weights: initial.slice(),
     indices: Int32Array.from({ length: opts.examplesPerTask }, (_, k) => i * opts.examplesPerTask + k),
   });
@@ -230,7 +232,7 @@ export async function benchPool(opts: PoolBenchOptions): Promise<PoolBench> {
  * over the broker's. Both runs compute the same bits, so the difference is the broker's cost.
  */
 async function measureBrokerOverhead(opts: PoolBenchOptions, on: (host: ActorHostChoice) => Scenario): Promise<BrokerOverhead> {
-  const quickstart = loadScenario(join(projectRoot() ?? '.', 'scenarios/quickstart.yaml'));
+  const quickstart = await loadScenario(join(projectRoot() ?? '.', 'scenarios/quickstart.yaml'));
   const rounds = opts.overheadRounds;
   const medianRound = async (host: ActorHostChoice): Promise<number> => {
     const root = mkdtempSync(join(tmpdir(), 'fedpft-bench-broker-'));

@@ -1,7 +1,9 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { AdamW, DEFAULT_ADAMW } from '../model/adamw.js';
 import { crossEntropy, gatherBatch, trainStep } from '../model/train.js';
 import { stream } from '../util/rng.js';
 import type { ClientModel } from './client-model.js';
+import type { MethodRef } from './method-ref.js';
 import type { ProbeRequest } from './probe-protocol.js';
 
 /** One simulated client's work in a round: the inputs fully determine the output. */
@@ -19,6 +21,8 @@ export interface TrainTask {
   weights: Float32Array;
   /** Indices of this client's examples in the shared training set. */
   indices: Int32Array;
+  /** The method whose client half runs the task (its train hook, its probes). */
+  method: MethodRef;
   /** Answered after training, on the trained model (Method.clientProbe). */
   probe?: ProbeRequest;
   /** A fault injected for testing (faults.* in the scenario); see actors/client-actor.ts. */
@@ -43,11 +47,19 @@ export interface SharedImages {
   featureSize: number;
 }
 
+export interface LocalTrainOptions {
+  /**
+   * A term added to every step's cross-entropy (e.g. FedProx's proximal term), built inside the
+   * step's gradient tape from the trainable variables.
+   */
+  extraLoss?: (vars: ReadonlyMap<string, tf.Variable>) => tf.Scalar;
+}
+
 /**
  * Local AdamW epochs over the client's data. Optimizer state is fresh per task; shuffling and
  * dropout come from the (seed, round, client) streams, so any actor computes the same result.
  */
-export async function localTrain(model: ClientModel, data: SharedImages, task: TrainTask): Promise<TrainResult> {
+export async function localTrain(model: ClientModel, data: SharedImages, task: TrainTask, opts: LocalTrainOptions = {}): Promise<TrainResult> {
   const t0 = performance.now();
   model.setTrainable(task.weights);
   const optimizer = new AdamW(model.vars, { ...DEFAULT_ADAMW, weightDecay: task.weightDecay });
@@ -62,7 +74,10 @@ export async function localTrain(model: ClientModel, data: SharedImages, task: T
         const count = Math.min(task.batchSize, n - start);
         const { x, y } = gatherBatch(data.features, data.labels, data.featureSize, order, start, count);
         const dropoutSeed = rng.seed();
-        lossSum += await trainStep(() => crossEntropy(model.forward(x, { dropoutSeed }), y), model.vars, optimizer, task.lr, task.maxGradNorm);
+        const { extraLoss } = opts;
+        const taskLoss = () => crossEntropy(model.forward(x, { dropoutSeed }), y);
+        const loss = extraLoss ? () => tf.add(taskLoss(), extraLoss(model.vars)) as tf.Scalar : taskLoss;
+        lossSum += await trainStep(loss, model.vars, optimizer, task.lr, task.maxGradNorm);
         x.dispose();
         steps++;
       }

@@ -12,7 +12,7 @@ export function registerPartition(program: Command): void {
         const { loadTrainLabels } = await import('../data/registry.js');
         const { partition } = await import('../data/partition.js');
         const { formatPartitionTable, partitionJson } = await import('../data/partition-table.js');
-        const scenario = loadScenario(file);
+        const scenario = await loadScenario(file);
         const train = loadTrainLabels(scenario.task.dataset, { trainLimit: scenario.task.trainLimit, files: scenario.task.files });
         const p = partition(train.labels, train.numClasses, scenario.federation.clients, scenario.partition, scenario.seed);
         console.log(opts.json ? JSON.stringify(partitionJson(p, train.labels, train.classNames), null, 2) : formatPartitionTable(p, train.labels, train.classNames));

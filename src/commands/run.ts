@@ -20,7 +20,7 @@ export function registerRun(program: Command): void {
     .action(async (file: string, opts: { resume?: string | true; runId?: string; results: string; workers?: number; backend?: BackendChoice; actors?: ActorHostChoice; kernels?: KernelSet; stopAfterRound?: number }) => {
         const { loadScenario } = await import('../scenario/load.js');
         const { runScenario } = await import('../../actors/server.js');
-        const scenario = loadScenario(file);
+        const scenario = await loadScenario(file);
         if (opts.workers) scenario.runtime.workers = opts.workers;
         if (opts.backend) scenario.runtime.backend = opts.backend;
         if (opts.actors) overrideActors(scenario.runtime, opts.actors, file);

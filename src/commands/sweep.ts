@@ -21,7 +21,7 @@ export function registerSweep(program: Command): void {
     .action(async (file: string, opts: { set: string[]; seeds?: number; name?: string; results: string; workers?: number; backend?: BackendChoice; actors?: ActorHostChoice; kernels?: KernelSet; stopAfterRuns?: number; report: boolean }) => {
       const { readScenarioSource, expandGrid, mergeAxes } = await import('../experiments/grid.js');
       const { applyRuntime, checkGridName, parseSets, runGridCommand } = await import('../experiments/command.js');
-      const source = readScenarioSource(file);
+      const source = await readScenarioSource(file);
       const fromCli = parseSets(opts.set);
       const fileOrigin = `${file} sweep.set`;
       const axes = mergeAxes(source.sweep.axes, fromCli);

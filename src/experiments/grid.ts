@@ -5,8 +5,10 @@
  * one UserError line naming the dotted field.
  */
 import { parse as parseYamlValue, parseDocument, stringify as stringifyYaml } from 'yaml';
-import { parseScenario, readScenarioText } from '../scenario/load.js';
-import { methodSchemas, type Scenario } from '../scenario/schema.js';
+import { methodModuleOf, parseScenario, readScenarioText } from '../scenario/load.js';
+import type { Scenario } from '../scenario/schema.js';
+import type { MethodDefinition } from '../methods/define.js';
+import { BUILTIN_METHODS } from '../methods/registry.js';
 import { UserError } from '../util/errors.js';
 
 /** One dimension of a grid: a dotted scenario field and the values it takes. */
@@ -111,9 +113,11 @@ export interface ScenarioSource {
   file: string;
   raw: Record<string, unknown>;
   sweep: { axes: Axis[]; seeds?: number; name?: string };
+  /** The definitions of its method module (method.module), imported once for every point. */
+  methods: readonly MethodDefinition[];
 }
 
-export function readScenarioSource(file: string): ScenarioSource {
+export async function readScenarioSource(file: string): Promise<ScenarioSource> {
   const text = readScenarioText(file);
   let raw: unknown;
   try {
@@ -129,7 +133,7 @@ export function readScenarioSource(file: string): ScenarioSource {
   // Not a mapping: parseScenario throws its "expected a mapping".
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) parseScenario(text, file);
   const { sweep, ...rest } = raw as Record<string, unknown>;
-  return { file, raw: rest, sweep: readSweepSection(file, sweep) };
+  return { file, raw: rest, sweep: readSweepSection(file, sweep), methods: await methodModuleOf(rest, file) };
 }
 
 function readSweepSection(file: string, sweep: unknown): ScenarioSource['sweep'] {
@@ -167,19 +171,19 @@ function clone<T>(value: T): T {
  * also has (lora and distill always; keep, interval, proportion, ... between FedPFT variants) and
  * takes schema defaults for the rest.
  */
-export function switchMethod(rawMethod: unknown, name: unknown): unknown {
-  const target = methodSchemas.find((s) => s.shape.name.value === name);
+export function switchMethod(rawMethod: unknown, name: unknown, user: readonly MethodDefinition[] = []): unknown {
+  const target = [...BUILTIN_METHODS, ...user].find((d) => d.name === name);
   // An unknown name is left for the schema to reject with the list of valid ones.
   if (!target || rawMethod === null || typeof rawMethod !== 'object' || Array.isArray(rawMethod)) return { ...(typeof rawMethod === 'object' && rawMethod !== null ? rawMethod : {}), name };
-  const keys = Object.keys(target.shape);
+  const keys = ['module', ...Object.keys(target.options)];
   const kept = Object.entries(rawMethod as Record<string, unknown>).filter(([k]) => k !== 'name' && keys.includes(k));
   return { name, ...Object.fromEntries(kept.map(([k, v]) => [k, clone(v)])) };
 }
 
 /** Sets a dotted field in a raw scenario; missing mappings on the way are created (the schema then names an unknown one). */
-export function setField(raw: Record<string, unknown>, field: string, value: unknown, origin: Origin): void {
+export function setField(raw: Record<string, unknown>, field: string, value: unknown, origin: Origin, user: readonly MethodDefinition[] = []): void {
   if (field === 'method.name') {
-    raw['method'] = switchMethod(raw['method'], value);
+    raw['method'] = switchMethod(raw['method'], value, user);
     return;
   }
   const path = field.split('.');
@@ -205,7 +209,7 @@ function nameValue(value: unknown): string {
  * where the axes came from (`--set`, `--methods`) in errors about their values.
  */
 export function expandGrid(source: ScenarioSource, axes: Axis[], seeds: number, originOf: (field: string) => Origin): GridSpec {
-  const base = parseScenario(stringifyYaml(source.raw), source.file);
+  const base = parseScenario(stringifyYaml(source.raw), source.file, { methods: source.methods });
   for (const axis of axes) if (axis.values.length === 0) throw new UserError(originOf(axis.field), axis.field, 'expected at least one value');
   let combos: Array<Array<[Axis, unknown]>> = [[]];
   for (const axis of axes) combos = combos.flatMap((c) => axis.values.map((v) => [...c, [axis, v] as [Axis, unknown]]));
@@ -213,12 +217,12 @@ export function expandGrid(source: ScenarioSource, axes: Axis[], seeds: number, 
   const names = new Map<string, string>();
   for (const combo of combos) {
     const raw = clone(source.raw);
-    for (const [axis, value] of combo) setField(raw, axis.field, value, originOf(axis.field));
+    for (const [axis, value] of combo) setField(raw, axis.field, value, originOf(axis.field), source.methods);
     // The seed axis applies to whatever seed the point has (a --set seed=... included).
-    const first = validate(source.file, raw, combo, originOf);
+    const first = validate(source, raw, combo, originOf);
     for (let i = 0; i < seeds; i++) {
       const seed = first.seed + i;
-      const scenario = i === 0 ? first : validate(source.file, { ...raw, seed }, combo, originOf);
+      const scenario = i === 0 ? first : validate(source, { ...raw, seed }, combo, originOf);
       const settings = Object.fromEntries(combo.map(([axis, value]) => [axisLabel(axis.field), value]));
       // A seed axis shows as the run's seed, which every name ends with.
       const labelled = combo.filter(([axis]) => axis.field !== 'seed');
@@ -233,9 +237,10 @@ export function expandGrid(source: ScenarioSource, axes: Axis[], seeds: number, 
   return { file: source.file, base, axes, seeds, points };
 }
 
-function validate(file: string, raw: Record<string, unknown>, combo: Array<[Axis, unknown]>, originOf: (field: string) => Origin): Scenario {
+function validate(source: ScenarioSource, raw: Record<string, unknown>, combo: Array<[Axis, unknown]>, originOf: (field: string) => Origin): Scenario {
+  const { file } = source;
   try {
-    return parseScenario(stringifyYaml(raw), file);
+    return parseScenario(stringifyYaml(raw), file, { methods: source.methods });
   } catch (err) {
     if (!(err instanceof UserError)) throw err;
     // Name the axis whose value is at fault when the error is about its field.

@@ -3,6 +3,7 @@
  * any other scenario field whose value differs between runs (e.g. method.interval), with
  * mean and sample standard deviation over the seeds of each group.
  */
+import { BUILTIN_METHOD_NAMES } from '../methods/registry.js';
 import { flatten, type RunResult } from './results.js';
 
 export interface Stat {
@@ -41,8 +42,8 @@ export interface Grouping {
   duplicates: RunResult[];
 }
 
-/** Method order in tables: the baselines, then FedPFT and its ablations. */
-export const METHOD_ORDER = ['fedpetuning', 'fedot', 'fedpft', 'fedpft-n', 'fedpft-b', 'fedpft-d'];
+/** Method order in tables: the registration's (the baselines, then FedPFT and its ablations), then user methods. */
+const METHOD_ORDER = BUILTIN_METHOD_NAMES;
 
 /** Fields never grouped on: the seed is what a group averages over; runtime does not change results. */
 const IGNORED = (field: string) => field === 'name' || field === 'seed' || field.startsWith('runtime.') || field === 'method.name' || field === 'task.dataset' || field === 'partition.family' || field === 'partition.alpha';

@@ -6,15 +6,27 @@ import { forwardMacs } from '../model/encoder.js';
 import type { LoraOptions } from '../model/layers.js';
 import { distill } from '../proxy/distill.js';
 import { buildEmulator, layerOf, renameLayerName } from '../proxy/layer-drop.js';
-import type { MethodConfig } from '../scenario/schema.js';
+import { distillSchema, headSchema, int, loraSchema, oneOf } from '../scenario/schema.js';
 import { UserError } from '../util/errors.js';
 import { stream } from '../util/rng.js';
 import { distillDataFor, distillFacts, distillRunOptions } from './distill-data.js';
 import { FullModel } from './full-model.js';
 import { headFacts, toNamedArrays, trainableNames, withLoraAndHead } from './lora-setup.js';
 import type { Method, MethodContext, MethodSetup } from './method.js';
+import { defineMethod, type OptionsOf } from './define.js';
 
-type FedotConfig = Extract<MethodConfig, { name: 'fedot' }>;
+const options = {
+  lora: loraSchema,
+  head: headSchema,
+  adapterLayers: int(1).default(1).describe('a: bottom and top layers that clients train (paper on 12 layers: 2)'),
+  emulatorLayers: int(1).default(2).describe('middle layers kept by uniform layer-drop (paper: 8 -> 3)'),
+  distill: distillSchema,
+  distillObjective: oneOf(['emulator-output', 'layers'])
+    .default('emulator-output')
+    .describe("emulator-output: match the emulator's output with the FM's middle block's (Offsite-Tuning); layers: match every layer from the emulator up with its FM twin"),
+};
+
+type FedotConfig = OptionsOf<typeof options>;
 
 /**
  * FedOT (Offsite-Tuning in FL, METHOD.md): clients hold the bottom and top `a` layers
@@ -23,7 +35,7 @@ type FedotConfig = Extract<MethodConfig, { name: 'fedot' }>;
  * scaled by L / 2a so the trainable count matches FedPETuning's. Plug-in: the adapters' LoRA
  * goes back to its original layers of the full FM, whose middle layers are the FM's own.
  */
-export function fedOT(config: FedotConfig): Method {
+function fedOT(config: FedotConfig): Method {
   let full: FullModel | null = null;
   let validation: LabelledExamples | null = null;
   /** Position in the client's global vector of each full-model trainable value, in full-model order. */
@@ -125,3 +137,10 @@ export function fedOT(config: FedotConfig): Method {
     },
   };
 }
+
+export default defineMethod({
+  name: 'fedot',
+  description: 'Offsite-Tuning in FL: clients train adapters around a layer-dropped, distilled emulator',
+  options,
+  server: fedOT,
+});

@@ -2,7 +2,8 @@ import type { LabelledExamples } from '../data/dataset.js';
 import { countParams, disposeParams, flattenParams } from '../model/params.js';
 import type { EvalResult } from '../model/train.js';
 import { forwardMacs } from '../model/encoder.js';
-import type { MethodConfig } from '../scenario/schema.js';
+import { headSchema, loraSchema } from '../scenario/schema.js';
+import { defineMethod, type OptionsOf } from './define.js';
 import { FullModel } from './full-model.js';
 import { headFacts, toNamedArrays, trainableNames, withLoraAndHead } from './lora-setup.js';
 import type { Method, MethodContext, MethodSetup } from './method.js';
@@ -11,7 +12,9 @@ import type { Method, MethodContext, MethodSetup } from './method.js';
  * FedPETuning (METHOD.md): clients hold the full FM; LoRA on attention query, key, value and
  * output plus the head train and travel. The evaluation model is the client model.
  */
-export function fedPETuning(config: Extract<MethodConfig, { name: 'fedpetuning' }>): Method {
+const options = { lora: loraSchema, head: headSchema };
+
+function fedPETuning(config: OptionsOf<typeof options>): Method {
   let full: FullModel | null = null;
   let validation: LabelledExamples | null = null;
   return {
@@ -45,3 +48,10 @@ export function fedPETuning(config: Extract<MethodConfig, { name: 'fedpetuning' 
     },
   };
 }
+
+export default defineMethod({
+  name: 'fedpetuning',
+  description: 'clients train LoRA and the head on the full FM (the upper bound on accuracy and cost)',
+  options,
+  server: fedPETuning,
+});

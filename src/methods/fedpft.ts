@@ -8,24 +8,43 @@ import { encoderFfnWidth as ffnWidth, forwardMacs } from '../model/encoder.js';
 import { pooledApoz, selectUpdatedNeurons, type ZeroCounts } from '../proxy/apoz.js';
 import { compressedLayers, compressFm } from '../proxy/compress.js';
 import { distill, distillTrainableNames, ffnTensorNames, trainsFfnLayerNorm, type DistillModel } from '../proxy/distill.js';
-import type { MethodConfig } from '../scenario/schema.js';
+import { alignSchema, distillSchema, fraction, headSchema, int, loraSchema, oneOf } from '../scenario/schema.js';
+import { z } from 'zod';
 import { readFloats } from '../tensor/read.js';
 import { stream } from '../util/rng.js';
-import type { ApozPayload, ApozReport } from '../client/apoz-probe.js';
 import { distillDataFor, distillFacts, distillRunOptions } from './distill-data.js';
 import { FullModel } from './full-model.js';
 import { headFacts, toNamedArrays, trainableNames, withLoraAndHead } from './lora-setup.js';
 import type { AggregatedRound, Method, MethodContext, MethodSetup, ProbeRequest, RoundHookResult } from './method.js';
+import { apozProbe, type ApozPayload, type ApozReport } from '../client/apoz-probe.js';
+import { defineMethod, type MethodDefinition, type OptionsOf } from './define.js';
 
-type FedpftConfig = Extract<MethodConfig, { name: 'fedpft' | 'fedpft-n' | 'fedpft-b' | 'fedpft-d' }>;
-
-/** Which distillation steps each variant runs (METHOD.md, ablations). */
-const VARIANTS: Record<FedpftConfig['name'], { before: boolean; during: boolean }> = {
-  fedpft: { before: true, during: true },
-  'fedpft-n': { before: false, during: false },
-  'fedpft-b': { before: true, during: false },
-  'fedpft-d': { before: false, during: true },
+/** FedPFT and its ablations share one shape; the variant decides which distillation steps run. */
+const options = {
+  lora: loraSchema,
+  head: headSchema,
+  ffnLayerNorm: oneOf(['auto', 'train', 'frozen'])
+    .default('auto')
+    .describe("whether distillation and alignment train the FFN's LayerNorm; auto: the reference code's (BERT's trains, ViT's layernorm_after stays frozen)"),
+  keep: z
+    .number({ error: 'expected a fraction in (0, 1] or a neuron count > 1' })
+    .gt(0, { error: 'expected a fraction in (0, 1] or a neuron count > 1' })
+    .default(0.25)
+    .describe("FFN neurons kept per compressed layer: a fraction, or a count when > 1 (paper: d'_ff = d_model)"),
+  retained: z.array(int(0)).optional().describe('layers kept whole; default: the first and the last'),
+  distill: distillSchema,
+  interval: int(1).default(10).describe('t: align every t rounds (paper: 10)'),
+  proportion: fraction('a proportion').default(0.5).describe('p: share of neurons (highest APoZ) updated per alignment'),
+  align: alignSchema,
 };
+
+type FedpftConfig = OptionsOf<typeof options>;
+
+/** Which distillation steps a variant runs (METHOD.md, ablations). */
+interface Variant {
+  before: boolean;
+  during: boolean;
+}
 
 /** The reference code's alignment runs AdamW without weight decay. */
 const ALIGN_WEIGHT_DECAY = 0;
@@ -36,8 +55,7 @@ const ALIGN_WEIGHT_DECAY = 0;
  * rounds, its least-active neurons (highest APoZ on the clients' data) are realigned with the
  * aggregated LoRA plugged into both models. Evaluation plugs LoRA + head into the full FM.
  */
-export function fedPFT(config: FedpftConfig): Method {
-  const variant = VARIANTS[config.name];
+function fedPFT(config: FedpftConfig, variant: Variant): Method {
   let full: FullModel | null = null;
   let sub: ClientModel | null = null;
   let layers: number[] = [];
@@ -215,3 +233,22 @@ function allEqual(xs: Float64Array): boolean {
 function mean(xs: Float64Array): number {
   return xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 }
+
+function variant(name: string, description: string, steps: Variant): MethodDefinition<FedpftConfig> {
+  return defineMethod({
+    name,
+    description,
+    options,
+    server: (config) => fedPFT(config, steps),
+    // Clients answer the APoZ probe that drives alignment during FL.
+    client: { probes: { apoz: apozProbe } },
+  });
+}
+
+/** FedPFT and its ablations (METHOD.md), in the report's order. */
+export default [
+  variant('fedpft', 'FedPFT: clients train a sub-FM of salient FFN neurons, distilled before FL and realigned during it', { before: true, during: true }),
+  variant('fedpft-n', 'FedPFT-N: the sub-FM without any distillation', { before: false, during: false }),
+  variant('fedpft-b', 'FedPFT-B: the sub-FM distilled before FL only', { before: true, during: false }),
+  variant('fedpft-d', 'FedPFT-D: the sub-FM realigned during FL only', { before: false, during: true }),
+];

@@ -6,7 +6,8 @@ import type { NamedArray } from '../model/safetensors.js';
 import type { LoadedModel, ModelConfig } from '../model/encoder.js';
 import type { LoraOptions } from '../model/layers.js';
 import type { TextEncoding } from '../text/encode-set.js';
-import type { MethodConfig, Scenario } from '../scenario/schema.js';
+import type { Scenario } from '../scenario/schema.js';
+import type { ClientUpdate } from '../fl/fedavg.js';
 
 export type { ProbeRequest };
 
@@ -35,6 +36,14 @@ export interface MethodSetup {
   initial: Float32Array;
   /** Facts worth recording in the run's summary (parameter counts, compression, ...). */
   info: Record<string, unknown>;
+}
+
+/** What the round loop tells a method's aggregate hook. */
+export interface AggregateContext {
+  round: number;
+  /** The global vector the round's clients started from. */
+  global: Float32Array;
+  weighting: 'weighted' | 'uniform';
 }
 
 /** What the round loop offers a method once a round is aggregated. */
@@ -71,6 +80,12 @@ export interface Method {
    * (e.g. FedPFT's APoZ counts); null for none. Never asked for the last round.
    */
   clientProbe?(round: number): ProbeRequest | null;
+  /**
+   * The round's new global vector from its usable client updates (ascending client id). Default:
+   * FedAvg with `federation.aggregation`'s weighting. State it keeps (e.g. server momentum)
+   * belongs in exportState, so a resumed run continues it.
+   */
+  aggregate?(updates: readonly ClientUpdate[], ctx: AggregateContext): Float32Array;
   /** Runs after a round's aggregation, before the next round; never after the last round. */
   afterAggregate?(ctx: AggregatedRound): Promise<RoundHookResult>;
   /** Server-side state beyond the global vector that a resumed run needs (e.g. realigned FFNs). */
@@ -81,5 +96,3 @@ export interface Method {
   evaluate(global: Float32Array): Promise<EvalResult>;
   dispose(): void;
 }
-
-export type MethodFactory = (config: MethodConfig) => Method;

@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { scenarioJsonSchema } from './schema.js';
+import { scenarioJsonSchema } from '../methods/method-schema.js';
 
 export const SCHEMA_FILE = 'scenarios/scenario.schema.json';
 

@@ -4,11 +4,14 @@
  * exception gets past it.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { UserError } from '../util/errors.js';
-import { scenarioSchema, type Scenario } from './schema.js';
+import type { MethodDefinition } from '../methods/define.js';
+import { scenarioSchemaWith } from '../methods/method-schema.js';
+import { importMethodModule, MethodModuleError } from '../methods/user-module.js';
+import type { MethodOptions, Scenario } from './schema.js';
 
 const MODEL_FILES = ['config.json', 'model.safetensors'];
 
@@ -24,17 +27,51 @@ export function readScenarioText(file: string): string {
   }
 }
 
-export function loadScenario(file: string): Scenario {
-  return parseScenario(readScenarioText(file), file);
+export async function loadScenario(file: string): Promise<Scenario> {
+  const text = readScenarioText(file);
+  return parseScenario(text, file, { methods: await methodModuleOf(parseYaml(text, file), file) });
 }
 
-export function parseScenario(text: string, file: string, opts: { checkFiles?: boolean } = {}): Scenario {
+/** The module a raw scenario's `method.module` names, resolved from the scenario file's directory. */
+function modulePath(raw: unknown, file: string): string | undefined {
+  const method = valueAt(raw, ['method']);
+  const module = valueAt(method, ['module']);
+  return typeof module === 'string' && module.length > 0 ? resolve(dirname(resolve(file)), module) : undefined;
+}
+
+/**
+ * Imports the method module a raw scenario names (none: no definitions). Its definitions then
+ * validate the scenario's method section like a built-in's.
+ */
+export async function methodModuleOf(raw: unknown, file: string): Promise<readonly MethodDefinition[]> {
+  const path = modulePath(raw, file);
+  if (path === undefined) return [];
+  try {
+    return await importMethodModule(path);
+  } catch (err) {
+    if (err instanceof MethodModuleError) throw new UserError(file, 'method.module', oneLine(err.message));
+    throw err;
+  }
+}
+
+export interface ParseOptions {
+  /** Check that model.dir holds a model (default true). */
+  checkFiles?: boolean;
+  /** The definitions of the scenario's method module (methodModuleOf); built-in methods need none. */
+  methods?: readonly MethodDefinition[];
+}
+
+export function parseScenario(text: string, file: string, opts: ParseOptions = {}): Scenario {
   const raw = parseYaml(text, file);
-  const result = scenarioSchema.safeParse(raw);
+  const module = modulePath(raw, file);
+  const methods = opts.methods ?? [];
+  if (module !== undefined && methods.length === 0) throw new UserError(file, 'method.module', 'a method module is imported before parsing (loadScenario, or methodModuleOf then parseScenario)');
+  const result = scenarioSchemaWith(methods).safeParse(raw);
   if (!result.success) throw issueError(file, raw, result.error.issues);
   const parsed = result.data;
   const scenario: Scenario = {
     ...parsed,
+    method: { ...(parsed.method as MethodOptions), ...(module === undefined ? {} : { module }) },
     name: parsed.name ?? basename(file, extname(file)),
     model: { ...parsed.model, dir: resolve(parsed.model.dir) },
     task: {
@@ -85,7 +122,7 @@ function checkNesting(text: string, file: string): void {
   }
 }
 
-function parseYaml(text: string, file: string): unknown {
+export function parseYaml(text: string, file: string): unknown {
   if (text.length > MAX_CHARS) throw new UserError(file, '', `${text.length} characters, more than a scenario file may have (${MAX_CHARS})`);
   checkNesting(text, file);
   try {

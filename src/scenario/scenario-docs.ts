@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { scenarioJsonSchema } from './schema.js';
+import { scenarioJsonSchema } from '../methods/method-schema.js';
 
 export const SCENARIO_DOCS_FILE = 'docs/SCENARIOS.md';
 export const SCENARIO_DOCS_COMMAND = 'npm run docs:scenarios';

@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { DATASET_NAMES, DISTILL_DATASET_NAMES, FILE_DATASET_NAMES, isFileDataset } from '../data/names.js';
+import { DATASET_NAMES, DISTILL_DATASET_NAMES, type DistillDatasetName, FILE_DATASET_NAMES, isFileDataset } from '../data/names.js';
 import { BACKEND_CHOICES, KERNEL_SETS } from '../tensor/backend-choices.js';
 import { ACTOR_HOSTS } from './actor-hosts.js';
 import { parseRedisUrl, REDIS_URL_EXPECTED } from '../util/redis-url.js';
@@ -111,17 +111,11 @@ export const loraSchema = mapping({
 }).prefault({});
 
 /** Which head tensors train and travel with LoRA (the classifier always does). */
-const headSchema = oneOf(['auto', 'classifier', 'classifier+pooler'])
+export const headSchema = oneOf(['auto', 'classifier', 'classifier+pooler'])
   .default('auto')
   .describe("classifier: the reference code's (BERT's pretrained pooler stays frozen); classifier+pooler; auto: the pooler trains only when the FM has none of its own");
 
-export const fedpetuningSchema = mapping({
-  name: z.literal('fedpetuning'),
-  lora: loraSchema,
-  head: headSchema,
-});
-
-const fraction = (what: string) =>
+export const fraction = (what: string) =>
   z.number({ error: `expected ${what} in (0, 1]` }).gt(0, { error: `expected ${what} in (0, 1]` }).lte(1, { error: `expected ${what} in (0, 1]` });
 
 /** Gradient clipping and learning-rate schedule of a distillation run (the reference code's are HF Trainer's). */
@@ -157,48 +151,6 @@ export const alignSchema = mapping({
   probeExamples: int(1).optional().describe("at most this many of a client's examples feed its APoZ counts; default: all of them"),
   ...stepSchedule,
 }).prefault({});
-
-const fedpftFields = {
-  lora: loraSchema,
-  head: headSchema,
-  ffnLayerNorm: oneOf(['auto', 'train', 'frozen'])
-    .default('auto')
-    .describe("whether distillation and alignment train the FFN's LayerNorm; auto: the reference code's (BERT's trains, ViT's layernorm_after stays frozen)"),
-  keep: z
-    .number({ error: 'expected a fraction in (0, 1] or a neuron count > 1' })
-    .gt(0, { error: 'expected a fraction in (0, 1] or a neuron count > 1' })
-    .default(0.25)
-    .describe("FFN neurons kept per compressed layer: a fraction, or a count when > 1 (paper: d'_ff = d_model)"),
-  retained: z.array(int(0)).optional().describe('layers kept whole; default: the first and the last'),
-  distill: distillSchema,
-  interval: int(1).default(10).describe('t: align every t rounds (paper: 10)'),
-  proportion: fraction('a proportion').default(0.5).describe('p: share of neurons (highest APoZ) updated per alignment'),
-  align: alignSchema,
-};
-
-/** FedPFT and its ablations share one shape; the name decides which distillation steps run. */
-export const fedpftSchema = mapping({ name: z.literal('fedpft'), ...fedpftFields });
-export const fedpftNSchema = mapping({ name: z.literal('fedpft-n'), ...fedpftFields });
-export const fedpftBSchema = mapping({ name: z.literal('fedpft-b'), ...fedpftFields });
-export const fedpftDSchema = mapping({ name: z.literal('fedpft-d'), ...fedpftFields });
-
-export const fedotSchema = mapping({
-  name: z.literal('fedot'),
-  lora: loraSchema,
-  head: headSchema,
-  adapterLayers: int(1).default(1).describe('a: bottom and top layers that clients train (paper on 12 layers: 2)'),
-  emulatorLayers: int(1).default(2).describe('middle layers kept by uniform layer-drop (paper: 8 -> 3)'),
-  distill: distillSchema,
-  distillObjective: oneOf(['emulator-output', 'layers'])
-    .default('emulator-output')
-    .describe("emulator-output: match the emulator's output with the FM's middle block's (Offsite-Tuning); layers: match every layer from the emulator up with its FM twin"),
-});
-
-/** Add a method by appending its schema (a strict object with a literal `name`). */
-export const methodSchemas = [fedpetuningSchema, fedotSchema, fedpftSchema, fedpftNSchema, fedpftBSchema, fedpftDSchema] as const;
-
-export const methodSchema = z.discriminatedUnion('name', methodSchemas, { error: unionError });
-
 
 const deviceSlots = mapping({ slots: int(1) }).optional();
 
@@ -255,7 +207,20 @@ export const faultsSchema = mapping({
   onDivergence: oneOf(['reject', 'stop']).default('reject').describe('a NaN/Inf update: reject it and go on, or stop the run'),
 }).prefault({});
 
-export const scenarioSchema = mapping({
+/** A scenario's `method` section after validation: the name, the module it comes from (user methods), its own fields. */
+export interface MethodOptions {
+  name: string;
+  /** Absolute path of the method's module (a user method); absent for built-in methods. */
+  module?: string;
+  [field: string]: unknown;
+}
+
+/**
+ * The scenario schema with `method` validated by `method` (the registered methods' union,
+ * src/methods/catalog.ts); this module knows no method.
+ */
+export function scenarioSchemaFor(method: z.ZodType) {
+  return mapping({
   name: z
     .string({ error: 'expected a name made of letters, digits, ".", "_" and "-"' })
     .regex(/^[A-Za-z0-9._-]+$/, { error: 'expected a name made of letters, digits, ".", "_" and "-"' })
@@ -287,31 +252,28 @@ export const scenarioSchema = mapping({
   }),
   partition: partitionSchema,
   federation: federationSchema,
-  method: methodSchema,
+  method,
   faults: faultsSchema,
   runtime: runtimeSchema,
 }).superRefine((s, ctx) => {
   // Distilling on the task's training data would hand the clients' private data to the server.
-  const problem = 'distill' in s.method ? distillOverlap(s.task.dataset, s.method.distill.dataset) : null;
+  const distill = (s.method as MethodOptions)['distill'] as { dataset?: unknown } | undefined;
+  const problem = typeof distill?.dataset === 'string' ? distillOverlap(s.task.dataset, distill.dataset as DistillDatasetName) : null;
   if (problem) ctx.addIssue({ code: 'custom', path: ['method', 'distill', 'dataset'], message: problem });
 });
+}
+
 
 /** A loaded scenario: defaults applied, `model.dir` absolute, `name` filled in. */
-export type Scenario = Omit<z.output<typeof scenarioSchema>, 'name'> & { name: string };
-export type MethodConfig = Scenario['method'];
+/** `method` as any method's section: each method's definition validates and types its own fields. */
+export type Scenario = Omit<z.output<ReturnType<typeof scenarioSchemaFor>>, 'name' | 'method'> & { name: string; method: MethodOptions };
 export type PartitionConfig = Scenario['partition'];
 export type FederationConfig = Scenario['federation'];
 export type RuntimeConfig = Scenario['runtime'];
 export type FaultsConfig = Scenario['faults'];
 export type BrokerConfig = z.output<typeof brokerSchema>;
 
-/** JSON Schema of the file as written (input side: defaults are optional), for editors. */
-export function scenarioJsonSchema(): object {
-  return z.toJSONSchema(scenarioSchema, {
-    target: 'draft-2020-12',
-    io: 'input',
-    override: (ctx) => {
-      if (ctx.zodSchema === workersSchema) delete ctx.jsonSchema.default;
-    },
-  });
+/** The JSON Schema drops the workers default (this machine's core count). */
+export function isWorkersSchema(schema: unknown): boolean {
+  return schema === workersSchema;
 }

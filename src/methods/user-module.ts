@@ -1,0 +1,74 @@
+/**
+ * A researcher's method module (`method.module` in a scenario): imported by the server and by
+ * every client actor from the same file, which must hash the same everywhere.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import type { MethodRef } from '../client/method-ref.js';
+import type { MethodOptions } from '../scenario/schema.js';
+import { isMethodDefinition, type MethodDefinition } from './define.js';
+import { BUILTIN_METHOD_NAMES, mustBuiltin } from './registry.js';
+
+
+/** Thrown for a module that cannot serve as a method module; the loader turns it into a UserError. */
+export class MethodModuleError extends Error {}
+
+export function moduleSha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+const imported = new Map<string, Promise<readonly MethodDefinition[]>>();
+
+/** The definitions a module exports by default (one, or a list); every name must be new. */
+export function importMethodModule(path: string): Promise<readonly MethodDefinition[]> {
+  let pending = imported.get(path);
+  if (!pending) {
+    pending = load(path);
+    imported.set(path, pending);
+  }
+  return pending;
+}
+
+async function load(path: string): Promise<readonly MethodDefinition[]> {
+  try {
+    if (!statSync(path).isFile()) throw new MethodModuleError(`not a file: ${path}`);
+  } catch (err) {
+    if (err instanceof MethodModuleError) throw err;
+    throw new MethodModuleError(`file not found: ${path}`);
+  }
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+  } catch (err) {
+    throw new MethodModuleError(`cannot import ${path}: ${String((err as Error).message ?? err).split('\n')[0]}`);
+  }
+  const exported = Array.isArray(mod.default) ? mod.default : [mod.default];
+  if (exported.length === 0 || !exported.every(isMethodDefinition)) throw new MethodModuleError(`${path}: expected a default export made by defineMethod({...}) (or a list of them)`);
+  const defs = exported as MethodDefinition[];
+  for (const d of defs) {
+    if (BUILTIN_METHOD_NAMES.includes(d.name)) throw new MethodModuleError(`${path}: method "${d.name}" is a built-in method's name; give yours its own`);
+  }
+  return defs;
+}
+
+/** The definition a validated scenario's method section names: built in, or from its module. */
+export async function resolveMethod(options: MethodOptions): Promise<MethodDefinition> {
+  if (options.module === undefined) return mustBuiltin(options);
+  const def = (await importMethodModule(options.module)).find((d) => d.name === options.name);
+  if (!def) throw new Error(`${options.module} defines no method "${options.name}"`);
+  return def;
+}
+
+export function methodRef(options: MethodOptions): MethodRef {
+  return options.module === undefined ? { options } : { options, moduleSha256: moduleSha256(options.module) };
+}
+
+/** An actor's view: the definition, after checking that its copy of a user module is the server's. */
+export function resolveRef(ref: MethodRef): Promise<MethodDefinition> {
+  if (ref.options.module !== undefined && ref.moduleSha256 !== undefined) {
+    const here = moduleSha256(ref.options.module);
+    if (here !== ref.moduleSha256) throw new Error(`method module ${ref.options.module} differs from the server's (sha256 ${here.slice(0, 12)} here, ${ref.moduleSha256.slice(0, 12)} there)`);
+  }
+  return resolveMethod(ref.options);
+}
