@@ -8,6 +8,7 @@ import { registerPredict } from './commands/predict.js';
 import { registerPretrain } from './commands/pretrain.js';
 import { registerReport } from './commands/report.js';
 import { registerRun } from './commands/run.js';
+import { registerSchema } from './commands/schema.js';
 import { registerSweep } from './commands/sweep.js';
 import { registerWorker } from './commands/worker.js';
 import { ownVersion } from './results/environment.js';
@@ -29,6 +30,7 @@ registerSweep(program);
 registerReport(program);
 registerPredict(program);
 registerWorker(program);
+registerSchema(program);
 
 // User errors, from option parsers or from a command, become one line and exit code 2.
 try {
