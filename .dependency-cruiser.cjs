@@ -2,6 +2,13 @@
 module.exports = {
   forbidden: [
     {
+      name: 'src-not-actors',
+      severity: 'error',
+      comment: 'src/ is the library (the round loop included); actors/ is where tasks run. The entry points (cli.ts, index.ts) wire actors into src.',
+      from: { path: '^src/' },
+      to: { path: '^actors/' },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       comment: 'A cycle means a declaration lives in the wrong module: move it where both sides can import it.',

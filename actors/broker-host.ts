@@ -14,7 +14,7 @@ import { parseRedisUrl } from '../src/util/redis-url.js';
 import { choiceOf } from '../src/tensor/backend-choices.js';
 import { backendLabel, type BackendInfo } from '../src/tensor/backend.js';
 import { BlobStore, jobId, redisOptions, REFUSED, type BrokerJob, type BrokerReturn } from './broker-protocol.js';
-import { checkActorBackend, trainWithRetries, type ClientHost, type DispatchEvents } from './client-host.js';
+import { checkActorBackend, trainWithRetries, type ClientHost, type DispatchEvents } from '../src/run/client-host.js';
 
 /** How long Redis keeps a run's blobs: long enough for any round, short enough not to pile up. */
 const BLOB_TTL_SECONDS = 24 * 3600;

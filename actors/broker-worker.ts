@@ -4,6 +4,7 @@
  * training data itself, checked against the server's hash, and keeps each client model it has
  * fetched in a disk cache.
  */
+import type { WorkerOptions } from '../src/commands/context.js';
 import { hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -21,20 +22,7 @@ import type { ClientActor, ClientActorInit } from './client-actor.js';
 import { actorData, CLIENT_ACTOR, effectiveHost } from './open-host.js';
 import { ActorPool } from './pool.js';
 
-export interface BrokerWorkerOptions {
-  url: string;
-  queue: string;
-  /** Client actors in this process: tasks served at once. */
-  concurrency: number;
-  /** Where fetched client models and patches are kept between tasks and runs. */
-  cacheDir: string;
-  log: (line: string) => void;
-  /**
-   * A job's lock: a worker that stops renewing it (killed) loses the job to another worker this
-   * long after its last renewal, at the next stalled-job check.
-   */
-  lockMs?: number;
-}
+export type BrokerWorkerOptions = WorkerOptions;
 
 /** Actors holding one training set on one backend, and what client model each slot holds. */
 interface Actors {

@@ -9,7 +9,8 @@ import { loadScenarioTask, trainingSource, type TrainingSource } from '../src/sc
 import { backendLabel, initBackend } from '../src/tensor/backend.js';
 import { choiceOf } from '../src/tensor/backend-choices.js';
 import type { ActorData, ClientActor, ClientActorInit } from './client-actor.js';
-import type { ClientHost } from './client-host.js';
+import type { ClientHost } from '../src/run/client-host.js';
+import type { ClientHosts } from '../src/run/run-scenario.js';
 import { DeviceScheduler } from './device-scheduler.js';
 import { BrokerHost } from './broker-host.js';
 import { PoolHost } from './pool-host.js';
@@ -65,3 +66,6 @@ export async function openClientHost(scenario: Scenario, train = loadScenarioTas
   });
   return PoolHost.over(clientPoolKey(scenario), host, pool, backendLabel(backend));
 }
+
+/** The actor hosts as the round loop and the commands take them (src/ knows only the interface). */
+export const ACTOR_HOSTS: ClientHosts = { open: openClientHost, key: clientPoolKey };

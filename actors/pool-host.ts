@@ -4,7 +4,7 @@ import type { FrozenPatch } from '../src/client/frozen-patch.js';
 import type { ClientModelSpec } from '../src/methods/method.js';
 import { backendLabel } from '../src/tensor/backend.js';
 import type { ClientActor } from './client-actor.js';
-import { checkActorBackend, trainWithRetries, type ClientHost, type DispatchEvents } from './client-host.js';
+import { checkActorBackend, trainWithRetries, type ClientHost, type DispatchEvents } from '../src/run/client-host.js';
 import type { ActorPool } from './pool.js';
 
 /**

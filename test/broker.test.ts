@@ -187,7 +187,7 @@ describe('broker actors (BullMQ on a real redis-server)', () => {
     const manifest = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(join(other, 'package.json'), JSON.stringify({ ...manifest, version: '0.0.0-other' }));
     const old = newQueue();
-    const oldWorker = start(['worker', '--broker', redis.url, '--queue', old, '--cache', join(work, 'cache')], undefined, join(other, 'dist/src/cli.js'));
+    const oldWorker = start(['worker', '--broker', redis.url, '--queue', old, '--cache', join(work, 'cache')], undefined, join(other, 'dist/cli.js'));
     workers.push(oldWorker);
     await ready(oldWorker);
     const b = await cli(['run', writeScenario(work, tinyScenario(fm, brokerRuntime(old)).replace('name: tiny', 'name: versions'), 'versions.yaml'), '--results', results()]);

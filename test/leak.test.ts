@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runScenario } from '../actors/server.js';
+import { runScenario } from '../index.js';
 import { parseScenario } from '../src/scenario/load.js';
 import { makeTinyFm, TINY_FM, tempDir } from './helpers/tiny-run.js';
 

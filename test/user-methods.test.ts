@@ -169,7 +169,7 @@ describe('user methods in a project outside the repository', () => {
     const { execFileSync } = await import('node:child_process');
     const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as Array<{ files: Array<{ path: string }> }>;
     const files = (packed[0]?.files ?? []).map((f) => f.path);
-    for (const path of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/methods/define.d.ts', 'dist/actors/client-actor.js', 'docs/examples/fedprox.js']) expect(files).toContain(path);
+    for (const path of ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/src/methods/define.d.ts', 'dist/actors/client-actor.js', 'docs/examples/fedprox.js']) expect(files).toContain(path);
     expect(files.some((f) => f.startsWith('dist/test/'))).toBe(false);
   });
 });

@@ -1,11 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { tokenFeatureSize } from '../data/dataset.js';
 import { isText, readModelConfig, tokensPerExample } from '../model/encoder.js';
 import { maxSequenceLength } from '../model/bert.js';
 import { backendLabel, initBackend, type BackendChoice } from '../tensor/backend.js';
 import type { KernelSet } from '../tensor/backend-choices.js';
-import { median } from './common.js';
+import { compiled, median } from './common.js';
 import { measureMatMul, measureTrainStep } from './train-step.js';
 
 const TEXT_LENGTH = 128;
@@ -87,7 +86,7 @@ export async function benchEngine(modelDir: string, backend: BackendChoice, batc
 
 /** The same bench in a child process with the wasm kernel fixes switched off. */
 export function benchEngineStock(modelDir: string, batch: number, steps: number, repeats = 1): EngineBench {
-  const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
+  const cli = compiled('../../cli.js');
   const args = [cli, 'bench', '--sections', 'engine', '--model', modelDir, '--backend', 'wasm', '--batch', String(batch), '--steps', String(steps), '--repeats', String(repeats), '--json-only', '--no-compare'];
   const out = execFileSync(process.execPath, args, {
     env: { ...process.env, FEDPFT_WASM_KERNEL_FIXES: 'off' },

@@ -19,7 +19,7 @@ export async function startBrokerFixture(): Promise<BrokerFixture> {
   const children: ChildProcess[] = [];
   const startOne = (queue: string) =>
     new Promise<void>((resolve, reject) => {
-      const child = spawn(process.execPath, [compiled('../cli.js'), 'worker', '--broker', redis.url, '--queue', queue, '--cache', cache], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [compiled('../../cli.js'), 'worker', '--broker', redis.url, '--queue', queue, '--cache', cache], { stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(child);
       let out = '';
       const onData = (d: Buffer) => {

@@ -79,7 +79,7 @@ export const MEMORY_DEFINITION =
 /** Peak RSS of whole runs for several client counts, each in a fresh process. */
 export async function benchMemory(opts: MemoryBenchOptions): Promise<MemoryBench> {
   const loadBefore = load1();
-  const child = compiled('memory-child.js');
+  const child = compiled('../../actors/bench-memory-child.js');
   const work = mkdtempSync(join(tmpdir(), 'fedpft-bench-memory-'));
   const samples = new Map<number, Array<{ peak: number; live: number; round: number }>>(opts.clientCounts.map((c) => [c, []]));
   try {

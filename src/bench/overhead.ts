@@ -1,11 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runScenario, type RoundTiming } from '../../actors/server.js';
+import type { RoundTiming } from '../run/recorder.js';
+import { runScenario, type ClientHosts } from '../run/run-scenario.js';
 import type { BackendChoice } from '../tensor/backend.js';
 import { benchScenario, FEDPETUNING, load1, median } from './common.js';
 
 export interface OverheadBenchOptions {
+  hosts: ClientHosts;
   modelDir: string;
   backend: BackendChoice;
   workers: number;
@@ -74,7 +76,7 @@ export async function benchOverhead(opts: OverheadBenchOptions): Promise<Overhea
   const timings: RoundTiming[] = [];
   try {
     // Log lines are formatted as in a real run (that cost counts) but not printed.
-    await runScenario({ scenario, resultsRoot: root, runId: 'run', log: () => {}, onRoundTiming: (t) => timings.push(t) });
+    await runScenario({ scenario, resultsRoot: root, runId: 'run', log: () => {}, hosts: opts.hosts, observers: [{ onRound: (_, t) => void timings.push(t) }] });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

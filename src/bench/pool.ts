@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ClientHost } from '../../actors/client-host.js';
-import { openClientHost } from '../../actors/open-host.js';
-import { runScenario } from '../../actors/server.js';
+import type { ClientHost } from '../run/client-host.js';
+import { stopAfter } from '../run/recorder.js';
+import { runScenario, type ClientHosts } from '../run/run-scenario.js';
 import { projectRoot } from '../results/environment.js';
 import { ACTOR_HOSTS, type ActorHostChoice } from '../scenario/actor-hosts.js';
 import { loadScenario } from '../scenario/load.js';
@@ -20,6 +20,7 @@ import { backendLabel, initBackend, type BackendChoice } from '../tensor/backend
 import { benchScenario, FEDPETUNING, load1, median } from './common.js';
 
 export interface PoolBenchOptions {
+  hosts: ClientHosts;
   modelDir: string;
   backend: BackendChoice;
   /** Client updates per timed batch. */
@@ -149,7 +150,7 @@ export async function benchPool(opts: PoolBenchOptions): Promise<PoolBench> {
     runtime: { ...scenario.runtime, workers, actors: host, ...(host === 'broker' ? { broker: { url: broker?.url ?? '', queue, waitSeconds: 60 } } : {}) },
   });
   const open = async (host: ActorHostChoice, workers: number) => {
-    const client = await openClientHost(scenarioOn(host, workers, `bench-${workers}`), data.train);
+    const client = await opts.hosts.open(scenarioOn(host, workers, `bench-${workers}`), data.train);
     await client.loadModel(spec);
     // Warm-up: one update per actor (first-call kernel setup is not throughput).
     await Promise.all(Array.from({ length: workers }, (_, i) => client.train(() => task(i, 1), 0)));
@@ -240,7 +241,7 @@ async function measureBrokerOverhead(opts: PoolBenchOptions, on: (host: ActorHos
     try {
       const base = on(host);
       const scenario: Scenario = { ...quickstart, name: 'bench-broker', model: { ...quickstart.model, dir: opts.modelDir }, runtime: { ...base.runtime, backend: opts.backend } };
-      await runScenario({ scenario, resultsRoot: root, runId: host, stopAfterRound: rounds, log: () => {}, onRoundTiming: (t) => walls.push(t.wallSeconds) });
+      await runScenario({ scenario, resultsRoot: root, runId: host, log: () => {}, hosts: opts.hosts, observers: [stopAfter(rounds), { onRound: (_, t) => void walls.push(t.wallSeconds) }] });
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -1,4 +1,5 @@
 import { availableParallelism, platform, arch } from 'node:os';
+import type { ClientHosts } from '../run/run-scenario.js';
 import { basename } from 'node:path';
 import Table from 'cli-table3';
 import type { BackendChoice } from '../tensor/backend.js';
@@ -33,6 +34,8 @@ export interface BenchRunOptions {
   kernels?: KernelSet;
   /** Engine: also time a PyTorch twin of each step (`torch`), at one thread. */
   peer?: 'torch';
+  /** Where the pool and overhead sections' client actors come from (the entry point's actor hosts). */
+  hosts: ClientHosts;
 }
 
 /** One FM's engine section: the project's kernels and, on wasm, the stock ones. */
@@ -148,9 +151,9 @@ export async function runBench(opts: BenchRunOptions, onSection: (section: Bench
         result.methods.push(await benchMethods({ ...sizes, widthScan, examples, modelDir: dir, backend: opts.backend }));
       }
     } else if (section === 'pool') {
-      result.pool = await benchPool({ ...base, ...s.pool });
+      result.pool = await benchPool({ ...base, ...s.pool, hosts: opts.hosts });
     } else if (section === 'overhead') {
-      result.overhead = await benchOverhead({ ...base, ...s.overhead });
+      result.overhead = await benchOverhead({ ...base, ...s.overhead, hosts: opts.hosts });
     } else {
       result.memory = await benchMemory({ ...base, ...s.memory });
     }

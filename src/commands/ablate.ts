@@ -1,9 +1,10 @@
 import type { BackendChoice, KernelSet } from '../tensor/backend-choices.js';
 import type { Command } from 'commander';
+import type { CommandContext } from './context.js';
 import type { ActorHostChoice } from '../scenario/actor-hosts.js';
 import { ACTORS_HELP, actorsOption, BACKEND_HELP, backendOption, DEFAULT_SCENARIO, KERNELS_HELP, kernelsOption, positiveInt } from './options.js';
 
-export function registerAblate(program: Command): void {
+export function registerAblate(program: Command, ctx: CommandContext): void {
   program
     .command('ablate')
     .description('run a scenario under each of a set of methods (and --seeds seeds) into results/<name>/<run>/, sharing one worker pool; started again, it skips finished runs and resumes interrupted ones')
@@ -33,6 +34,6 @@ export function registerAblate(program: Command): void {
       const grid = expandGrid(source, axes, opts.seeds, (field) => (field === 'method.name' ? '--methods' : '--set'));
       applyRuntime(grid, opts);
       const name = checkGridName(opts.name ?? `${grid.base.name}-ablate`);
-      await runGridCommand('ablate', grid, name, opts);
+      await runGridCommand('ablate', grid, name, opts, ctx.hosts);
     });
 }

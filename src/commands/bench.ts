@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { CommandContext } from './context.js';
 import { UserError } from '../util/errors.js';
 import { BACKEND_HELP, backendOption, KERNELS_HELP, kernelsOption, positiveInt } from './options.js';
 import type { KernelSet } from '../tensor/backend-choices.js';
@@ -29,7 +30,7 @@ function parseSections(list: string): BenchSection[] {
   return BENCH_SECTIONS.filter((s) => names.includes(s));
 }
 
-export function registerBench(program: Command): void {
+export function registerBench(program: Command, ctx: CommandContext): void {
   program
     .command('bench')
     .description('performance of the shipped FMs on this machine: engine (train step vs matMul GFLOP/s, with and without the wasm kernel fixes), methods (client step time and bytes per round), pool (updates/s with 1 and 2 actors on threads, processes and broker workers; the broker’s share of round time), overhead (share of round time outside training and evaluation), memory (peak RSS vs number of clients)')
@@ -78,6 +79,7 @@ export function registerBench(program: Command): void {
           ...(opts.batch ? { batch: opts.batch } : {}),
           ...(opts.steps ? { steps: opts.steps } : {}),
           ...(opts.repeats ? { repeats: opts.repeats } : {}),
+          hosts: ctx.hosts,
         },
         (section, partial) => print(formatBench(partial, section)),
       );

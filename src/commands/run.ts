@@ -1,10 +1,11 @@
 import type { BackendChoice, KernelSet } from '../tensor/backend-choices.js';
 import type { Command } from 'commander';
+import type { CommandContext } from './context.js';
 import { overrideActors } from './options.js';
 import type { ActorHostChoice } from '../scenario/actor-hosts.js';
 import { ACTORS_HELP, actorsOption, BACKEND_HELP, backendOption, DEFAULT_SCENARIO, KERNELS_HELP, kernelsOption, positiveInt } from './options.js';
 
-export function registerRun(program: Command): void {
+export function registerRun(program: Command, ctx: CommandContext): void {
   program
     .command('run')
     .description('run a scenario (default: the quickstart) and write results/<scenario>/<run-id>/')
@@ -19,12 +20,14 @@ export function registerRun(program: Command): void {
     .option('--stop-after-round <n>', 'checkpoint and stop after this round', positiveInt('--stop-after-round'))
     .action(async (file: string, opts: { resume?: string | true; runId?: string; results: string; workers?: number; backend?: BackendChoice; actors?: ActorHostChoice; kernels?: KernelSet; stopAfterRound?: number }) => {
         const { loadScenario } = await import('../scenario/load.js');
-        const { runScenario } = await import('../../actors/server.js');
+        const { runScenario } = await import('../run/run-scenario.js');
+        const { stopAfter } = await import('../run/recorder.js');
         const scenario = await loadScenario(file);
         if (opts.workers) scenario.runtime.workers = opts.workers;
         if (opts.backend) scenario.runtime.backend = opts.backend;
         if (opts.actors) overrideActors(scenario.runtime, opts.actors, file);
         if (opts.kernels) scenario.runtime.kernels = opts.kernels;
-        await runScenario({ scenario, resultsRoot: opts.results, resume: opts.resume, runId: opts.runId, stopAfterRound: opts.stopAfterRound });
+        const observers = opts.stopAfterRound === undefined ? [] : [stopAfter(opts.stopAfterRound)];
+        await runScenario({ scenario, resultsRoot: opts.results, resume: opts.resume, runId: opts.runId, hosts: ctx.hosts, observers });
       });
 }

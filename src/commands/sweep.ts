@@ -1,9 +1,10 @@
 import type { BackendChoice, KernelSet } from '../tensor/backend-choices.js';
 import type { Command } from 'commander';
+import type { CommandContext } from './context.js';
 import type { ActorHostChoice } from '../scenario/actor-hosts.js';
 import { ACTORS_HELP, actorsOption, BACKEND_HELP, backendOption, DEFAULT_SCENARIO, KERNELS_HELP, kernelsOption, positiveInt } from './options.js';
 
-export function registerSweep(program: Command): void {
+export function registerSweep(program: Command, ctx: CommandContext): void {
   program
     .command('sweep')
     .description("run a grid of a scenario's settings (its sweep: section and --set) times --seeds seeds into results/<name>/<run>/, sharing one worker pool; started again, it skips finished runs and resumes interrupted ones")
@@ -29,6 +30,6 @@ export function registerSweep(program: Command): void {
       const grid = expandGrid(source, axes, opts.seeds ?? source.sweep.seeds ?? 1, (field) => (cliFields.has(field) ? '--set' : fileOrigin));
       applyRuntime(grid, opts);
       const name = checkGridName(opts.name ?? source.sweep.name ?? `${grid.base.name}-sweep`);
-      await runGridCommand('sweep', grid, name, opts);
+      await runGridCommand('sweep', grid, name, opts, ctx.hosts);
     });
 }

@@ -1,4 +1,5 @@
 import { homedir } from 'node:os';
+import type { CommandContext } from './context.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { parseRedisUrl, REDIS_URL_EXPECTED } from '../util/redis-url.js';
@@ -20,7 +21,7 @@ const queueName = (v: string): string => {
   return v;
 };
 
-export function registerWorker(program: Command): void {
+export function registerWorker(program: Command, ctx: CommandContext): void {
   program
     .command('worker')
     .description('serve the client tasks of runs with runtime.actors: broker, from a BullMQ queue on a Redis server; runs until stopped (SIGINT/SIGTERM finish the tasks in hand)')
@@ -30,9 +31,8 @@ export function registerWorker(program: Command): void {
     .option('--lock-seconds <s>', "how soon a killed worker's tasks go to another worker", positiveInt('--lock-seconds'), 10)
     .option('--cache <dir>', 'where fetched client models are kept (default: $XDG_CACHE_HOME/fedpft/broker or ~/.cache/fedpft/broker)')
     .action(async (opts: { broker: string; queue: string; concurrency: number; lockSeconds: number; cache?: string }) => {
-      const { BrokerWorker } = await import('../../actors/broker-worker.js');
       const log = (line: string) => console.log(line);
-      const worker = await BrokerWorker.start({ url: opts.broker, queue: opts.queue, concurrency: opts.concurrency, cacheDir: opts.cache ?? defaultCache(), lockMs: opts.lockSeconds * 1000, log });
+      const worker = await ctx.startWorker({ url: opts.broker, queue: opts.queue, concurrency: opts.concurrency, cacheDir: opts.cache ?? defaultCache(), lockMs: opts.lockSeconds * 1000, log });
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           log(`worker ${worker.name}: ${signal}, finishing the tasks in hand`);

@@ -2,6 +2,7 @@
  * What `fedpft ablate` and `fedpft sweep` share: runtime flags, running the grid and printing
  * its report. Heavy modules (tfjs, the server) load only once a command runs.
  */
+import type { ClientHosts } from '../run/run-scenario.js';
 import type { ActorHostChoice } from '../scenario/actor-hosts.js';
 import type { BackendChoice, KernelSet } from '../tensor/backend-choices.js';
 import { overrideActors } from '../commands/options.js';
@@ -47,10 +48,10 @@ export function applyRuntime(grid: GridSpec, opts: Pick<GridCommandOptions, 'wor
   }
 }
 
-export async function runGridCommand(kind: 'ablate' | 'sweep', grid: GridSpec, gridName: string, opts: GridCommandOptions): Promise<void> {
+export async function runGridCommand(kind: 'ablate' | 'sweep', grid: GridSpec, gridName: string, opts: GridCommandOptions, hosts: ClientHosts): Promise<void> {
   const { runGrid } = await import('./runner.js');
   console.log(`${kind} ${gridName}: ${grid.points.length} runs (${grid.axes.map((a) => `${a.field} = ${a.values.map((v) => JSON.stringify(v)).join(', ')}`).join('; ') || 'the scenario'}; ${grid.seeds} seed${grid.seeds === 1 ? '' : 's'})`);
-  const outcome = await runGrid({ kind, grid, gridName, resultsRoot: opts.results, ...(opts.stopAfterRuns !== undefined ? { stopAfterRuns: opts.stopAfterRuns } : {}) });
+  const outcome = await runGrid({ kind, grid, gridName, resultsRoot: opts.results, hosts, ...(opts.stopAfterRuns !== undefined ? { stopAfterRuns: opts.stopAfterRuns } : {}) });
   if (outcome.pending.length === 0 && (opts.report ?? true)) {
     const { writeReport } = await import('./report.js');
     writeReport({ paths: [outcome.dir], out: outcome.dir });

@@ -6,9 +6,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { ClientHost } from '../../actors/client-host.js';
-import { clientPoolKey, openClientHost } from '../../actors/open-host.js';
-import { runScenario } from '../../actors/server.js';
+import type { ClientHost } from '../run/client-host.js';
+import { runScenario, type ClientHosts } from '../run/run-scenario.js';
 import type { Scenario } from '../scenario/schema.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { lockDir } from '../util/dir-lock.js';
@@ -35,6 +34,7 @@ export interface GridRunOptions {
   /** Stop (as a kill would, but cleanly) once this many runs have finished in this call. */
   stopAfterRuns?: number;
   log?: (line: string) => void;
+  hosts: ClientHosts;
 }
 
 export interface GridOutcome {
@@ -119,11 +119,11 @@ export async function runGrid(opts: GridRunOptions): Promise<GridOutcome> {
       }
       // Killed before it wrote scenario.json: nothing in it can be resumed.
       if (state[i] === 'new' && existsSync(runDir)) rmSync(runDir, { recursive: true, force: true });
-      const key = clientPoolKey(p.scenario);
+      const key = opts.hosts.key(p.scenario);
       if (shared?.key !== key) {
         await shared?.close();
         shared = null;
-        shared = await openClientHost(p.scenario);
+        shared = await opts.hosts.open(p.scenario);
       }
       log(`${tag}: ${state[i] === 'started' ? 'resuming' : 'starting'}`);
       try {
@@ -133,6 +133,7 @@ export async function runGrid(opts: GridRunOptions): Promise<GridOutcome> {
           runId: p.name,
           ...(state[i] === 'started' ? { resume: p.name } : {}),
           host: shared,
+          hosts: opts.hosts,
           log,
         });
         outcome.ran.push(p.name);

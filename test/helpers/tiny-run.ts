@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
-export const CLI = join(REPO, 'dist/src/cli.js');
+export const CLI = join(REPO, 'dist/cli.js');
 
 const run = promisify(execFile);
 

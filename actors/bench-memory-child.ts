@@ -1,5 +1,5 @@
 /**
- * `node --expose-gc dist/src/bench/memory-child.js <scenario.yaml> <results-root>`: what
+ * `node --expose-gc dist/actors/bench-memory-child.js <scenario.yaml> <results-root>` (for `fedpft bench --sections memory`): what
  * `fedpft run` does (load the scenario, runScenario) with log lines dropped, then one JSON line
  * on stdout:
  * - maxRssBytes: the process's peak RSS (getrusage ru_maxrss, the number /usr/bin/time -f %M
@@ -10,17 +10,18 @@
  *   state lives), and the RSS;
  * - roundRssBytes: the RSS at the end of every round.
  */
-import { runScenario } from '../../actors/server.js';
-import { loadScenario } from '../scenario/load.js';
+import { runScenario } from '../src/run/run-scenario.js';
+import { loadScenario } from '../src/scenario/load.js';
+import { ACTOR_HOSTS } from './open-host.js';
 
 const [file, root] = process.argv.slice(2);
 if (!file || !root) {
-  console.error('usage: node --expose-gc memory-child.js <scenario.yaml> <results-root>');
+  console.error('usage: node --expose-gc bench-memory-child.js <scenario.yaml> <results-root>');
   process.exit(2);
 }
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
-  console.error('memory-child.js needs node --expose-gc');
+  console.error('bench-memory-child.js needs node --expose-gc');
   process.exit(2);
 }
 let start: { live: number; rss: number } | undefined;
@@ -38,6 +39,7 @@ await runScenario({
     const m = process.memoryUsage();
     start = { live: m.heapUsed + m.arrayBuffers, rss: m.rss };
   },
-  onRoundTiming: () => roundRssBytes.push(process.memoryUsage.rss()),
+  hosts: ACTOR_HOSTS,
+  observers: [{ onRound: () => void roundRssBytes.push(process.memoryUsage.rss()) }],
 });
 console.log(JSON.stringify({ maxRssBytes: process.resourceUsage().maxRSS * 1024, startLiveBytes: start?.live ?? NaN, startRssBytes: start?.rss ?? NaN, roundRssBytes }));

@@ -1,8 +1,8 @@
-import type { TrainResult, TrainTask } from '../src/client/local-train.js';
-import type { FrozenPatch } from '../src/client/frozen-patch.js';
-import type { ClientModelSpec } from '../src/methods/method.js';
-import type { ActorHostChoice } from '../src/scenario/actor-hosts.js';
-import { RunStoppedError } from '../src/util/errors.js';
+import type { TrainResult, TrainTask } from '../client/local-train.js';
+import type { FrozenPatch } from '../client/frozen-patch.js';
+import type { ClientModelSpec } from '../methods/method.js';
+import type { ActorHostChoice } from '../scenario/actor-hosts.js';
+import { RunStoppedError } from '../util/errors.js';
 
 export interface DispatchEvents {
   /** A task failed (threw, or its actor died) and is retried on a fresh attempt. */
