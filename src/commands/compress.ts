@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../util/errors.js';
+import type { BackendChoice } from '../tensor/backend-choices.js';
+import { BACKEND_HELP, backendOption } from './options.js';
 
 export function registerCompress(program: Command): void {
   program
@@ -9,10 +11,11 @@ export function registerCompress(program: Command): void {
     .requiredOption('--out <dir>', 'output directory for the sub-FM')
     .option('--keep <x>', 'neurons kept per compressed layer: a fraction in (0, 1] or a count > 1', '0.25')
     .option('--retained <layers>', 'comma-separated layers kept whole (default: first and last)')
-    .action(async (opts: { model: string; out: string; keep: string; retained?: string }) => {
+    .option('--backend <name>', `${BACKEND_HELP} (the kept neurons and the weights written do not depend on it)`, backendOption, 'cpu')
+    .action(async (opts: { model: string; out: string; keep: string; retained?: string; backend: BackendChoice }) => {
       const { compressCommand } = await import('../proxy/compress-command.js');
       const { initBackend } = await import('../tensor/backend.js');
-      await initBackend('cpu');
+      await initBackend(opts.backend);
       const keep = Number(opts.keep);
       if (!Number.isFinite(keep)) throw new UserError('command line', '--keep', `expected a number, got "${opts.keep}"`);
       const retained = opts.retained?.split(',').map((v) => {

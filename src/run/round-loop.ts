@@ -1,5 +1,5 @@
 /**
- * The federated rounds (METHOD.md, "The round loop"), as the paper states them. Everything a
+ * The federated rounds (docs/METHOD.md, Setting), as the paper states them. Everything a
  * round records goes through the RoundRecorder; everything a method does, through its hooks.
  */
 import type { FrozenPatch } from '../client/frozen-patch.js';
