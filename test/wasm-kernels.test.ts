@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/tensor/backend.js';
+import { assertTfjsRelease, checkTfjsVersions, TFJS_RELEASE, TfjsReleaseError } from '../src/tensor/tfjs-internals.js';
 import { Rng } from '../src/util/rng.js';
 import { expectClose, randomNormal } from './helpers/numeric.js';
 import { REPO } from './helpers/tiny-run.js';
 
 /**
- * The wasm kernel fixes (src/tensor/wasm-kernels.ts) against tfjs's cpu backend, which has
+ * The wasm kernel fixes (src/tensor/wasm/) against tfjs's cpu backend, which has
  * its own, untouched BatchMatMul and UnsortedSegmentSum. Each computation runs on cpu first,
  * is read into plain arrays, then runs on wasm with the same inputs.
  */
@@ -472,5 +473,73 @@ describe('wasm kernel fixes that keep the stock kernels\' bits', () => {
     `);
     expect(project).toHaveLength(43);
     expect(project).toEqual(stock);
+  });
+});
+
+describe('the tfjs release the internals are read from', () => {
+  it('is the one installed', () => {
+    expect(tf.version_core).toBe(TFJS_RELEASE);
+    expect(() => assertTfjsRelease('wasm')).not.toThrow();
+  });
+
+  it('rejects any other version in one line naming what was found and what is expected', () => {
+    const found = { '@tensorflow/tfjs-core': TFJS_RELEASE, '@tensorflow/tfjs-backend-wasm': '4.21.0' };
+    expect(() => checkTfjsVersions(found)).toThrow(TfjsReleaseError);
+    expect(() => checkTfjsVersions(found)).toThrow(/^tfjs version mismatch: found @tensorflow\/tfjs-backend-wasm 4\.21\.0, expected 4\.22\.0 [^\n]*$/);
+    expect(() => checkTfjsVersions({ '@tensorflow/tfjs-core': '4.22.1' })).toThrow(/found @tensorflow\/tfjs-core 4\.22\.1, expected 4\.22\.0/);
+  });
+});
+
+describe('the Sum and Mean gradients are wasm\'s alone', () => {
+  const rng = new Rng('reduce-grads');
+  const xData = randomNormal(rng, 6 * 5 * 7);
+  const dyData = randomNormal(rng, 6 * 5 * 7);
+  /** Gradients of Sum and Mean over leading, inner and all axes, as module code (tf in scope). */
+  const grads = `[
+    tf.grad((t) => tf.sum(t, 0))(x, tf.tensor(dy.slice(0, 35), [5, 7])),
+    tf.grad((t) => tf.sum(t, [0, 2], true))(x, tf.tensor(dy.slice(0, 5), [1, 5, 1])),
+    tf.grad((t) => tf.sum(t))(x, tf.scalar(dy[0])),
+    tf.grad((t) => tf.mean(t, -1))(x, tf.tensor(dy.slice(0, 30), [6, 5])),
+    tf.grad((t) => tf.mean(t, [0, 2], true))(x, tf.tensor(dy.slice(0, 5), [1, 5, 1])),
+  ]`;
+  const setup = `const x = tf.tensor(${JSON.stringify(Array.from(xData))}, [6, 5, 7]); const dy = ${JSON.stringify(Array.from(dyData))};`;
+
+  /** Calls of `backend`'s OnesLike kernel (the wasm gradients' ones) while the gradients run. */
+  async function onesLikeCalls(backend: BackendName): Promise<number> {
+    await tf.setBackend(backend);
+    const stock = tf.getKernel('OnesLike', backend) as tf.KernelConfig;
+    let calls = 0;
+    tf.unregisterKernel('OnesLike', backend);
+    tf.registerKernel({ ...stock, kernelFunc: (args) => (calls++, stock.kernelFunc(args)) });
+    try {
+      const x = tf.tensor(xData, [6, 5, 7]);
+      tf.dispose([tf.grad((t: tf.Tensor) => tf.sum(t, 0))(x), tf.grad((t: tf.Tensor) => tf.mean(t, -1))(x), x]);
+    } finally {
+      tf.unregisterKernel('OnesLike', backend);
+      tf.registerKernel(stock);
+    }
+    return calls;
+  }
+
+  it('run on wasm, and on cpu tfjs\'s own gradients run instead', async () => {
+    expect(await onesLikeCalls('wasm')).toBe(2);
+    expect(await onesLikeCalls('cpu')).toBe(0);
+  });
+
+  it('leave the cpu backend tfjs\'s stock gradient bits (a process where no wasm gradient was ever registered)', async () => {
+    const bits = `(${grads}).map((g) => Buffer.from(Float32Array.from(g.dataSync()).buffer).toString('base64'))`;
+    const script = `
+      const { initBackend } = await import(${JSON.stringify(join(REPO, 'dist/src/tensor/backend.js'))});
+      await initBackend('cpu');
+      const tf = await import('@tensorflow/tfjs-core');
+      ${setup}
+      console.log(JSON.stringify(${bits}));
+    `;
+    const stock = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: join(REPO, 'dist') }).toString()) as string[];
+    await tf.setBackend('cpu');
+    // The same module code, in this process, whose wasm gradients are registered.
+    const here = tf.tidy(() => new Function('tf', `${setup} return ${bits};`)(tf) as string[]);
+    expect(here).toHaveLength(5);
+    expect(here).toEqual(stock);
   });
 });

@@ -4,7 +4,8 @@ import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { installMissingWasmKernels, installWasmKernelFixes } from './wasm-kernels.js';
+import { assertTfjsRelease, TfjsReleaseError } from './tfjs-internals.js';
+import { installMissingWasmKernels, installWasmKernelFixes } from './wasm/register.js';
 import { findWebGpuAdapter, NO_ADAPTER, useWebGpu, type WebGpuAdapter } from './webgpu.js';
 
 import type { BackendChoice, KernelSet } from './backend-choices.js';
@@ -50,6 +51,7 @@ async function tryTensorflow(skipped: string[]): Promise<string | null> {
 async function tryWasm(skipped: string[], blas: OpenBlas | undefined): Promise<string | null> {
   try {
     await import('@tensorflow/tfjs-backend-wasm');
+    assertTfjsRelease('wasm');
     if (!(await tf.setBackend('wasm'))) {
       skipped.push('wasm: backend did not initialise');
       return null;
@@ -62,6 +64,8 @@ async function tryWasm(skipped: string[], blas: OpenBlas | undefined): Promise<s
     installWasmKernelFixes(blas?.sgemm);
     return 'wasm';
   } catch (err) {
+    // A mismatched tfjs is a broken install to report, not a backend for `auto` to skip.
+    if (err instanceof TfjsReleaseError) throw err;
     skipped.push(`wasm: ${firstLine(err)}`);
     return null;
   }
@@ -90,6 +94,7 @@ async function tryWebgpu(skipped: string[], auto: boolean): Promise<{ name: stri
     }
     return { name: 'webgpu', adapter };
   } catch (err) {
+    if (err instanceof TfjsReleaseError) throw err;
     skipped.push(`webgpu: ${firstLine(err)}`);
     return null;
   }

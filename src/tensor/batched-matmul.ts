@@ -4,7 +4,7 @@ import { I32, inc, nextWhileBelow, op, V128, type Code, type FuncDef, type ValTy
 
 /**
  * Batched matMul out[b] = op(A[b]) x op(B[b]) as a SIMD WebAssembly kernel, for every float32
- * product of the wasm backend (src/tensor/wasm-kernels.ts).
+ * product of the wasm backend (src/tensor/wasm/batch-mat-mul.ts).
  *
  * The results of tfjs's own paths are the contract (every shipped model and reference run was
  * made with them), so the kernel keeps their exact arithmetic: each output is a float32 sum

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * GELU as one kernel forward and one backward where the backend registers them (wasm, see
- * src/tensor/wasm-kernels.ts). The kernels are bit-identical to the composition of tfjs ops
+ * src/tensor/wasm/gelu.ts). The kernels are bit-identical to the composition of tfjs ops
  * that other backends run (src/tensor/gelu-kernel.ts).
  */
 

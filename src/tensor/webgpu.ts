@@ -5,7 +5,9 @@
  * fixed to, or replaced by, ones that sum in one order.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
+import { asWebGpu, assertTfjsRelease, type WebGpuProgram } from './tfjs-internals.js';
 
 export interface WebGpuAdapter {
   vendor: string;
@@ -55,28 +57,16 @@ export async function findWebGpuAdapter(): Promise<WebGpuAdapter | null> {
   };
 }
 
-/** MatMulProgramType.MatMulPackedProgram: tiled, each output summed by one thread in one order. */
-const MATMUL_PACKED = 3;
-
 /** Selects webgpu (after findWebGpuAdapter) and makes it deterministic. */
 export async function useWebGpu(): Promise<boolean> {
-  await import('@tensorflow/tfjs-backend-webgpu');
+  const { webgpu_util } = await import('@tensorflow/tfjs-backend-webgpu');
+  assertTfjsRelease('webgpu');
   if (!(await tf.setBackend('webgpu'))) return false;
-  // The split-K program, chosen by shape otherwise, adds partial sums with float atomics.
-  tf.env().set('WEBGPU_MATMUL_PROGRAM_TYPE', MATMUL_PACKED);
+  // The split-K program, chosen by shape otherwise, adds partial sums with float atomics; the
+  // packed one sums each output in one thread, in one order.
+  tf.env().set('WEBGPU_MATMUL_PROGRAM_TYPE', webgpu_util.MatMulProgramType.MatMulPackedProgram);
   installDeterministicSegmentSum();
   return true;
-}
-
-interface TensorInfo {
-  dataId: object;
-  shape: number[];
-  dtype: tf.DataType;
-}
-
-interface WebGpuBackendLike {
-  runWebGPUProgram(program: object, inputs: TensorInfo[], dtype: tf.DataType, uniforms: Array<{ type: string; data: number[] }>, output?: TensorInfo): TensorInfo;
-  disposeData(dataId: object): void;
 }
 
 /**
@@ -84,7 +74,7 @@ interface WebGpuBackendLike {
  * adding its inputs in index order into its own outputs: no atomics, so the same bits every time,
  * and the cpu backend's order of additions.
  */
-class OrderedSegmentSumProgram {
+class OrderedSegmentSumProgram implements WebGpuProgram {
   readonly variableNames = ['x', 'segmentIds'];
   readonly uniforms = 'numSegments : i32, rows : i32, inSize : i32,';
   readonly workgroupSize: [number, number, number] = [64, 1, 1];
@@ -116,16 +106,16 @@ class OrderedSegmentSumProgram {
   }
 }
 
-function runKernel(name: string, backend: object, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>): TensorInfo {
+function runKernel(name: string, backend: object, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
   const kernel = tf.getKernel(name, 'webgpu');
   if (!kernel) throw new Error(`webgpu: kernel ${name} is not registered`);
-  return kernel.kernelFunc({ inputs, backend, attrs } as unknown as Parameters<typeof kernel.kernelFunc>[0]) as TensorInfo;
+  return kernel.kernelFunc({ inputs, backend, attrs }) as TensorInfo;
 }
 
-function orderedSegmentSum(args: { inputs: { x: TensorInfo; segmentIds: TensorInfo }; backend: WebGpuBackendLike; attrs: { numSegments: number } }): TensorInfo {
-  const { inputs, backend, attrs } = args;
-  const { x, segmentIds } = inputs;
-  const { numSegments } = attrs;
+const orderedSegmentSum: KernelFunc = (args) => {
+  const { x, segmentIds } = args.inputs as { x: TensorInfo; segmentIds: TensorInfo };
+  const { numSegments } = args.attrs as { numSegments: number };
+  const backend = asWebGpu(args.backend);
   const rank = x.shape.length;
   const temps: TensorInfo[] = [];
   // Segments run along axis 0; put it innermost so each row of the 2-D view is one output row.
@@ -157,9 +147,9 @@ function orderedSegmentSum(args: { inputs: { x: TensorInfo; segmentIds: TensorIn
   }
   for (const t of temps) backend.disposeData(t.dataId);
   return result;
-}
+};
 
 function installDeterministicSegmentSum(): void {
   tf.unregisterKernel(tf.UnsortedSegmentSum, 'webgpu');
-  tf.registerKernel({ kernelName: tf.UnsortedSegmentSum, backendName: 'webgpu', kernelFunc: orderedSegmentSum as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: tf.UnsortedSegmentSum, backendName: 'webgpu', kernelFunc: orderedSegmentSum });
 }

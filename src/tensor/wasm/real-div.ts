@@ -1,0 +1,3 @@
+import { broadcastBinary } from './binary.js';
+
+export const realDiv = broadcastBinary('RealDiv', 'div');
