@@ -29,13 +29,12 @@ export function checkTfjsVersions(found: Readonly<Record<string, string>>): void
 }
 
 /**
- * tfjs-core and the given backend's package, as loaded: the backend's module is in Node's cache
- * by the time its fixes install. tfjs-backend-webgpu exports no version constant, so its
- * package.json is read instead.
+ * tfjs-core as loaded, and the given backend's package.json: requiring the backend itself would
+ * load its CommonJS build, a second tfjs beside the ES module one.
  */
 export function assertTfjsRelease(backend: keyof typeof BACKEND_PACKAGES): void {
   const pkg = BACKEND_PACKAGES[backend];
-  const version = backend === 'wasm' ? (require(pkg) as { version_wasm: string }).version_wasm : (require(`${pkg}/package.json`) as { version: string }).version;
+  const version = (require(`${pkg}/package.json`) as { version: string }).version;
   checkTfjsVersions({ [CORE]: tf.version_core, [pkg]: version });
 }
 
