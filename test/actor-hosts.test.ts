@@ -6,10 +6,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { golden, outcome } from './helpers/kit.js';
 import { makeTinyFm4, METHOD_YAML, tinyMethodScenario } from './helpers/tiny-fm4.js';
-import { cli, makeTinyFm, REPO, roundMetrics, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
+import { cli, makeTinyFm, REPO, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
 
-const GOLDEN = JSON.parse(readFileSync(join(REPO, 'test/golden/tiny-fedpetuning.json'), 'utf8')) as { rounds: unknown[]; finalWeightsSha256: string };
+const GOLDEN = golden();
 
 describe('actor hosts (runtime.actors) through the CLI', () => {
   let work: string;
@@ -18,7 +19,6 @@ describe('actor hosts (runtime.actors) through the CLI', () => {
   const results = () => join(work, 'results');
   const runDir = (name: string, id: string) => join(results(), name, id);
   const json = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  const outcome = (name: string, id: string) => ({ rounds: roundMetrics(runDir(name, id)), finalWeightsSha256: json(join(runDir(name, id), 'summary.json'))['finalWeightsSha256'] });
   const run = (file: string, id: string, workers: number, actors: string, extra: string[] = []) =>
     cli(['run', file, '--results', results(), '--run-id', id, '--workers', String(workers), '--actors', actors, ...extra]);
 
@@ -34,7 +34,7 @@ describe('actor hosts (runtime.actors) through the CLI', () => {
     for (const workers of [1, 2]) {
       const r = await run(file, `p${workers}`, workers, 'processes');
       expect(r.code, r.stderr).toBe(0);
-      expect(outcome('tiny', `p${workers}`)).toEqual(GOLDEN);
+      expect(outcome(runDir('tiny', `p${workers}`))).toEqual(GOLDEN);
       expect(json(join(runDir('tiny', `p${workers}`), 'environment.json'))['actors']).toBe('processes');
     }
   });
@@ -44,7 +44,7 @@ describe('actor hosts (runtime.actors) through the CLI', () => {
     expect((await run(file, 'p-resumed', 2, 'processes', ['--stop-after-round', '2'])).code).toBe(0);
     const second = await cli(['run', file, '--results', results(), '--resume', 'p-resumed', '--actors', 'processes']);
     expect(second.code, second.stderr).toBe(0);
-    expect(outcome('tiny', 'p-resumed')).toEqual(GOLDEN);
+    expect(outcome(runDir('tiny', 'p-resumed'))).toEqual(GOLDEN);
   });
 
   it('FedPFT realigning during FL: processes with task errors and killed actors equal threads without', async () => {
@@ -57,8 +57,7 @@ describe('actor hosts (runtime.actors) through the CLI', () => {
     expect(b.code, b.stderr).toBe(0);
     expect(b.stdout).toMatch(/failed \(actor slot \d lost its process \(exit code 70\)\)/);
     expect(b.stdout).toMatch(/failed \(injected task error/);
-    const strip = (o: ReturnType<typeof outcome>) => ({ ...o, rounds: o.rounds.map((r) => ({ ...(r as object), method: { ...((r as { method?: object }).method ?? {}), alignSeconds: 0 } })) });
-    expect(strip(outcome('tiny4', 'processes'))).toEqual(strip(outcome('tiny4', 'threads')));
+    expect(outcome(runDir('tiny4', 'processes'))).toEqual(outcome(runDir('tiny4', 'threads')));
   });
 
   it.each(['threads', 'processes'])('an actor on another backend than the server stops the run (%s): one line, exit 1, nothing written', async (actors) => {

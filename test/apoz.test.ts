@@ -6,24 +6,12 @@ import { initVitParams, vitForward, vitParamShapes, type LoraOptions, type VitCo
 import { ffnActivationZeroCounts, pooledApoz, selectUpdatedNeurons, updatedNeuronCount, type ZeroCounts } from '../src/proxy/apoz.js';
 import { initBackend } from '../src/tensor/backend.js';
 import { Rng } from '../src/util/rng.js';
+import { randomWeights, tinyBert, tinyVit, toParams } from './helpers/kit.js';
 import { randomNormal, randomUniform } from './helpers/numeric.js';
 import { geluExact } from './helpers/vit-reference.js';
 
 /** 3 layers with different FFN widths (as in a sub-FM); 4x4 one-channel images in 2x2 patches: 5 tokens. */
-const CFG: VitConfig = {
-  modelType: 'vit',
-  hiddenSize: 8,
-  numHiddenLayers: 3,
-  numAttentionHeads: 2,
-  intermediateSize: 16,
-  intermediateSizes: [16, 12, 10],
-  imageSize: 4,
-  patchSize: 2,
-  numChannels: 1,
-  numLabels: 3,
-  layerNormEps: 1e-12,
-  qkvBias: true,
-};
+const CFG: VitConfig = tinyVit({ hiddenSize: 8, numHiddenLayers: 3, intermediateSize: 16, intermediateSizes: [16, 12, 10], imageSize: 4, patchSize: 2, numLabels: 3 });
 const D = CFG.hiddenSize;
 const TOKENS = 5;
 const PIXELS = 16;
@@ -41,22 +29,16 @@ const ZERO_EDGE: [number, number] = [-5.6, -5.5];
  * b1 = -30 (always exactly 0) and neurons 3-6 have 12x input weights (often below the edge).
  */
 function model(rng: Rng): Params {
-  const params: Params = new Map();
-  for (const [name, shape] of vitParamShapes(CFG)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    let data: Float32Array;
-    if (name.includes('layernorm') && name.endsWith('.weight')) data = randomNormal(rng, n, 0.2).map((v) => 1 + v);
-    else if (name.endsWith('.bias')) data = randomNormal(rng, n, 0.2);
-    else data = randomNormal(rng, n, 1 / Math.sqrt(shape[0] as number));
+  const weights = randomWeights(vitParamShapes(CFG), rng, { weight: 'fan-in', bias: 0.2, layerNorm: 0.2 });
+  for (const [name, { shape, data }] of weights) {
     if (/layer\.[12]\.attention\.output\.dense/.test(name)) data.fill(0);
     if (name === 'vit.encoder.layer.1.intermediate.dense.bias') data.fill(-30, 0, 3);
     if (name === 'vit.encoder.layer.1.intermediate.dense.weight') {
       const ff = shape[1] as number;
       for (let j = 0; j < D; j++) for (let i = 3; i < 7; i++) data[j * ff + i] = 12 * (data[j * ff + i] as number);
     }
-    params.set(name, tf.tensor(data, shape, 'float32'));
   }
-  return params;
+  return toParams(weights);
 }
 
 /** Non-zero LoRA on layer 0's attention only (layers 1 and 2 keep their hand-computable FFN input). */
@@ -307,10 +289,7 @@ describe('ffnActivationZeroCounts on text', () => {
   });
 
   it('counts the attended positions (the attention-mask plane): a literal pad id with mask 1 counts, padding does not', async () => {
-    const cfg: BertConfig = {
-      modelType: 'bert', vocabSize: 20, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 12,
-      maxPositionEmbeddings: 6, typeVocabSize: 2, numLabels: 2, layerNormEps: 1e-12, padTokenId: 0, hiddenDropoutProb: 0,
-    };
+    const cfg: BertConfig = tinyBert({ hiddenSize: 8, intermediateSize: 12, maxPositionEmbeddings: 6 });
     const params = initBertParams(cfg, new Rng('apoz-text'));
     // [ids | token types | attention mask] of 6 tokens: row 0 holds a literal pad id at position 2 (mask 1), 2 padding positions;
     // row 1 has 3 tokens and 3 padding positions.

@@ -16,36 +16,23 @@ import { TextTokenizer } from '../src/text/tokenizer.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
 import { bertHfShapes, bertReferenceLogits, bertReferenceMlm, positionIds, type BertRefConfig } from './helpers/bert-reference.js';
+import { randomWeights, tinyBert } from './helpers/kit.js';
 import { expectClose, randomNormal } from './helpers/numeric.js';
 import type { HfTensor } from './helpers/vit-reference.js';
 
-const BERT: BertRefConfig = {
-  modelType: 'bert',
-  vocabSize: 23,
-  hiddenSize: 8,
-  numHiddenLayers: 2,
-  numAttentionHeads: 2,
-  intermediateSize: 16,
-  maxPositionEmbeddings: 10,
-  typeVocabSize: 2,
-  numLabels: 3,
-  layerNormEps: 1e-12,
-  padTokenId: 0,
-};
+const BERT: BertConfig = tinyBert({ vocabSize: 23, hiddenSize: 8, intermediateSize: 16, numLabels: 3 });
 
-const ROBERTA: BertRefConfig = {
+const ROBERTA: BertConfig = tinyBert({
   modelType: 'roberta',
   vocabSize: 19,
   hiddenSize: 8,
-  numHiddenLayers: 2,
   numAttentionHeads: 4,
   intermediateSize: 12,
   maxPositionEmbeddings: 12,
   typeVocabSize: 1,
-  numLabels: 2,
   layerNormEps: 1e-5,
   padTokenId: 1,
-};
+});
 
 const T = 8;
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'tokenizer');
@@ -70,14 +57,7 @@ function hfConfig(cfg: BertRefConfig): Record<string, unknown> {
 
 /** Random HF-layout tensors (large enough that every path moves the logits). */
 function randomHf(cfg: BertRefConfig, withMlm: boolean, rng: Rng): Map<string, HfTensor> {
-  const out = new Map<string, HfTensor>();
-  for (const [name, shape] of bertHfShapes(cfg, withMlm)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const data = randomNormal(rng, n, name.endsWith('.bias') ? 0.1 : 0.4);
-    if (/(LayerNorm|layer_norm)\.weight$/.test(name)) for (let i = 0; i < n; i++) data[i] = 1 + 0.1 * (data[i] as number);
-    out.set(name, { shape, data });
-  }
-  return out;
+  return randomWeights(bertHfShapes(cfg, withMlm), rng, { weight: 0.4, bias: 0.1, layerNorm: 0.04 });
 }
 
 function writeHf(dir: string, cfg: BertRefConfig, hf: Map<string, HfTensor>, rename: (n: string) => string = (n) => n): void {
@@ -301,7 +281,7 @@ describe('a literal pad token typed in a text is attended, as in HF (the mask is
   }
 
   it('features that are not three planes of tokens are refused, not misread', () => {
-    const cfg: BertConfig = { ...BERT, hiddenDropoutProb: 0 };
+    const cfg = BERT;
     const params = initBertParams(cfg, new Rng('planes'));
     // 2 * 8 values: the old [ids | token types] layout of 8 tokens.
     expect(() => tf.tidy(() => bertForward(cfg, params, tf.zeros([1, 2 * T]) as tf.Tensor2D))).toThrow(/not 3 planes/);
@@ -315,7 +295,7 @@ describe('a literal pad token typed in a text is attended, as in HF (the mask is
     expect(sameInput(a, { ...a, maxLength: 9 })).toBe(false);
     expect(sameInput(a, { ...a, padTokenId: 1 })).toBe(false);
     expect(sameInput(a, { kind: 'image', channels: 1, height: 8, width: 3 })).toBe(false);
-    const cfg: BertConfig = { ...BERT, hiddenDropoutProb: 0 };
+    const cfg = BERT;
     expect(inputMismatch(cfg, a, 'd')).toBeNull();
     expect(inputMismatch(cfg, { ...a, padTokenId: 1 }, 'd')).toMatch(/pads with id 1, the FM's pad_token_id is 0/);
     expect(inputMismatch(cfg, { ...a, maxLength: 11 }, 'd')).toMatch(/task\.maxLength 11 exceeds the FM's 10 positions/);
@@ -433,7 +413,7 @@ describe('BERT checkpoints: names, round trip and bad files', () => {
 
 describe('bertForwardMacs', () => {
   it('equals a hand count', () => {
-    const cfg: BertConfig = { ...BERT, hiddenDropoutProb: 0 };
+    const cfg = BERT;
     const d = 8;
     const perLayer = T * 4 * d * d + 2 * T * T * d + 2 * T * d * 16;
     expect(bertForwardMacs(cfg, T)).toBe(2 * perLayer + d * d + d * 3);

@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { start, waitFor, type Exit } from './helpers/processes.js';
 import { startRedis, type RedisServer } from './helpers/redis.js';
+import { golden, outcome } from './helpers/kit.js';
 import { makeTinyFm4, METHOD_YAML, tinyMethodScenario } from './helpers/tiny-fm4.js';
-import { cli, makeTinyFm, REPO, roundMetrics, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
+import { cli, makeTinyFm, REPO, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
 
-const GOLDEN = JSON.parse(readFileSync(join(REPO, 'test/golden/tiny-fedpetuning.json'), 'utf8')) as { rounds: unknown[]; finalWeightsSha256: string };
+const GOLDEN = golden();
 
 describe('broker actors (BullMQ on a real redis-server)', () => {
   let redis: RedisServer;
@@ -22,10 +23,6 @@ describe('broker actors (BullMQ on a real redis-server)', () => {
   const workers: Array<ReturnType<typeof start>> = [];
   const results = () => join(work, 'results');
   const runDir = (name: string, id: string) => join(results(), name, id);
-  const outcome = (name: string, id: string) => ({
-    rounds: roundMetrics(runDir(name, id)),
-    finalWeightsSha256: (JSON.parse(readFileSync(join(runDir(name, id), 'summary.json'), 'utf8')) as Record<string, unknown>)['finalWeightsSha256'],
-  });
   /** runtime lines for a fresh queue, so no test sees another's jobs or workers. */
   const brokerRuntime = (queue: string, waitSeconds = 20, url = redis.url) => `  actors: broker\n  broker: { url: "${url}", queue: ${queue}, waitSeconds: ${waitSeconds} }\n`;
   const newQueue = () => `q${++queues}`;
@@ -63,7 +60,7 @@ describe('broker actors (BullMQ on a real redis-server)', () => {
       await Promise.all(ws.map(ready));
       const r = await cli(['run', file, '--results', results(), '--run-id', id]);
       expect(r.code, r.stderr).toBe(0);
-      expect(outcome('tiny', id)).toEqual(GOLDEN);
+      expect(outcome(runDir('tiny', id))).toEqual(GOLDEN);
       const served = ws.map((w) => (w.output().match(/: done in /g) ?? []).length);
       // 4 rounds of 4 clients, each served once; with 2 workers both took part.
       expect(served.reduce((a, b) => a + b, 0)).toBe(16);
@@ -84,7 +81,7 @@ describe('broker actors (BullMQ on a real redis-server)', () => {
     expect(b.code, b.stderr).toBe(0);
     expect(b.stdout).toMatch(/failed \(injected task error/);
     expect(b.stdout).toMatch(/failed \(actor slot 0 lost its worker thread/);
-    expect(outcome('tiny4', 'broker')).toEqual(outcome('tiny4', 'threads'));
+    expect(outcome(runDir('tiny4', 'broker'))).toEqual(outcome(runDir('tiny4', 'threads')));
   });
 
   it('a worker killed with SIGKILL mid-task: its task goes to another worker and the run ends bit-identical', async () => {
@@ -104,7 +101,7 @@ describe('broker actors (BullMQ on a real redis-server)', () => {
     const end: Exit = await run.exited;
     expect(end.code, end.stderr).toBe(0);
     expect(survivor.output()).toMatch(/handed on from a worker that stopped/);
-    expect(outcome('slow', 'killed')).toEqual(outcome('slow', 'threads'));
+    expect(outcome(runDir('slow', 'killed'))).toEqual(outcome(runDir('slow', 'threads')));
   });
 
   it('Redis restarted mid-run: the run finishes, or stops at its checkpoint in one line and --resume ends bit-identical', async () => {
@@ -128,7 +125,7 @@ describe('broker actors (BullMQ on a real redis-server)', () => {
       expect(resumed.code, resumed.stderr).toBe(0);
     }
     console.log(`Redis restart: the first server ${end.code === 0 ? 'finished' : `stopped (${end.stderr.trim()}) and the resumed one finished`}`);
-    expect(outcome('restart', 'broker')).toEqual(outcome('restart', 'threads'));
+    expect(outcome(runDir('restart', 'broker'))).toEqual(outcome(runDir('restart', 'threads')));
   });
 
   it('a grid on the broker (one host shared by its runs, with retried task errors): each run gets the bits it gets on threads', async () => {
@@ -144,7 +141,7 @@ describe('broker actors (BullMQ on a real redis-server)', () => {
     expect(b.code, b.stderr).toBe(0);
     for (const lr of ['0.01', '0.02']) {
       const point = `grid__federation.learningRate=${lr}__seed=7`;
-      expect(outcome('grid-broker', point), point).toEqual(outcome('grid-threads', point));
+      expect(outcome(runDir('grid-broker', point)), point).toEqual(outcome(runDir('grid-threads', point)));
     }
   });
 

@@ -13,57 +13,23 @@ import { neuronSaliency, topKInOrder } from '../src/proxy/saliency.js';
 import { initBackend } from '../src/tensor/backend.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
+import { randomWeights, tinyVit, toParams } from './helpers/kit.js';
 import { expectClose, maxAbsDiff, randomNormal, randomUniform } from './helpers/numeric.js';
-import { geluExact, hfShapes, referenceForward, type HfTensor, type RefConfig } from './helpers/vit-reference.js';
+import { geluExact, hfShapes, referenceForward, refConfig, type HfTensor } from './helpers/vit-reference.js';
 
 /** hidden 8, 4 layers, ff 32 = 4d (so keep 0.25 gives d'_ff = d), 4x4 one-channel images in 2x2 patches. */
-const FM: VitConfig = {
-  modelType: 'vit',
-  hiddenSize: 8,
-  numHiddenLayers: 4,
-  numAttentionHeads: 2,
-  intermediateSize: 32,
-  imageSize: 4,
-  patchSize: 2,
-  numChannels: 1,
-  numLabels: 3,
-  layerNormEps: 1e-12,
-  qkvBias: true,
-};
+const FM: VitConfig = tinyVit({ hiddenSize: 8, numHiddenLayers: 4, imageSize: 4, patchSize: 2, numLabels: 3 });
 const D = FM.hiddenSize;
 const FF = FM.intermediateSize;
 const BATCH = 3;
 const PIXELS = FM.numChannels * FM.imageSize * FM.imageSize;
 
-const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-
-function refConfig(cfg: VitConfig): RefConfig {
-  return { ...cfg, intermediateSizes: Array.from({ length: cfg.numHiddenLayers }, (_, l) => cfg.intermediateSizes?.[l] ?? cfg.intermediateSize) };
-}
-
 /** HF-layout random weights (fan-in scaled, non-trivial biases and LayerNorm gains). */
 function randomHf(cfg: VitConfig, rng: Rng): Map<string, HfTensor> {
-  const out = new Map<string, HfTensor>();
-  for (const [name, shape] of hfShapes(refConfig(cfg))) {
-    const n = size(shape);
-    let data: Float32Array;
-    if (name.includes('layernorm') && name.endsWith('.weight')) data = randomNormal(rng, n, 0.2).map((v) => 1 + v);
-    else if (name.endsWith('.bias')) data = randomNormal(rng, n, 0.2);
-    else if (name.includes('embeddings.') && !name.endsWith('.weight')) data = randomNormal(rng, n, 0.5);
-    else data = randomNormal(rng, n, 1 / Math.sqrt(size(shape.slice(1))));
-    out.set(name, { shape, data });
-  }
-  return out;
+  return randomWeights(hfShapes(refConfig(cfg)), rng, { weight: 'fan-in', layout: 'hf', bias: 0.2, layerNorm: 0.2, embedding: 0.5 });
 }
 
-function internal(hf: ReadonlyMap<string, HfTensor>): Params {
-  const params: Params = new Map();
-  for (const [name, t] of hf) {
-    const x = toInternal(name, t.shape, t.data);
-    params.set(name, tf.tensor(x.data, x.shape, 'float32'));
-  }
-  return params;
-}
+const internal = (hf: ReadonlyMap<string, HfTensor>): Params => toParams(hf, toInternal);
 
 function dispose(params: Params): void {
   for (const t of params.values()) t.dispose();

@@ -1,9 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cli, makeTinyFm, REPO, roundMetrics, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
-
-const GOLDEN = join(REPO, 'test/golden/tiny-fedpetuning.json');
+import { golden, GOLDEN_FILE, outcome, roundMetrics } from './helpers/kit.js';
+import { cli, makeTinyFm, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
 
 describe('determinism contract (tiny FedPETuning scenario through the CLI)', () => {
   let work: string;
@@ -16,7 +15,6 @@ describe('determinism contract (tiny FedPETuning scenario through the CLI)', () 
   });
 
   const runDir = (id: string) => join(work, 'results', 'tiny', id);
-  const summary = (id: string) => JSON.parse(readFileSync(join(runDir(id), 'summary.json'), 'utf8')) as Record<string, unknown>;
 
   it('gives bit-identical metrics and final weights with 1 and with 2 workers', async () => {
     const one = await cli(['run', scenario, '--results', join(work, 'results'), '--run-id', 'w1', '--workers', '1']);
@@ -24,10 +22,9 @@ describe('determinism contract (tiny FedPETuning scenario through the CLI)', () 
     expect(one.code).toBe(0);
     const two = await cli(['run', scenario, '--results', join(work, 'results'), '--run-id', 'w2', '--workers', '2']);
     expect(two.code).toBe(0);
-    expect(roundMetrics(runDir('w1'))).toEqual(roundMetrics(runDir('w2')));
-    expect(summary('w1')['finalWeightsSha256']).toBe(summary('w2')['finalWeightsSha256']);
+    expect(outcome(runDir('w1'))).toEqual(outcome(runDir('w2')));
     expect(one.stdout).toContain('final accuracy');
-    const tensors = roundMetrics(runDir('w2')).map((r) => (r as { tensors: unknown }).tensors);
+    const tensors = roundMetrics(runDir('w2')).map((r) => r.tensors);
     expect(new Set(tensors.map((t) => JSON.stringify(t))).size).toBe(1);
   });
 
@@ -41,16 +38,15 @@ describe('determinism contract (tiny FedPETuning scenario through the CLI)', () 
     const second = await cli(['run', scenario, '--results', results, '--resume', '--workers', '1']);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('resuming');
-    expect(roundMetrics(runDir('resumed'))).toEqual(roundMetrics(runDir('w2')));
-    expect(summary('resumed')['finalWeightsSha256']).toBe(summary('w2')['finalWeightsSha256']);
+    expect(outcome(runDir('resumed'))).toEqual(outcome(runDir('w2')));
   });
 
   it('matches the golden metrics pinned in test/golden', () => {
-    const actual = { rounds: roundMetrics(runDir('w2')), finalWeightsSha256: summary('w2')['finalWeightsSha256'] };
-    if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(GOLDEN)) {
-      writeFileSync(GOLDEN, JSON.stringify(actual, null, 2) + '\n');
-      if (process.env['UPDATE_GOLDEN'] !== '1') throw new Error(`wrote missing golden file ${GOLDEN}; commit it`);
+    const actual = outcome(runDir('w2'));
+    if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(GOLDEN_FILE)) {
+      writeFileSync(GOLDEN_FILE, JSON.stringify(actual, null, 2) + '\n');
+      if (process.env['UPDATE_GOLDEN'] !== '1') throw new Error(`wrote missing golden file ${GOLDEN_FILE}; commit it`);
     }
-    expect(actual).toEqual(JSON.parse(readFileSync(GOLDEN, 'utf8')));
+    expect(actual).toEqual(golden());
   });
 });

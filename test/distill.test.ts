@@ -7,22 +7,11 @@ import { initLoraParams, layerPrefix, vitForward, vitParamShapes, type LoraOptio
 import { distill, distillLoss, distillTrainableNames, ffnTensorNames, type DistillModel, type DistillOptions } from '../src/proxy/distill.js';
 import { initBackend } from '../src/tensor/backend.js';
 import { Rng } from '../src/util/rng.js';
+import { randomWeights, tinyBert, tinyVit, toParams } from './helpers/kit.js';
 import { expectClose, randomNormal, randomUniform } from './helpers/numeric.js';
 
 /** hidden 16, 3 layers, 2 heads, ff 64, 8x8 one-channel images in 4x4 patches (5 tokens). */
-const TEACHER_CFG: VitConfig = {
-  modelType: 'vit',
-  hiddenSize: 16,
-  numHiddenLayers: 3,
-  numAttentionHeads: 2,
-  intermediateSize: 64,
-  imageSize: 8,
-  patchSize: 4,
-  numChannels: 1,
-  numLabels: 3,
-  layerNormEps: 1e-6,
-  qkvBias: true,
-};
+const TEACHER_CFG: VitConfig = tinyVit({ numHiddenLayers: 3, intermediateSize: 64, imageSize: 8, patchSize: 4, numLabels: 3, layerNormEps: 1e-6 });
 const D = 16;
 const FF = 64;
 const KEEP = 16;
@@ -35,17 +24,7 @@ const LORA: LoraOptions = { rank: 2, alpha: 4, dropout: 0.1 };
 
 /** Random weights scaled so every path moves the hidden states by O(1) (HF's 0.02 init would hide mistakes). */
 function randomParams(cfg: VitConfig, rng: Rng): Params {
-  const params: Params = new Map();
-  for (const [name, shape] of vitParamShapes(cfg)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    let data: Float32Array;
-    if (name.includes('layernorm') && name.endsWith('.weight')) data = randomNormal(rng, n, 0.1).map((x) => 1 + x);
-    else if (name.endsWith('.bias')) data = randomNormal(rng, n, 0.1);
-    else if (name.startsWith('vit.embeddings.') && !name.includes('projection')) data = randomNormal(rng, n, 0.5);
-    else data = randomNormal(rng, n, 1 / Math.sqrt(shape[0] as number));
-    params.set(name, tf.tensor(data, shape, 'float32'));
-  }
-  return params;
+  return toParams(randomWeights(vitParamShapes(cfg), rng, { weight: 'fan-in', bias: 0.1, layerNorm: 0.1, embedding: 0.5 }));
 }
 
 /** Kept neurons of the middle layer: a fixed, non-contiguous selection. */
@@ -289,10 +268,7 @@ describe('distillLoss', () => {
 });
 
 describe('distillLoss on text', () => {
-  const BERT_CFG: BertConfig = {
-    modelType: 'bert', vocabSize: 30, hiddenSize: 8, numHiddenLayers: 3, numAttentionHeads: 2, intermediateSize: 16,
-    maxPositionEmbeddings: 10, typeVocabSize: 2, numLabels: 2, layerNormEps: 1e-12, padTokenId: 0, hiddenDropoutProb: 0,
-  };
+  const BERT_CFG: BertConfig = tinyBert({ vocabSize: 30, hiddenSize: 8, numHiddenLayers: 3, intermediateSize: 16 });
   const T_TEXT = 8;
   const D_TEXT = 8;
   /**

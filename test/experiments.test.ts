@@ -9,8 +9,9 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseSetOption } from '../src/experiments/grid.js';
-import { makeTinyFm4 } from './helpers/tiny-fm4.js';
-import { CLI, cli, REPO, roundMetrics, tempDir, writeScenario } from './helpers/tiny-run.js';
+import { outcome } from './helpers/kit.js';
+import { indented, makeTinyFm4, METHOD_YAML } from './helpers/tiny-fm4.js';
+import { CLI, cli, REPO, tempDir, writeScenario } from './helpers/tiny-run.js';
 
 /** The base scenario: FedPFT (so ablate can switch to its variants) on a 4-layer tiny FM. */
 function scenarioYaml(fmDir: string, method: string, seed = 11): string {
@@ -32,42 +33,14 @@ federation:
   batchSize: 16
   learningRate: 0.01
 method:
-${method
-  .trim()
-  .split('\n')
-  .map((line) => `  ${line}`)
-  .join('\n')}
+${indented(method)}
 runtime:
   backend: wasm
   workers: 2
 `;
 }
 
-/** Method sections with tiny distillation and alignment budgets (distilling on mnist, which loads fast). */
-const METHOD_YAML = {
-  fedpetuning: `name: fedpetuning
-lora: { rank: 2, alpha: 4, dropout: 0.1 }`,
-  fedpft: (name = 'fedpft') => `name: ${name}
-lora: { rank: 2, alpha: 4, dropout: 0.1 }
-keep: 0.25
-distill: { dataset: fashion-mnist, examples: 200, steps: 5, batchSize: 16 }
-interval: 2
-proportion: 0.5
-align: { steps: 3, batchSize: 16, probeExamples: 16 }`,
-};
-
-/** roundMetrics without the method's own wall-clock field (FedPFT's alignSeconds). */
-function metrics(runDir: string): unknown[] {
-  return roundMetrics(runDir).map((r) => {
-    const rec = r as { method?: Record<string, unknown> };
-    if (!rec.method) return rec;
-    const { alignSeconds: _a, ...method } = rec.method;
-    return { ...rec, method };
-  });
-}
-
 const json = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-const summaryOf = (runDir: string) => json(join(runDir, 'summary.json')) as { finalWeightsSha256: string; method: string };
 
 function mtimes(runDir: string): Record<string, number> {
   return Object.fromEntries(readdirSync(runDir).map((f) => [f, statSync(join(runDir, f)).mtimeMs]));
@@ -116,8 +89,7 @@ describe('fedpft ablate', () => {
     names.forEach((name, i) => {
       const mine = join(grid, name);
       const ref = join(alone, 'tiny4', String(i));
-      expect(metrics(mine), name).toEqual(metrics(ref));
-      expect(summaryOf(mine).finalWeightsSha256, name).toBe(summaryOf(ref).finalWeightsSha256);
+      expect(outcome(mine), name).toEqual(outcome(ref));
     });
   });
 });
@@ -185,8 +157,7 @@ describe('fedpft sweep', () => {
     // The same grid run without interruption (by the previous test: this one needs it) gives the same numbers.
     for (const v of ['0.5', '5']) {
       const name = `tiny4__partition.alpha=${v}__seed=11`;
-      expect(metrics(join(grid, name)), name).toEqual(metrics(join(results, 'tiny4-sweep', name)));
-      expect(summaryOf(join(grid, name)).finalWeightsSha256).toBe(summaryOf(join(results, 'tiny4-sweep', name)).finalWeightsSha256);
+      expect(outcome(join(grid, name)), name).toEqual(outcome(join(results, 'tiny4-sweep', name)));
     }
   });
 

@@ -8,27 +8,11 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { planRound } from '../src/fl/faults.js';
 import { decodeSafetensors } from '../src/model/safetensors.js';
-import { weightsHash, type RoundRecord } from '../src/results/run-dir.js';
+import { weightsHash } from '../src/results/run-dir.js';
 import type { Scenario } from '../src/scenario/schema.js';
+import { outcome, roundMetrics, roundRecords, summaryOf } from './helpers/kit.js';
 import { makeTinyFm4, METHOD_YAML, tinyMethodScenario } from './helpers/tiny-fm4.js';
-import { cli, makeTinyFm, roundMetrics, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
-
-/** roundMetrics, also without the method's own wall-clock field (FedPFT's alignSeconds). */
-function metrics(runDir: string): unknown[] {
-  return roundMetrics(runDir).map((r) => {
-    const rec = r as { method?: Record<string, unknown> };
-    if (!rec.method) return rec;
-    const { alignSeconds: _a, ...method } = rec.method;
-    return { ...rec, method };
-  });
-}
-
-function records(runDir: string): RoundRecord[] {
-  return readFileSync(join(runDir, 'rounds.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as RoundRecord);
-}
+import { cli, makeTinyFm, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
 
 function json<T>(file: string): T {
   return JSON.parse(readFileSync(file, 'utf8')) as T;
@@ -40,7 +24,7 @@ function plans(runDir: string) {
   const { sizes } = json<{ sizes: number[] }>(join(runDir, 'partition.json'));
   const fed = scenario.federation;
   const steps = (c: number) => fed.localEpochs * Math.ceil((sizes[c] as number) / fed.batchSize);
-  return records(runDir).map((r) => ({ record: r, plan: planRound(scenario.seed, r.round, r.clients, scenario.faults, steps) }));
+  return roundRecords(runDir).map((r) => ({ record: r, plan: planRound(scenario.seed, r.round, r.clients, scenario.faults, steps) }));
 }
 
 function checkpoint(runDir: string) {
@@ -55,7 +39,6 @@ describe('faults (tiny scenarios through the CLI)', () => {
   let fm4: string;
   const results = () => join(work, 'results');
   const runDir = (name: string, id: string) => join(work, 'results', name, id);
-  const summary = (dir: string) => json<Record<string, unknown>>(join(dir, 'summary.json'));
   const run = (file: string, id: string, workers = 2) => cli(['run', file, '--results', results(), '--run-id', id, '--workers', String(workers)]);
 
   beforeAll(async () => {
@@ -73,8 +56,7 @@ describe('faults (tiny scenarios through the CLI)', () => {
     const b = await run(faulty, 'inject');
     expect(b.code, b.stderr).toBe(0);
     expect(b.stderr).toBe('');
-    expect(metrics(runDir('tiny', 'inject'))).toEqual(metrics(runDir('tiny', 'clean')));
-    expect(summary(runDir('tiny', 'inject'))['finalWeightsSha256']).toBe(summary(runDir('tiny', 'clean'))['finalWeightsSha256']);
+    expect(outcome(runDir('tiny', 'inject'))).toEqual(outcome(runDir('tiny', 'clean')));
 
     // Exactly the injected first attempts failed, each once, and each was retried.
     const expected = plans(runDir('tiny', 'inject')).flatMap(({ record, plan }) =>
@@ -100,11 +82,10 @@ describe('faults (tiny scenarios through the CLI)', () => {
     const b = await run(faulty, 'inject');
     expect(b.code, b.stderr).toBe(0);
     // Round 2 is an alignment round: its frozen-model update must reach actors that replace crashed ones.
-    expect(records(runDir('tiny4', 'clean'))[1]?.method?.['aligned']).toBe(true);
+    expect(roundRecords(runDir('tiny4', 'clean'))[1]?.method?.['aligned']).toBe(true);
     const crashesAfterAlignment = [...b.stdout.matchAll(/^round (\d+): client \d+ failed \(actor slot/gm)].filter((m) => Number(m[1]) > 2);
     expect(crashesAfterAlignment.length).toBeGreaterThan(0);
-    expect(metrics(runDir('tiny4', 'inject'))).toEqual(metrics(runDir('tiny4', 'clean')));
-    expect(summary(runDir('tiny4', 'inject'))['finalWeightsSha256']).toBe(summary(runDir('tiny4', 'clean'))['finalWeightsSha256']);
+    expect(outcome(runDir('tiny4', 'inject'))).toEqual(outcome(runDir('tiny4', 'clean')));
   });
 
   it('dropout and deadline stragglers: seeded, recorded as planRound says, and only the rest aggregated', async () => {
@@ -114,8 +95,7 @@ describe('faults (tiny scenarios through the CLI)', () => {
     const two = await run(file, 'churn-w2', 2);
     expect(two.code, two.stderr).toBe(0);
     const [d1, d2] = [runDir('tiny', 'churn-w1'), runDir('tiny', 'churn-w2')];
-    expect(metrics(d1)).toEqual(metrics(d2));
-    expect(summary(d1)['finalWeightsSha256']).toBe(summary(d2)['finalWeightsSha256']);
+    expect(outcome(d1)).toEqual(outcome(d2));
 
     let dropped = 0;
     let late = 0;
@@ -136,7 +116,7 @@ describe('faults (tiny scenarios through the CLI)', () => {
     // Faults that remove clients do change the result (unlike injected errors).
     const clean = writeScenario(work, tinyScenario(fm), 'clean.yaml');
     if (!existsSync(runDir('tiny', 'clean'))) expect((await run(clean, 'clean')).code).toBe(0);
-    expect(summary(d1)['finalWeightsSha256']).not.toBe(summary(runDir('tiny', 'clean'))['finalWeightsSha256']);
+    expect(summaryOf(d1).finalWeightsSha256).not.toBe(summaryOf(runDir('tiny', 'clean')).finalWeightsSha256);
   });
 
   describe('NaN updates (seed 12: round 1 has none, round 2 has one from client 11)', () => {
@@ -158,11 +138,11 @@ describe('faults (tiny scenarios through the CLI)', () => {
       }
       expect(plans(dir)[0]?.record.faults).toBeUndefined();
       expect(rejected).toBeGreaterThanOrEqual(2);
-      const s = summary(dir);
-      expect(typeof s['finalAccuracy']).toBe('number');
+      const s = summaryOf(dir);
+      expect(typeof s.finalAccuracy).toBe('number');
       const { global } = checkpoint(dir);
       expect(global.every((v) => Number.isFinite(v))).toBe(true);
-      expect(weightsHash(global)).toBe(s['finalWeightsSha256']);
+      expect(weightsHash(global)).toBe(s.finalWeightsSha256);
     });
 
     it('onDivergence stop: exit 1, one line naming client and round, no summary, checkpoint at the last good round', async () => {
@@ -179,7 +159,7 @@ describe('faults (tiny scenarios through the CLI)', () => {
       expect(ckpt.global.every((v) => Number.isFinite(v))).toBe(true);
       // Round 1 is what a run that rejects NaN also did in round 1.
       const reject = runDir('tiny', 'nan-reject');
-      expect(metrics(dir)).toEqual(metrics(reject).slice(0, 1));
+      expect(roundMetrics(dir)).toEqual(roundMetrics(reject).slice(0, 1));
       // Resuming meets the same NaN again: the stop is as deterministic as the run.
       const again = await cli(['run', file, '--results', results(), '--resume', 'nan-stop', '--workers', '1']);
       expect(again.code, again.stderr).toBe(1);

@@ -15,37 +15,17 @@ import {
 } from '../src/proxy/layer-drop.js';
 import { initBackend } from '../src/tensor/backend.js';
 import { Rng } from '../src/util/rng.js';
-import { expectClose, maxAbsDiff, randomNormal, randomUniform } from './helpers/numeric.js';
+import { randomWeights, tinyVit, toParams } from './helpers/kit.js';
+import { expectClose, maxAbsDiff, randomUniform } from './helpers/numeric.js';
 
 /** 12 layers like the paper's FM, tiny otherwise. */
-const FM: VitConfig = {
-  modelType: 'vit',
-  hiddenSize: 8,
-  numHiddenLayers: 12,
-  numAttentionHeads: 2,
-  intermediateSize: 16,
-  imageSize: 4,
-  patchSize: 2,
-  numChannels: 1,
-  numLabels: 3,
-  layerNormEps: 1e-12,
-  qkvBias: true,
-};
+const FM: VitConfig = tinyVit({ hiddenSize: 8, numHiddenLayers: 12, intermediateSize: 16, imageSize: 4, patchSize: 2, numLabels: 3 });
 const PIXELS = FM.numChannels * FM.imageSize * FM.imageSize;
 const BATCH = 3;
 
 /** Random weights large enough that every layer changes the logits (HF's 0.02 init would not). */
 function randomParams(cfg: VitConfig, rng: Rng): Params {
-  const params: Params = new Map();
-  for (const [name, shape] of vitParamShapes(cfg)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    let data: Float32Array;
-    if (name.includes('layernorm') && name.endsWith('.weight')) data = randomNormal(rng, n, 0.2).map((v) => 1 + v);
-    else if (name.endsWith('.bias')) data = randomNormal(rng, n, 0.2);
-    else data = randomNormal(rng, n, 1 / Math.sqrt(shape[0] as number));
-    params.set(name, tf.tensor(data, shape, 'float32'));
-  }
-  return params;
+  return toParams(randomWeights(vitParamShapes(cfg), rng, { weight: 'fan-in', bias: 0.2, layerNorm: 0.2 }));
 }
 
 function logits(cfg: VitConfig, params: Params, images: Float32Array): Float32Array {

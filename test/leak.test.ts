@@ -10,7 +10,8 @@ import { runInNewContext } from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runScenario } from '../index.js';
 import { parseScenario } from '../src/scenario/load.js';
-import { makeTinyFm, TINY_FM, tempDir } from './helpers/tiny-run.js';
+import { tinyVit } from './helpers/kit.js';
+import { makeTinyFm, tempDir } from './helpers/tiny-run.js';
 
 const ROUNDS = 200;
 const RSS_GROWTH_LIMIT_MB = 30;
@@ -23,7 +24,7 @@ const gc = runInNewContext('gc') as () => void;
 
 /** A 1-layer ViT with d = 8, written by the project's code in a child process (keeps this one's backend free). */
 function makeMicroFm(dir: string): Promise<void> {
-  return makeTinyFm(dir, { ...TINY_FM, hiddenSize: 8, numHiddenLayers: 1, intermediateSize: 16 }, 'micro-fm');
+  return makeTinyFm(dir, tinyVit({ hiddenSize: 8, numHiddenLayers: 1, intermediateSize: 16 }), 'micro-fm');
 }
 
 describe(`no leaks over ${ROUNDS} rounds (in-process runScenario)`, () => {

@@ -4,11 +4,9 @@ import { initBertParams, type BertConfig } from '../src/model/bert.js';
 import { disposeParams, type Params } from '../src/model/params.js';
 import { initBackend } from '../src/tensor/backend.js';
 import { Rng } from '../src/util/rng.js';
+import { tinyBert } from './helpers/kit.js';
 
-const BERT: BertConfig = {
-  modelType: 'bert', vocabSize: 20, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 16,
-  maxPositionEmbeddings: 10, typeVocabSize: 2, numLabels: 2, layerNormEps: 1e-12, padTokenId: 0, hiddenDropoutProb: 0.1,
-};
+const BERT: BertConfig = tinyBert({ hiddenSize: 8, intermediateSize: 16, hiddenDropoutProb: 0.1 });
 const LORA = { rank: 2, alpha: 4, dropout: 0.1 };
 const POOLER = ['bert.pooler.dense.bias', 'bert.pooler.dense.weight'];
 

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { outcome, roundRecords, summaryOf } from './helpers/kit.js';
 import { makeTinyFm4, METHOD_YAML, TINY_FM4, tinyMethodScenario } from './helpers/tiny-fm4.js';
 import { cli, tempDir, writeScenario } from './helpers/tiny-run.js';
 
@@ -37,22 +38,9 @@ interface Round {
 let work: string;
 const results = () => join(work, 'results');
 const runDir = (scenario: string, id: string) => join(results(), scenario, id);
-const rounds = (scenario: string, id: string): Round[] =>
-  readFileSync(join(runDir(scenario, id), 'rounds.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as Round);
-const summary = (scenario: string, id: string) => JSON.parse(readFileSync(join(runDir(scenario, id), 'summary.json'), 'utf8')) as Record<string, unknown>;
-const info = (scenario: string, id: string) => summary(scenario, id)['methodInfo'] as Record<string, unknown>;
-
-/** rounds.jsonl without the wall-clock fields: what must be identical between equivalent runs. */
-function metrics(scenario: string, id: string): unknown[] {
-  return rounds(scenario, id).map(({ wallSeconds: _w, clientTrainSeconds: _c, method, ...rest }) => {
-    if (!method) return rest;
-    const { alignSeconds: _a, ...facts } = method;
-    return { ...rest, method: facts };
-  });
-}
+const rounds = (scenario: string, id: string) => roundRecords<Round>(runDir(scenario, id));
+const summary = (scenario: string, id: string) => summaryOf(runDir(scenario, id));
+const info = (scenario: string, id: string) => summary(scenario, id).methodInfo;
 
 /** Multiply-adds of one forward pass of a ViT with LoRA of rank r on the 4 attention projections, from the shapes. */
 function handMacs(ffWidths: number[], r: number): number {
@@ -160,16 +148,14 @@ describe('method costs and FedPFT determinism (tiny 4-layer scenario through the
   });
 
   it('fedpft gives identical metrics and final weights with 1 and 2 workers', () => {
-    expect(metrics('pft', 'w2')).toEqual(metrics('pft', 'w1'));
-    expect(summary('pft', 'w2')['finalWeightsSha256']).toBe(summary('pft', 'w1')['finalWeightsSha256']);
+    expect(outcome(runDir('pft', 'w2'))).toEqual(outcome(runDir('pft', 'w1')));
   });
 
   it('fedpft stopped after an alignment round and resumed ends identical to an uninterrupted run', () => {
     const resumed = rounds('pft', 'stopped');
     // Round 3's download includes the patch published after round 2, known again from rounds.jsonl.
     expect((resumed[2] as Round).bytesDown).toBeGreaterThan(K * 4 * TRAINABLE);
-    expect(metrics('pft', 'stopped')).toEqual(metrics('pft', 'w1'));
-    expect(summary('pft', 'stopped')['finalWeightsSha256']).toBe(summary('pft', 'w1')['finalWeightsSha256']);
+    expect(outcome(runDir('pft', 'stopped'))).toEqual(outcome(runDir('pft', 'w1')));
   });
 
   it("client forward MACs: fedpft's sub-FM costs less than the full FM and matches a count from the shapes", () => {

@@ -13,6 +13,7 @@ import { saveVit } from '../src/model/vit-checkpoint.js';
 import { parseScenario } from '../src/scenario/load.js';
 import { initBackend } from '../src/tensor/backend.js';
 import { Rng } from '../src/util/rng.js';
+import { randomNormal } from './helpers/numeric.js';
 import { METHOD_YAML, TINY_FM4, tinyMethodScenario } from './helpers/tiny-fm4.js';
 import { tempDir } from './helpers/tiny-run.js';
 
@@ -50,11 +51,6 @@ const sameBits = (a: Float32Array, b: Float32Array) =>
 
 function loraNames(layers: readonly number[]): string[] {
   return layers.flatMap((l) => TARGETS.flatMap((t) => [`vit.encoder.layer.${l}.${t}.lora_A.weight`, `vit.encoder.layer.${l}.${t}.lora_B.weight`]));
-}
-
-function randomVector(n: number, seed: string): Float32Array {
-  const rng = new Rng(seed);
-  return Float32Array.from({ length: n }, () => rng.normal());
 }
 
 /** The slices of `global` by the client model's trainable names (spec order, spec shapes). */
@@ -135,7 +131,7 @@ describe('plug-in: evaluation writes exactly LoRA and head into the full FM', ()
   it('fedpetuning', async () => {
     const { method, setup } = await setUp(METHOD_YAML.fedpetuning);
     methods.push(method);
-    const global = randomVector(setup.initial.length, 'pet-global');
+    const global = randomNormal(new Rng('pet-global'), setup.initial.length);
     const full = await evaluatedModel(method, global);
     const expected = slices(setup.clientModel, global);
     expect([...expected.keys()].sort()).toEqual([...loraNames([0, 1, 2, 3]), 'classifier.bias', 'classifier.weight'].sort());
@@ -145,12 +141,12 @@ describe('plug-in: evaluation writes exactly LoRA and head into the full FM', ()
   it('fedpft: before and after a realignment, the FM (its FFNs included) is untouched', async () => {
     const { method, setup } = await setUp(METHOD_YAML.fedpft());
     methods.push(method);
-    const global = randomVector(setup.initial.length, 'pft-global');
+    const global = randomNormal(new Rng('pft-global'), setup.initial.length);
     checkPlugIn(await evaluatedModel(method, global), slices(setup.clientModel, global));
 
     // An alignment round with fake APoZ reports, then plug in another vector.
     await (method.afterAggregate as AfterAggregate)(fakeRound(INTERVAL, global, fakeApoz(setup)));
-    const next = randomVector(setup.initial.length, 'pft-global-2');
+    const next = randomNormal(new Rng('pft-global-2'), setup.initial.length);
     checkPlugIn(await evaluatedModel(method, next), slices(setup.clientModel, next));
   });
 
@@ -161,7 +157,7 @@ describe('plug-in: evaluation writes exactly LoRA and head into the full FM', ()
     const layerMap = [0, 1, 3];
     expect(setup.info['layerMap']).toEqual(layerMap);
     expect(setup.clientModel.config.numHiddenLayers).toBe(3);
-    const global = randomVector(setup.initial.length, 'ot-global');
+    const global = randomNormal(new Rng('ot-global'), setup.initial.length);
     const expected = new Map<string, Float32Array>();
     for (const [name, slice] of slices(setup.clientModel, global)) {
       const l = layerOf(name);

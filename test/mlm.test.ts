@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { maskBatch, packWindows, splitWindows, type SpecialIds } from '../src/pretrain/mlm-data.js';
 import { Rng } from '../src/util/rng.js';
+import { TINY_ENCODER } from './helpers/kit.js';
 import { cli, tempDir } from './helpers/tiny-run.js';
 
 const SPECIALS: SpecialIds = { cls: 2, sep: 3, mask: 4, special: new Set([0, 1, 2, 3, 4]), vocabSize: 50 };
@@ -96,7 +97,7 @@ function recipe(out: string): string {
     corpora: ['moby-dick'],
     maxTextsPerCorpus: 200,
     tokenizer: { vocabSize: 300 },
-    arch: { hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32 },
+    arch: { ...TINY_ENCODER, numHiddenLayers: 1 },
     maxLength: 24,
     validationEvery: 10,
     epochs: 1,
@@ -157,7 +158,7 @@ describe('fedpft pretrain (masked LM)', () => {
     expect(info('base').heldOutMaskedLoss).toBeLessThan(Math.log(300) - 0.5);
 
     for (const [extra, field] of [
-      [{ arch: { hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32 } }, 'arch'],
+      [{ arch: { ...TINY_ENCODER, numHiddenLayers: 1 } }, 'arch'],
       [{ init: join(work, 'nowhere') }, 'init'],
       [{ maxLength: 64 }, 'maxLength'],
     ] as const) {

@@ -6,14 +6,15 @@ import { TextTokenizer } from '../src/text/tokenizer.js';
 import { Rng } from '../src/util/rng.js';
 import { bertReferenceHidden, bertReferenceLogits, type BertRefConfig } from './helpers/bert-reference.js';
 import { expectClose, randomUniform } from './helpers/numeric.js';
-import { cli, makeTinyFm, makeTinyTextFm, tempDir, TINY_FM } from './helpers/tiny-run.js';
-import { referenceForward, type HfTensor } from './helpers/vit-reference.js';
+import { tinyVit } from './helpers/kit.js';
+import { cli, makeTinyFm, makeTinyTextFm, tempDir } from './helpers/tiny-run.js';
+import { referenceForward, refConfig, type HfTensor } from './helpers/vit-reference.js';
 
 function hfTensors(dir: string): Map<string, HfTensor> {
   return new Map([...readCheckpoint(dir).tensors].map(([n, t]) => [n, { shape: t.shape, data: t.data }]));
 }
 
-function refConfig(dir: string): BertRefConfig {
+function bertRefConfig(dir: string): BertRefConfig {
   const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, number>;
   return {
     modelType: 'bert',
@@ -58,7 +59,7 @@ describe('fedpft predict', () => {
     expect(hidden.code, hidden.stderr).toBe(0);
     const tok = TextTokenizer.fromFile(join(textFm, 'tokenizer.json'));
     const hf = hfTensors(textFm);
-    const cfg = refConfig(textFm);
+    const cfg = bertRefConfig(textFm);
     const gotLogits = parseLines(logits.stdout);
     const gotHidden = parseLines(hidden.stdout);
     inputs.forEach((input, i) => {
@@ -93,8 +94,7 @@ describe('fedpft predict', () => {
     const r = await cli(['predict', '--model', vitFm, '--input', file, '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const got = parseLines(readFileSync(out, 'utf8')).flatMap((p) => p.logits as number[]);
-    const cfg = { ...TINY_FM, intermediateSizes: [32, 32] };
-    expectClose(got, referenceForward(cfg, hfTensors(vitFm), images, 3), 1e-4, 'ViT logits');
+    expectClose(got, referenceForward(refConfig(tinyVit()), hfTensors(vitFm), images, 3), 1e-4, 'ViT logits');
   });
 
   it('bad input is one line and exit 2, naming the file and line', async () => {

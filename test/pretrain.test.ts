@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { TINY_ENCODER } from './helpers/kit.js';
 import { cli, tempDir } from './helpers/tiny-run.js';
 
 function recipe(out: string): string {
@@ -9,7 +10,7 @@ function recipe(out: string): string {
     out,
     seed: 3,
     dataset: 'mnist',
-    arch: { hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32, patchSize: 7 },
+    arch: { ...TINY_ENCODER, numHiddenLayers: 1, patchSize: 7 },
     epochs: 1,
     batchSize: 400,
     learningRate: 0.003,

@@ -11,6 +11,7 @@ import { labelCounts, partition } from '../src/data/partition.js';
 import { loadTask } from '../src/data/registry.js';
 import { parseScenario } from '../src/scenario/load.js';
 import type { Scenario } from '../src/scenario/schema.js';
+import { roundRecords, summaryOf } from './helpers/kit.js';
 import { cli, makeTinyFm, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
 import { pairedReference } from '../src/report/tables.js';
 
@@ -85,7 +86,7 @@ describe('fedpft report on a real sweep', () => {
     for (const alpha of [0.5, 5]) {
       const names = [7, 8].map((seed) => `tiny__partition.alpha=${alpha}__seed=${seed}`);
       runsOf.set(alpha, names);
-      byAlpha.set(alpha, names.map((n) => JSON.parse(readFileSync(join(grid, n, 'summary.json'), 'utf8')) as Summary));
+      byAlpha.set(alpha, names.map((n) => summaryOf<Summary>(join(grid, n))));
     }
 
     const csv = parseCsv(readFileSync(join(out, 'report.csv'), 'utf8'));
@@ -116,9 +117,7 @@ describe('fedpft report on a real sweep', () => {
     checkXml(acc);
     expect(acc.match(/<polyline /g)).toHaveLength(2);
     for (const alpha of [0.5, 5]) {
-      const rounds = (runsOf.get(alpha) as string[]).map((n) =>
-        readFileSync(join(grid, n, 'rounds.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { round: number; accuracy: number }),
-      );
+      const rounds = (runsOf.get(alpha) as string[]).map((n) => roundRecords<{ round: number; accuracy: number }>(join(grid, n)));
       for (const round of [1, 2]) {
         const m = mean(rounds.map((rs) => (rs.find((x) => x.round === round) as { accuracy: number }).accuracy));
         expect(acc).toContain(`<title>fedpetuning, dirichlet α=${alpha} (n=2): round ${round}, ${(100 * m).toFixed(2)}%</title>`);

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cli, makeTinyFm, makeTinyTextFm, roundMetrics, tempDir, tinyScenario, tinyTextScenario, writeScenario } from './helpers/tiny-run.js';
+import { roundMetrics, summaryOf } from './helpers/kit.js';
+import { cli, makeTinyFm, makeTinyTextFm, tempDir, tinyScenario, tinyTextScenario, writeScenario } from './helpers/tiny-run.js';
 
 const FEDPFT = `name: fedpft
   lora: { rank: 4, alpha: 8, dropout: 0.1 }
@@ -16,11 +16,6 @@ const FEDOT = `name: fedot
   adapterLayers: 1
   emulatorLayers: 1
   distill: { dataset: sotu, examples: 48, steps: 3, batchSize: 8 }`;
-
-interface Summary {
-  finalAccuracy: number;
-  methodInfo: Record<string, unknown>;
-}
 
 describe('federated runs on a text task (tiny BERT FM on spam)', () => {
   let work = '';
@@ -41,7 +36,7 @@ describe('federated runs on a text task (tiny BERT FM on spam)', () => {
       const r = await cli(['run', file, '--results', join(work, 'results', label), '--run-id', 'a']);
       expect(r.code, r.stderr).toBe(0);
       const dir = join(work, 'results', label, 'tiny-text', 'a');
-      const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Summary;
+      const summary = summaryOf(dir);
       expect(summary.finalAccuracy).toBeGreaterThan(0);
       expect(roundMetrics(dir)).toHaveLength(3);
       // 24 tokens per example: the FM's MACs follow the padded length (hand count: 4 layers of
@@ -53,7 +48,7 @@ describe('federated runs on a text task (tiny BERT FM on spam)', () => {
       expect(summary.methodInfo['clientForwardMacsPerExample']).toBeGreaterThan(0);
       if (label === 'fedpft') expect(JSON.stringify(roundMetrics(dir))).toContain('"aligned":true');
       // Tensor counts (server and the largest actor) stay flat from round 2 on, realignments included.
-      const tensors = roundMetrics(dir).map((r) => (r as { tensors: unknown }).tensors);
+      const tensors = roundMetrics(dir).map((r) => r.tensors);
       expect(tensors[2]).toEqual(tensors[1]);
     });
   }

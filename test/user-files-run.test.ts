@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/util/rng.js';
+import { summaryOf, tinyVit } from './helpers/kit.js';
 import { cli, makeTinyFm, makeTinyTextFm, tempDir, tinyScenario, tinyTextScenario, writeScenario } from './helpers/tiny-run.js';
 
 /** A GLUE-style QNLI TSV (question, sentence, label) with a learnable rule: the pair repeats a question word or not. */
@@ -32,7 +33,7 @@ describe("scenarios on the user's own files (GLUE TSV, CIFAR binary)", () => {
   let work = '';
   beforeAll(async () => {
     work = tempDir('user-files');
-    await Promise.all([makeTinyTextFm(join(work, 'text-fm')), makeTinyFm(join(work, 'vit32'), { modelType: 'vit', hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 32, imageSize: 32, patchSize: 8, numChannels: 3, numLabels: 10, layerNormEps: 1e-12, qkvBias: true })]);
+    await Promise.all([makeTinyTextFm(join(work, 'text-fm')), makeTinyFm(join(work, 'vit32'), tinyVit({ imageSize: 32, patchSize: 8, numChannels: 3 }))]);
   });
 
   it('glue-qnli: sentence pairs from train.tsv / dev.tsv run through FedPETuning', async () => {
@@ -43,7 +44,7 @@ describe("scenarios on the user's own files (GLUE TSV, CIFAR binary)", () => {
       .replace('  dataset: spam\n  trainLimit: 240\n  evalLimit: 120\n', `  dataset: glue-qnli\n  files: { train: ${join(work, 'train.tsv')}, validation: ${join(work, 'dev.tsv')} }\n`);
     const r = await cli(['run', writeScenario(work, text, 'qnli.yaml'), '--results', join(work, 'res'), '--run-id', 'q']);
     expect(r.code, r.stderr).toBe(0);
-    const summary = JSON.parse(readFileSync(join(work, 'res', 'tiny-text', 'q', 'summary.json'), 'utf8')) as { finalAccuracy: number };
+    const summary = summaryOf(join(work, 'res', 'tiny-text', 'q'));
     expect(summary.finalAccuracy).toBeGreaterThan(0);
     const scenario = JSON.parse(readFileSync(join(work, 'res', 'tiny-text', 'q', 'scenario.json'), 'utf8')) as { task: { files: { train: string } } };
     expect(scenario.task.files.train).toBe(join(work, 'train.tsv'));

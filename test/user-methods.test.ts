@@ -6,15 +6,16 @@
  * worker count or a resume.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start, waitFor } from './helpers/processes.js';
+import { golden, outcome, summaryOf } from './helpers/kit.js';
 import { startRedis, type RedisServer } from './helpers/redis.js';
-import { cli, makeTinyFm, REPO, roundMetrics, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
+import { cli, makeTinyFm, REPO, tempDir, tinyScenario, writeScenario } from './helpers/tiny-run.js';
 
-const GOLDEN = JSON.parse(readFileSync(join(REPO, 'test/golden/tiny-fedpetuning.json'), 'utf8')) as { rounds: unknown[]; finalWeightsSha256: string };
+const GOLDEN = golden();
 
 type Vars = ReadonlyMap<string, tf.Variable>;
 interface FedProxModule {
@@ -30,8 +31,6 @@ describe('user methods in a project outside the repository', () => {
   let redis: RedisServer;
   const results = () => join(project, 'results');
   const runDir = (name: string, id: string) => join(results(), name, id);
-  const summary = (name: string, id: string) => JSON.parse(readFileSync(join(runDir(name, id), 'summary.json'), 'utf8')) as Record<string, unknown>;
-  const outcome = (name: string, id: string) => ({ rounds: roundMetrics(runDir(name, id)), finalWeightsSha256: summary(name, id)['finalWeightsSha256'] });
   const scenario = (name: string, method: string, runtime = '', file = `${name}.yaml`) =>
     writeScenario(project, tinyScenario(fm, runtime).replace('name: tiny', `name: ${name}`).replace(/method:\n {2}name: fedpetuning\n {2}lora: .*\n/, `method:\n${method}\n`), file);
   const run = async (file: string, id: string, extra: string[]) => {
@@ -94,30 +93,30 @@ describe('user methods in a project outside the repository', () => {
 
   it('FedProx with mu = 0 is FedPETuning bit for bit; with mu > 0 it differs', async () => {
     await run(scenario('prox0', '  module: ./methods/fedprox.js\n  name: fedprox\n  mu: 0\n  lora: { rank: 4, alpha: 8, dropout: 0.1 }'), 'threads1', ['--workers', '1']);
-    expect(outcome('prox0', 'threads1')).toEqual(GOLDEN);
-    expect(summary('prox0', 'threads1')['method']).toBe('fedprox');
+    expect(outcome(runDir('prox0', 'threads1'))).toEqual(GOLDEN);
+    expect(summaryOf(runDir('prox0', 'threads1')).method).toBe('fedprox');
     await run(scenario('prox', '  module: ./methods/fedprox.js\n  name: fedprox\n  mu: 0.5\n  lora: { rank: 4, alpha: 8, dropout: 0.1 }'), 'threads1', ['--workers', '1']);
-    expect(outcome('prox', 'threads1').finalWeightsSha256).not.toBe(GOLDEN.finalWeightsSha256);
+    expect(outcome(runDir('prox', 'threads1')).finalWeightsSha256).not.toBe(GOLDEN.finalWeightsSha256);
   });
 
   const hostsCheck = async (name: string, method: string) => {
     const file = scenario(name, method);
     await run(file, 'threads1', ['--workers', '1']);
-    const reference = outcome(name, 'threads1');
+    const reference = outcome(runDir(name, 'threads1'));
     await run(file, 'threads2', ['--workers', '2']);
-    expect(outcome(name, 'threads2')).toEqual(reference);
+    expect(outcome(runDir(name, 'threads2'))).toEqual(reference);
     await run(file, 'processes2', ['--workers', '2', '--actors', 'processes']);
-    expect(outcome(name, 'processes2')).toEqual(reference);
+    expect(outcome(runDir(name, 'processes2'))).toEqual(reference);
     await run(file, 'resumed', ['--workers', '2', '--stop-after-round', '2']);
     const resumed = await cli(['run', file, '--results', results(), '--resume', 'resumed'], project);
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(outcome(name, 'resumed')).toEqual(reference);
+    expect(outcome(runDir(name, 'resumed'))).toEqual(reference);
     const queue = `user-${name}`;
     const worker = start(['worker', '--broker', redis.url, '--queue', queue, '--cache', join(project, 'cache'), '--lock-seconds', '2']);
     try {
       await waitFor(() => worker.output().includes('serves queue'), 'the worker to start', worker.exited, 30_000);
       await run(scenario(name, method, `  actors: broker\n  broker: { url: "${redis.url}", queue: ${queue}, waitSeconds: 20 }\n`, `${name}-broker.yaml`), 'broker', []);
-      expect(outcome(name, 'broker')).toEqual(reference);
+      expect(outcome(runDir(name, 'broker'))).toEqual(reference);
     } finally {
       worker.child.kill('SIGKILL');
       await worker.exited;

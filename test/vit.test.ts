@@ -18,39 +18,25 @@ import {
 } from '../src/model/vit.js';
 import { initBackend } from '../src/tensor/backend.js';
 import { Rng } from '../src/util/rng.js';
+import { randomWeights, tinyVit, toParams } from './helpers/kit.js';
 import { expectClose, maxAbsDiff, randomNormal, randomUniform } from './helpers/numeric.js';
-import { conv2dPatches, erf, hfShapes, referenceForward, type HfTensor, type RefConfig, type RefLora } from './helpers/vit-reference.js';
+import { conv2dPatches, erf, hfShapes, referenceForward, refConfig, type HfTensor, type RefLora } from './helpers/vit-reference.js';
 
 /** hidden 8, 2 layers, 2 heads, ff 16, 4x4 images of 2 channels in 2x2 patches, 3 labels. */
-const TINY: VitConfig = {
-  modelType: 'vit',
-  hiddenSize: 8,
-  numHiddenLayers: 2,
-  numAttentionHeads: 2,
-  intermediateSize: 16,
-  imageSize: 4,
-  patchSize: 2,
-  numChannels: 2,
-  numLabels: 3,
-  layerNormEps: 1e-12,
-  qkvBias: true,
-};
+const TINY: VitConfig = tinyVit({ hiddenSize: 8, intermediateSize: 16, imageSize: 4, patchSize: 2, numChannels: 2, numLabels: 3 });
 
 /** 4 heads of width 2, no q/k/v biases, per-layer FFN widths, one channel, 3x3 patches of 6x6 images. */
-const VARIANT: VitConfig = {
-  modelType: 'vit',
+const VARIANT: VitConfig = tinyVit({
   hiddenSize: 8,
-  numHiddenLayers: 2,
   numAttentionHeads: 4,
   intermediateSize: 16,
   intermediateSizes: [16, 12],
   imageSize: 6,
   patchSize: 3,
-  numChannels: 1,
   numLabels: 3,
   layerNormEps: 1e-6,
   qkvBias: false,
-};
+});
 
 const CONFIGS: [string, VitConfig][] = [
   ['tiny', TINY],
@@ -60,42 +46,18 @@ const CONFIGS: [string, VitConfig][] = [
 const BATCH = 3;
 const LORA = { rank: 2, alpha: 4, dropout: 0.5 };
 
-function refConfig(cfg: VitConfig): RefConfig {
-  return {
-    ...cfg,
-    intermediateSizes: Array.from({ length: cfg.numHiddenLayers }, (_, l) => cfg.intermediateSizes?.[l] ?? cfg.intermediateSize),
-  };
-}
-
-const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-
 /**
  * Random parameters in HF's layout, scaled so that every path (attention, FFN, LayerNorm
  * affine, biases) moves the logits by O(1): HF's 0.02 init would hide most mistakes.
  */
 function randomHfParams(cfg: VitConfig, rng: Rng): Map<string, HfTensor> {
-  const out = new Map<string, HfTensor>();
-  for (const [name, shape] of hfShapes(refConfig(cfg))) {
-    const n = size(shape);
-    let data: Float32Array;
-    if (name.includes('layernorm') && name.endsWith('.weight')) data = randomNormal(rng, n, 0.2).map((v) => 1 + v);
-    else if (name.endsWith('.bias')) data = randomNormal(rng, n, 0.2);
-    else if (name.includes('embeddings.') && !name.endsWith('.weight')) data = randomNormal(rng, n, 0.5);
-    else data = randomNormal(rng, n, 1 / Math.sqrt(size(shape.slice(1)))); // fan-in scaling
-    out.set(name, { shape, data });
-  }
-  return out;
+  return randomWeights(hfShapes(refConfig(cfg)), rng, { weight: 'fan-in', layout: 'hf', bias: 0.2, layerNorm: 0.2, embedding: 0.5 });
 }
 
+const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
 /** HF layout -> internal tensors through the project's converter. */
-function internalParams(hf: ReadonlyMap<string, HfTensor>): Params {
-  const params: Params = new Map();
-  for (const [name, t] of hf) {
-    const internal = toInternal(name, t.shape, t.data);
-    params.set(name, tf.tensor(internal.data, internal.shape, 'float32'));
-  }
-  return params;
-}
+const internalParams = (hf: ReadonlyMap<string, HfTensor>): Params => toParams(hf, toInternal);
 
 /** Non-zero LoRA A [d, r] and B [r, d] for every target (internal layout). */
 function randomLora(cfg: VitConfig, rng: Rng): Map<string, Float32Array> {

@@ -4,9 +4,10 @@ import type { SharedImages } from '../../src/client/local-train.js';
 import { disposeParams, flattenParams } from '../../src/model/params.js';
 import { initVitParams, type VitConfig } from '../../src/model/vit.js';
 import { Rng } from '../../src/util/rng.js';
+import { tinyVit } from './kit.js';
 
 /** A 2-layer ViT on 8x8 images with 3 classes, LoRA r = 4: the client tests' model. */
-export const CLIENT_CFG: VitConfig = { modelType: 'vit', hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 32, imageSize: 8, patchSize: 4, numChannels: 1, numLabels: 3, layerNormEps: 1e-12, qkvBias: true };
+export const CLIENT_CFG: VitConfig = tinyVit({ imageSize: 8, patchSize: 4, numLabels: 3 });
 export const CLIENT_LORA = { rank: 4, alpha: 8, dropout: 0.1 };
 /** The method of fixture tasks: FedPETuning's client half is the default local training. */
 export const DEFAULT_TRAINING = { options: { name: 'fedpetuning' } };

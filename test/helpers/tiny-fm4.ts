@@ -1,26 +1,24 @@
+import { tinyVit } from './kit.js';
 import { makeTinyFm } from './tiny-run.js';
 
 /**
  * The 4-layer tiny FM the method tests use: with the default retained layers (first and last)
  * FedPFT compresses layers 1 and 2, and FedOT (a = 1) has a middle of 2 layers to layer-drop.
  */
-export const TINY_FM4 = {
-  modelType: 'vit' as const,
-  hiddenSize: 16,
-  numHiddenLayers: 4,
-  numAttentionHeads: 2,
-  intermediateSize: 64,
-  imageSize: 28,
-  patchSize: 7,
-  numChannels: 1,
-  numLabels: 10,
-  layerNormEps: 1e-12,
-  qkvBias: true,
-};
+export const TINY_FM4 = tinyVit({ numHiddenLayers: 4, intermediateSize: 64 });
 
 /** Writes TINY_FM4, randomly initialised (seeded), in HF layout; see makeTinyFm. */
 export function makeTinyFm4(dir: string): Promise<void> {
   return makeTinyFm(dir, TINY_FM4, 'tiny-fm4');
+}
+
+/** YAML written unindented (a method section), indented to sit under a key. */
+export function indented(yaml: string): string {
+  return yaml
+    .trim()
+    .split('\n')
+    .map((line) => `  ${line}`)
+    .join('\n');
 }
 
 /** The methods' tiny scenario: 8 clients, 3 per round, 4 rounds, alignment every 2 rounds. */
@@ -43,11 +41,7 @@ federation:
   learningRate: 0.01
   evalEvery: 2
 method:
-${method
-  .trim()
-  .split('\n')
-  .map((line) => `  ${line}`)
-  .join('\n')}
+${indented(method)}
 runtime:
   backend: wasm
 `;

@@ -1,9 +1,14 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { VitConfig } from '../../src/model/vit.js';
+import { tinyBert, tinyVit } from './kit.js';
+
+/** kernels.test.ts still imports the metrics reader from here. */
+export { roundMetrics } from './kit.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = join(REPO, 'dist/cli.js');
@@ -21,14 +26,12 @@ export async function cli(args: string[], cwd = REPO, env?: NodeJS.ProcessEnv): 
   }
 }
 
-/** The default tiny FM: 2 layers, d = 16, for MNIST-shaped images. */
-export const TINY_FM = { modelType: 'vit', hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 32, imageSize: 28, patchSize: 7, numChannels: 1, numLabels: 10, layerNormEps: 1e-12, qkvBias: true };
-
 /**
- * A tiny randomly initialised (seeded by `rngKey`) ViT FM in HF layout, written by the project's
- * own code in a child process (so this test file's process keeps no tfjs backend).
+ * A tiny randomly initialised (seeded by `rngKey`) ViT FM in HF layout (by default tinyVit(): 2
+ * layers, d = 16, for MNIST-shaped images), written by the project's own code in a child process
+ * (so this test file's process keeps no tfjs backend).
  */
-export async function makeTinyFm(dir: string, cfg: object = TINY_FM, rngKey = 'tiny-fm'): Promise<void> {
+export async function makeTinyFm(dir: string, cfg: VitConfig = tinyVit(), rngKey = 'tiny-fm'): Promise<void> {
   const script = `
     const { initBackend } = await import(${JSON.stringify(join(REPO, 'dist/src/tensor/backend.js'))});
     await initBackend('cpu');
@@ -78,21 +81,6 @@ export function writeScenario(dir: string, text: string, name = 'tiny.yaml'): st
   return file;
 }
 
-/** rounds.jsonl without the wall-clock fields (FedPFT's alignSeconds included), the part that must be bit-identical. */
-export function roundMetrics(runDir: string): unknown[] {
-  return readFileSync(join(runDir, 'rounds.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => {
-      const { wallSeconds: _w, clientTrainSeconds: _c, ...rest } = JSON.parse(line) as Record<string, unknown>;
-      if (rest['method']) {
-        const { alignSeconds: _a, ...method } = rest['method'] as Record<string, unknown>;
-        rest['method'] = method;
-      }
-      return rest;
-    });
-}
-
 /**
  * A tiny randomly initialised BERT FM (4 layers, d = 16, d_ff = 32, 32 positions) with a 400-token
  * WordPiece tokenizer trained on the first spam training e-mails and Moby-Dick paragraphs,
@@ -111,8 +99,7 @@ export async function makeTinyTextFm(dir: string, rngKey = 'tiny-text-fm'): Prom
     const texts = [...unlabelledText('spam-train').slice(0, 300), ...unlabelledText('moby-dick').slice(0, 100)];
     const json = trainWordPiece(texts, { vocabSize: 400 });
     const tok = TextTokenizer.fromJson(json);
-    const cfg = { modelType: 'bert', vocabSize: tok.vocabSize, hiddenSize: 16, numHiddenLayers: 4, numAttentionHeads: 2, intermediateSize: 32,
-      maxPositionEmbeddings: 32, typeVocabSize: 2, layerNormEps: 1e-12, padTokenId: tok.padId, hiddenDropoutProb: 0, numLabels: 2 };
+    const cfg = { ...${JSON.stringify(tinyBert({ numHiddenLayers: 4, maxPositionEmbeddings: 32 }))}, vocabSize: tok.vocabSize, padTokenId: tok.padId };
     await saveBert(${JSON.stringify(dir)}, cfg, initBertParams(cfg, new Rng(${JSON.stringify(rngKey)})), ['a', 'b']);
     writeTokenizerJson(${JSON.stringify(join(dir, 'tokenizer.json'))}, json);
   `;

@@ -17,6 +17,11 @@ export interface RefConfig {
   qkvBias: boolean;
 }
 
+/** A ViT config (internal or reference) with every layer's FFN width listed, as the reference takes it. */
+export function refConfig(cfg: Omit<RefConfig, 'intermediateSizes'> & { intermediateSize: number; intermediateSizes?: number[] }): RefConfig {
+  return { ...cfg, intermediateSizes: Array.from({ length: cfg.numHiddenLayers }, (_, l) => cfg.intermediateSizes?.[l] ?? cfg.intermediateSize) };
+}
+
 export interface HfTensor {
   shape: number[];
   data: Float32Array;
