@@ -8,7 +8,6 @@ import type { VitConfig } from '../../src/model/vit.js';
 import { tinyBert, tinyVit } from './kit.js';
 
 /** kernels.test.ts still imports the metrics reader from here. */
-export { roundMetrics } from './kit.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = join(REPO, 'dist/cli.js');
