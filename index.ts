@@ -21,7 +21,8 @@ export { defineMethod, isMethodDefinition, type ClientHalf, type ClientTrainCont
 export type { AggregateContext, AggregatedRound, ClientModelSpec, Method, MethodContext, MethodSetup, ProbeRequest, RoundHookResult } from './src/methods/method.js';
 export { BUILTIN_METHODS, builtinMethod } from './src/methods/registry.js';
 /** Option schemas with fedpft's one-line error messages, for a method's `options`. */
-export { alignSchema, distillSchema, headSchema, int, loraSchema, mapping, nonNegative, oneOf, positive } from './src/scenario/schema.js';
+export { alignSchema, distillSchema, headSchema, loraSchema } from './src/scenario/schema.js';
+export { int, mapping, nonNegative, oneOf, positive } from './src/scenario/fields.js';
 
 // The server half's pieces.
 export { fedAvg, type ClientUpdate } from './src/fl/fedavg.js';

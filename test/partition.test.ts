@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { labelCounts, partition, type Partition, type PartitionSpec } from '../src/data/partition.js';
+import { labelCounts, partition, PARTITION_FAMILIES, type Partition, type PartitionSpec } from '../src/data/partition.js';
 import { formatPartitionTable, partitionJson } from '../src/data/partition-table.js';
 import { partitionSchema } from '../src/scenario/schema.js';
 import { UserError } from '../src/util/errors.js';
@@ -246,6 +246,19 @@ describe('partition.imbalance', () => {
     expect(partitionSchema.parse({ family: 'dirichlet', alpha: 1 })).toEqual({ family: 'dirichlet', alpha: 1 });
     expect(partitionSchema.safeParse({ family: 'dirichlet', alpha: 1, imbalance: -1 }).success).toBe(false);
     expect(partitionSchema.safeParse({ family: 'dirichlet-per-class', alpha: 1, imbalance: 0.5 }).success).toBe(false);
+  });
+
+  it("the scenario schema's partition section is the registered families, each refusing the others' fields by name", () => {
+    const failure = (raw: object) => {
+      const r = partitionSchema.safeParse(raw);
+      return r.success ? null : r.error.issues[0];
+    };
+    expect(PARTITION_FAMILIES.map((f) => f.family)).toEqual(['iid', 'dirichlet', 'dirichlet-per-class']);
+    for (const f of PARTITION_FAMILIES) expect(failure({ family: f.family, alpha: 1, minSize: 2 }) === null, f.family).toBe('alpha' in f.fields && 'minSize' in f.fields);
+    expect(failure({ family: 'iid', alpha: 1 })?.message).toBe('only allowed for family dirichlet or dirichlet-per-class');
+    expect(failure({ family: 'dirichlet', alpha: 1, minSize: 3 })?.message).toBe('only allowed for family dirichlet-per-class');
+    expect(failure({ family: 'dirichlet-per-class', alpha: 1, imbalance: 1 })?.message).toBe('only allowed for family iid or dirichlet');
+    expect(failure({ family: 'pathological', alpha: 1 })?.message).toBe('expected one of iid | dirichlet | dirichlet-per-class');
   });
 });
 

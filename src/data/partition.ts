@@ -1,10 +1,7 @@
+import type { z } from 'zod';
+import { int, nonNegative, positive } from '../scenario/fields.js';
 import { UserError } from '../util/errors.js';
 import { stream, type Rng } from '../util/rng.js';
-
-export type PartitionSpec =
-  | { family: 'iid'; imbalance?: number }
-  | { family: 'dirichlet'; alpha: number; imbalance?: number }
-  | { family: 'dirichlet-per-class'; alpha: number; minSize: number };
 
 export interface Partition {
   family: string;
@@ -72,26 +69,22 @@ function clientSizes(n: number, numClients: number, sigma: number, seed: number)
   return apportion(n - numClients, logs.map((l) => Math.exp(l - top)), rng.next()).map((share) => share + 1);
 }
 
-function checkInputs(n: number, numClients: number, spec: PartitionSpec): void {
+function checkClients(n: number, numClients: number): void {
   if (!Number.isInteger(numClients) || numClients < 1) {
     throw new UserError('scenario', 'clients', `expected a positive integer, got ${numClients}`);
   }
   if (numClients > n) throw new UserError('scenario', 'clients', `${numClients} clients but only ${n} training examples`);
-  if (spec.family !== 'dirichlet-per-class' && spec.imbalance !== undefined && !(spec.imbalance >= 0 && Number.isFinite(spec.imbalance))) {
-    throw new UserError('scenario', 'partition.imbalance', `expected a finite number >= 0, got ${spec.imbalance}`);
+}
+
+// Specs built in code skip the scenario schema; these checks give them its one-line errors.
+function checkImbalance(imbalance: number | undefined): void {
+  if (imbalance !== undefined && !(imbalance >= 0 && Number.isFinite(imbalance))) {
+    throw new UserError('scenario', 'partition.imbalance', `expected a finite number >= 0, got ${imbalance}`);
   }
-  if (spec.family === 'iid') return;
-  if (!(spec.alpha > 0) || !Number.isFinite(spec.alpha)) {
-    throw new UserError('scenario', 'partition.alpha', `expected a finite number > 0, got ${spec.alpha}`);
-  }
-  if (spec.family === 'dirichlet-per-class') {
-    if (!Number.isInteger(spec.minSize) || spec.minSize < 0) {
-      throw new UserError('scenario', 'partition.minSize', `expected an integer >= 0, got ${spec.minSize}`);
-    }
-    if (spec.minSize * numClients > n) {
-      throw new UserError('scenario', 'partition.minSize', `${numClients} clients of at least ${spec.minSize} need more than the ${n} training examples`);
-    }
-  }
+}
+
+function checkAlpha(alpha: number): void {
+  if (!(alpha > 0) || !Number.isFinite(alpha)) throw new UserError('scenario', 'partition.alpha', `expected a finite number > 0, got ${alpha}`);
 }
 
 function iid(sizes: number[], seed: number): number[][] {
@@ -311,42 +304,89 @@ function dirichletPerClass(
   );
 }
 
+/** What a family's split sees: the train set by class, and the run's client count and seed. */
+interface SplitInput {
+  n: number;
+  numClients: number;
+  numClasses: number;
+  seed: number;
+  /** members[k] = indices of class k. */
+  members: number[][];
+  classOrder: number[];
+}
+
+type Split = Pick<Partition, 'clients' | 'mixes' | 'alpha' | 'imbalance'>;
+
+function defineFamily<const F extends string, const S extends z.ZodRawShape>(def: {
+  family: F;
+  /** The family's scenario fields beside `family`. */
+  fields: S;
+  split(input: SplitInput, spec: { family: F } & z.output<z.ZodObject<S>>): Split;
+}) {
+  return def;
+}
+
+const alpha = positive().describe('Dirichlet concentration; smaller is more skewed');
+const imbalance = nonNegative()
+  .optional()
+  .describe('sigma of log-normal client sizes with mean n/clients (as FLGo); default: 0, near-equal sizes');
+
+/**
+ * The partition families, registered once: the scenario schema's `partition` union (with the
+ * fields each family refuses) is built from this list, and `partition` dispatches on it.
+ */
+export const PARTITION_FAMILIES = [
+  defineFamily({
+    family: 'iid',
+    fields: { imbalance },
+    split: (input, spec) => {
+      checkImbalance(spec.imbalance);
+      return { clients: iid(clientSizes(input.n, input.numClients, spec.imbalance ?? 0, input.seed), input.seed), mixes: null, alpha: null, imbalance: spec.imbalance ?? 0 };
+    },
+  }),
+  defineFamily({
+    family: 'dirichlet',
+    fields: { alpha, imbalance },
+    split: (input, spec) => {
+      checkImbalance(spec.imbalance);
+      checkAlpha(spec.alpha);
+      const drawn = dirichlet(input.members, input.classOrder, clientSizes(input.n, input.numClients, spec.imbalance ?? 0, input.seed), spec.alpha, input.seed);
+      const mixes = drawn.mixes.map((mix) => {
+        const full = new Array<number>(input.numClasses).fill(0);
+        input.classOrder.forEach((c, k) => (full[c] = mix[k] as number));
+        return full;
+      });
+      return { clients: drawn.clients, mixes, alpha: spec.alpha, imbalance: spec.imbalance ?? 0 };
+    },
+  }),
+  defineFamily({
+    family: 'dirichlet-per-class',
+    fields: { alpha, minSize: int(1).default(10).describe('redraw until every client has at least this many examples') },
+    split: (input, spec) => {
+      checkAlpha(spec.alpha);
+      if (!Number.isInteger(spec.minSize) || spec.minSize < 0) throw new UserError('scenario', 'partition.minSize', `expected an integer >= 0, got ${spec.minSize}`);
+      if (spec.minSize * input.numClients > input.n) {
+        throw new UserError('scenario', 'partition.minSize', `${input.numClients} clients of at least ${spec.minSize} need more than the ${input.n} training examples`);
+      }
+      return { clients: dirichletPerClass(input.members, input.classOrder, input.numClients, spec.alpha, spec.minSize, input.seed), mixes: null, alpha: spec.alpha, imbalance: null };
+    },
+  }),
+];
+
+type Family = (typeof PARTITION_FAMILIES)[number];
+/** A validated `partition` section: one family's fields. */
+export type PartitionSpec = Family extends infer F ? (F extends { split(input: SplitInput, spec: infer S): Split } ? S : never) : never;
+
 /** Splits a train set's indices over clients; every draw comes from stream(seed, 'partition', ...). */
 export function partition(labels: Int32Array, numClasses: number, numClients: number, spec: PartitionSpec, seed: number): Partition {
   const n = labels.length;
-  checkInputs(n, numClients, spec);
+  checkClients(n, numClients);
+  const family = PARTITION_FAMILIES.find((f) => f.family === spec.family);
+  if (!family) throw new UserError('scenario', 'partition.family', `expected one of ${PARTITION_FAMILIES.map((f) => f.family).join(' | ')}, got ${JSON.stringify(spec.family)}`);
   const members = byClass(labels, numClasses);
   const classOrder = members.flatMap((m, c) => (m.length > 0 ? [c] : []));
-  const imbalance = spec.family === 'dirichlet-per-class' ? null : (spec.imbalance ?? 0);
-  let clients: number[][];
-  let mixes: number[][] | null = null;
-  switch (spec.family) {
-    case 'iid':
-      clients = iid(clientSizes(n, numClients, spec.imbalance ?? 0, seed), seed);
-      break;
-    case 'dirichlet': {
-      const drawn = dirichlet(members, classOrder, clientSizes(n, numClients, spec.imbalance ?? 0, seed), spec.alpha, seed);
-      clients = drawn.clients;
-      mixes = drawn.mixes.map((mix) => {
-        const full = new Array<number>(numClasses).fill(0);
-        classOrder.forEach((c, k) => (full[c] = mix[k] as number));
-        return full;
-      });
-      break;
-    }
-    case 'dirichlet-per-class':
-      clients = dirichletPerClass(members, classOrder, numClients, spec.alpha, spec.minSize, seed);
-      break;
-  }
-  return {
-    family: spec.family,
-    alpha: spec.family === 'iid' ? null : spec.alpha,
-    imbalance,
-    seed,
-    classOrder,
-    mixes,
-    clients: clients.map((client) => client.sort((a, b) => a - b)),
-  };
+  const split = (family.split as (input: SplitInput, spec: PartitionSpec) => Split)({ n, numClients, numClasses, seed, members, classOrder }, spec);
+  return { family: spec.family, ...split, seed, classOrder, clients: split.clients.map((client) => client.sort((a, b) => a - b)) };
 }
 
 /** counts[c][k] = examples of class k held by client c. */

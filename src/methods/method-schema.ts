@@ -1,6 +1,7 @@
 /** The scenario schema for a set of method definitions: the built-in ones plus any user module's. */
 import { z } from 'zod';
-import { isWorkersSchema, mapping, scenarioSchemaFor, unionError } from '../scenario/schema.js';
+import { mapping, unionError } from '../scenario/fields.js';
+import { isWorkersSchema, scenarioSchemaFor } from '../scenario/schema.js';
 import type { MethodDefinition } from './define.js';
 import { BUILTIN_METHODS } from './registry.js';
 

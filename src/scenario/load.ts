@@ -11,6 +11,7 @@ import { UserError } from '../util/errors.js';
 import type { MethodDefinition } from '../methods/define.js';
 import { scenarioSchemaWith } from '../methods/method-schema.js';
 import { importMethodModule, MethodModuleError } from '../methods/user-module.js';
+import type { PartitionSpec } from '../data/partition.js';
 import type { MethodOptions, Scenario } from './schema.js';
 
 const MODEL_FILES = ['config.json', 'model.safetensors'];
@@ -72,6 +73,8 @@ export function parseScenario(text: string, file: string, opts: ParseOptions = {
   const scenario: Scenario = {
     ...parsed,
     method: { ...(parsed.method as MethodOptions), ...(module === undefined ? {} : { module }) },
+    // The schema's union is built from the registered families, so its static type only knows a family name.
+    partition: parsed.partition as PartitionSpec,
     name: parsed.name ?? basename(file, extname(file)),
     model: { ...parsed.model, dir: resolve(parsed.model.dir) },
     task: {

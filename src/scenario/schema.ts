@@ -5,80 +5,28 @@
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { forbidden, int, mapping, nonNegative, oneOf, positive, unionError } from './fields.js';
 import { DATASET_NAMES, DISTILL_DATASET_NAMES, type DistillDatasetName, FILE_DATASET_NAMES, isFileDataset } from '../data/names.js';
 import { BACKEND_CHOICES, KERNEL_SETS } from '../tensor/backend-choices.js';
 import { ACTOR_HOSTS } from './actor-hosts.js';
+import { PARTITION_FAMILIES, type PartitionSpec } from '../data/partition.js';
 import { parseRedisUrl, REDIS_URL_EXPECTED } from '../util/redis-url.js';
 import { distillOverlap } from './distill-overlap.js';
 
-export function int(min: number) {
-  const error = `expected an integer >= ${min}`;
-  return z.int({ error }).min(min, { error });
-}
-
-export function positive() {
-  const error = 'expected a number > 0';
-  return z.number({ error }).positive({ error });
-}
-
-export function nonNegative() {
-  const error = 'expected a number >= 0';
-  return z.number({ error }).min(0, { error });
-}
-
-export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
-  return z.enum(values, { error: `expected one of ${values.join(' | ')}` });
-}
-
-/** Strict, so that a misspelt optional key is an error instead of a silently ignored default. */
-export function mapping<Shape extends z.ZodRawShape>(shape: Shape) {
-  return z.strictObject(shape, { error: 'expected a mapping' });
-}
-
-/** A key that one variant of a union must not have (rather than "unknown field", say why). */
-export function forbidden(reason: string) {
-  return z.never({ error: reason }).optional();
-}
-
-/** For z.discriminatedUnion: name the valid tags when the tag is wrong. */
-export function unionError(issue: z.core.$ZodRawIssue): string {
-  if (issue.code === 'invalid_union' && 'options' in issue && Array.isArray(issue.options)) {
-    return `expected one of ${issue.options.map(String).join(' | ')}`;
-  }
-  return 'expected a mapping';
-}
-
 const filePath = z.string({ error: 'expected a file path' }).min(1, { error: 'expected a file path' });
 
-const alpha = positive().describe('Dirichlet concentration; smaller is more skewed');
-const imbalance = nonNegative()
-  .optional()
-  .describe('sigma of log-normal client sizes with mean n/clients (as FLGo); default: 0, near-equal sizes');
+/**
+ * One mapping per registered partition family (src/data/partition.ts); a field another family
+ * has is refused by name ("only allowed for family ...") rather than as an unknown field.
+ */
+function partitionSection(f: (typeof PARTITION_FAMILIES)[number]) {
+  const others = [...new Set(PARTITION_FAMILIES.flatMap((g) => Object.keys(g.fields)))].filter((k) => !(k in f.fields));
+  const owners = (key: string) => PARTITION_FAMILIES.filter((g) => key in g.fields).map((g) => g.family).join(' or ');
+  return mapping({ family: z.literal(f.family), ...f.fields, ...Object.fromEntries(others.map((k) => [k, forbidden(`only allowed for family ${owners(k)}`)])) });
+}
 
-export const partitionSchema = z.discriminatedUnion(
-  'family',
-  [
-    mapping({
-      family: z.literal('iid'),
-      alpha: forbidden('only allowed for family dirichlet or dirichlet-per-class'),
-      minSize: forbidden('only allowed for family dirichlet-per-class'),
-      imbalance,
-    }),
-    mapping({
-      family: z.literal('dirichlet'),
-      alpha,
-      minSize: forbidden('only allowed for family dirichlet-per-class'),
-      imbalance,
-    }),
-    mapping({
-      family: z.literal('dirichlet-per-class'),
-      alpha,
-      minSize: int(1).default(10).describe('redraw until every client has at least this many examples'),
-      imbalance: forbidden('only allowed for family iid or dirichlet'),
-    }),
-  ],
-  { error: unionError },
-);
+const [firstFamily, ...otherFamilies] = PARTITION_FAMILIES.map(partitionSection);
+export const partitionSchema = z.discriminatedUnion('family', [firstFamily as ReturnType<typeof partitionSection>, ...otherFamilies], { error: unionError });
 
 export const federationSchema = mapping({
   clients: int(1).describe('N: simulated clients the training set is split over'),
@@ -265,8 +213,8 @@ export function scenarioSchemaFor(method: z.ZodType) {
 
 
 /** A loaded scenario: defaults applied, `model.dir` absolute, `name` filled in. */
-/** `method` as any method's section: each method's definition validates and types its own fields. */
-export type Scenario = Omit<z.output<ReturnType<typeof scenarioSchemaFor>>, 'name' | 'method'> & { name: string; method: MethodOptions };
+/** `method` as any method's section (each method's definition validates and types its own fields); `partition` as its family's. */
+export type Scenario = Omit<z.output<ReturnType<typeof scenarioSchemaFor>>, 'name' | 'method' | 'partition'> & { name: string; method: MethodOptions; partition: PartitionSpec };
 export type PartitionConfig = Scenario['partition'];
 export type FederationConfig = Scenario['federation'];
 export type RuntimeConfig = Scenario['runtime'];
