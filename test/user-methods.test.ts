@@ -95,6 +95,7 @@ describe('user methods in a project outside the repository', () => {
     await run(scenario('prox0', '  module: ./methods/fedprox.js\n  name: fedprox\n  mu: 0\n  lora: { rank: 4, alpha: 8, dropout: 0.1 }'), 'threads1', ['--workers', '1']);
     expect(outcome(runDir('prox0', 'threads1'))).toEqual(GOLDEN);
     expect(summaryOf(runDir('prox0', 'threads1')).method).toBe('fedprox');
+    expect(summaryOf(runDir('prox0', 'threads1')).localTraining?.optimizer).toBe("fedprox's client.train");
     await run(scenario('prox', '  module: ./methods/fedprox.js\n  name: fedprox\n  mu: 0.5\n  lora: { rank: 4, alpha: 8, dropout: 0.1 }'), 'threads1', ['--workers', '1']);
     expect(outcome(runDir('prox', 'threads1')).finalWeightsSha256).not.toBe(GOLDEN.finalWeightsSha256);
   });

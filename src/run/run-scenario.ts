@@ -90,7 +90,8 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const mismatch = inputMismatch(fm.cfg, train.input, scenario.task.dataset, fm.tokenizer);
   if (mismatch) fail(mismatch);
   const parts = partition(train.labels, train.numClasses, fed.clients, scenario.partition, scenario.seed);
-  const method = (await resolveMethod(scenario.method)).server(scenario.method);
+  const definition = await resolveMethod(scenario.method);
+  const method = definition.server(scenario.method);
   const setup = await method.setup({ scenario, fm, data, log, text });
   for (const t of fm.params.values()) t.dispose();
 
@@ -184,7 +185,8 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       bytesUpTotal: rounds.reduce((s, r) => s + r.bytesUp, 0),
       bytesDownTotal: rounds.reduce((s, r) => s + r.bytesDown, 0),
       finalWeightsSha256: weightsHash(global),
-      localTraining: { optimizer: 'AdamW', weightDecay: fed.weightDecay, maxGradNorm: fed.maxGradNorm, schedule: fed.schedule },
+      // A method whose client half trains its own way says so rather than claiming plain AdamW.
+      localTraining: { optimizer: definition.client?.train ? `${definition.name}'s client.train` : 'AdamW', weightDecay: fed.weightDecay, maxGradNorm: fed.maxGradNorm, schedule: fed.schedule },
       methodInfo: setup.info,
       partition: { family: parts.family, alpha: parts.alpha, imbalance: parts.imbalance, seed: parts.seed, classOrder: parts.classOrder },
     };
