@@ -18,7 +18,7 @@ export { scenarioJsonSchema } from './src/methods/method-schema.js';
 
 // Defining a method.
 export { defineMethod, isMethodDefinition, type ClientHalf, type ClientTrainContext, type MethodDefinition, type MethodSpec, type OptionsOf, type Probe } from './src/methods/define.js';
-export type { AggregateContext, AggregatedRound, ClientModelSpec, Method, MethodContext, MethodSetup, ProbeRequest, RoundHookResult } from './src/methods/method.js';
+export type { AggregateContext, AggregatedRound, ClientModelSpec, Method, MethodContext, MethodSetup, ProbeRequest, RoundHookResult, RoundRequest } from './src/methods/method.js';
 export { BUILTIN_METHODS, builtinMethod } from './src/methods/registry.js';
 /** Option schemas with fedpft's one-line error messages, for a method's `options`. */
 export { alignSchema, distillSchema, headSchema, loraSchema } from './src/scenario/schema.js';

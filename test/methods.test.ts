@@ -356,11 +356,11 @@ describe('fedpft variants: which distillation runs', () => {
       if (c.before) expect((setup.info['distillBefore'] as { steps: number }).steps).toBe(5);
       // Clients are asked for APoZ counts, and the server realigns, only in alignment rounds of D variants.
       for (const round of [1, INTERVAL + 1]) {
-        expect(method.clientProbe?.(round) ?? null).toBeNull();
+        expect((await method.beforeRound?.(round))?.probe ?? null).toBeNull();
         await expect((method.afterAggregate as AfterAggregate)(fakeRound(round, setup.initial, fakeApoz(setup)))).resolves.toEqual({});
       }
       for (const round of [INTERVAL, 2 * INTERVAL]) {
-        const probe = method.clientProbe?.(round) ?? null;
+        const probe = (await method.beforeRound?.(round))?.probe ?? null;
         const after = await (method.afterAggregate as AfterAggregate)(fakeRound(round, setup.initial, fakeApoz(setup)));
         if (c.during) {
           expect(probe).toEqual({ kind: 'apoz', payload: { layers: COMPRESSED, eps: 0.01, maxExamples: 16 } });

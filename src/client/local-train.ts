@@ -23,7 +23,7 @@ export interface TrainTask {
   indices: Int32Array;
   /** The method whose client half runs the task (its train hook, its probes). */
   method: MethodRef;
-  /** Answered after training, on the trained model (Method.clientProbe). */
+  /** Answered after training, on the trained model (Method.beforeRound). */
   probe?: ProbeRequest;
   /** A fault injected for testing (faults.* in the scenario); see actors/client-actor.ts. */
   inject?: 'throw' | 'crash' | 'nan';

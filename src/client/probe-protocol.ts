@@ -1,4 +1,4 @@
-/** What a method asks of a round's clients besides training (Method.clientProbe), and how an actor runs it. */
+/** What a method asks of a round's clients besides training (Method.beforeRound), and how an actor runs it. */
 
 /** A method's request that a round's clients answer with their updates. */
 export interface ProbeRequest {

@@ -27,7 +27,7 @@ export interface ClientTrainContext<O extends MethodOptions = MethodOptions> {
 export interface ClientHalf<O extends MethodOptions = MethodOptions> {
   /** Replaces the local training step (default: `localTrain`, AdamW on cross-entropy). */
   train?(ctx: ClientTrainContext<O>): Promise<TrainResult>;
-  /** Probes by kind, answered when the server's `clientProbe` asks for them. */
+  /** Probes by kind, answered when the server's `beforeRound` asks for them. */
   probes?: Readonly<Record<string, Probe>>;
 }
 

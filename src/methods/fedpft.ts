@@ -16,7 +16,7 @@ import { stream } from '../util/rng.js';
 import { distillDataFor, distillFacts, distillRunOptions } from './distill-data.js';
 import { FullModel } from './full-model.js';
 import { headFacts, toNamedArrays, trainableNames, withLoraAndHead } from './lora-setup.js';
-import type { AggregatedRound, Method, MethodContext, MethodSetup, ProbeRequest, RoundHookResult } from './method.js';
+import type { AggregatedRound, Method, MethodContext, MethodSetup, RoundHookResult, RoundRequest } from './method.js';
 import { apozProbe, type ApozPayload, type ApozReport } from '../client/apoz-probe.js';
 import { defineMethod, type MethodDefinition, type OptionsOf } from './define.js';
 
@@ -120,10 +120,10 @@ function fedPFT(config: FedpftConfig, variant: Variant): Method {
       return { clientModel: spec, initial, info };
     },
 
-    clientProbe(round: number): ProbeRequest | null {
-      if (!variant.during || round % config.interval !== 0) return null;
+    beforeRound(round: number): Promise<RoundRequest> {
+      if (!variant.during || round % config.interval !== 0) return Promise.resolve({});
       const payload: ApozPayload = { layers, eps: config.align.apozEps, maxExamples: config.align.probeExamples ?? null };
-      return { kind: 'apoz', payload };
+      return Promise.resolve({ probe: { kind: 'apoz', payload } });
     },
 
     async afterAggregate(ctx: AggregatedRound): Promise<RoundHookResult> {

@@ -38,6 +38,11 @@ export interface MethodSetup {
   info: Record<string, unknown>;
 }
 
+/** What a method asks of a round's clients (Method.beforeRound). */
+export interface RoundRequest {
+  probe?: ProbeRequest;
+}
+
 /** What the round loop tells a method's aggregate hook. */
 export interface AggregateContext {
   round: number;
@@ -53,7 +58,7 @@ export interface AggregatedRound {
   global: Float32Array;
   /** Clients whose updates were aggregated, ascending. */
   clients: readonly number[];
-  /** Their answers to the round's clientProbe, in `clients` order (empty without a probe). */
+  /** Their answers to the round's probe (beforeRound), in `clients` order (empty without a probe). */
   reports: readonly unknown[];
 }
 
@@ -76,10 +81,11 @@ export interface Method {
   readonly name: string;
   setup(ctx: MethodContext): Promise<MethodSetup>;
   /**
-   * A probe the round's clients answer after their local training, on their own data and model
-   * (e.g. FedPFT's APoZ counts); null for none. Never asked for the last round.
+   * Before a round's dispatch: what the round's clients answer besides their update, after their
+   * local training, on their own data and model (FedPFT's APoZ counts). Never asked for the last
+   * round, whose answers nothing would use.
    */
-  clientProbe?(round: number): ProbeRequest | null;
+  beforeRound?(round: number): Promise<RoundRequest>;
   /**
    * The round's new global vector from its usable client updates (ascending client id). Default:
    * FedAvg with `federation.aggregation`'s weighting. State it keeps (e.g. server momentum)

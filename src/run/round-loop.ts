@@ -42,8 +42,8 @@ export async function runRounds(loop: RoundLoop, first: number, initial: Float32
     const sampled = sampleClients(scenario.seed, round, fed.clients, fed.clientsPerRound);
     // They download the global vector and every frozen-model patch they have not applied.
     const bytesDown = sampled.length * global.byteLength + ledger.catchUp(sampled);
-    // Method hook: what the clients also answer this round (FedPFT's APoZ probe, before an alignment).
-    const probe = round < fed.rounds ? (method.clientProbe?.(round) ?? null) : null;
+    // Method hook before the round: what the clients also answer (FedPFT's APoZ probe, before an alignment).
+    const probe = round < fed.rounds ? ((await method.beforeRound?.(round))?.probe ?? null) : null;
     // Dispatch: each participant trains locally on an actor; dropouts and stragglers as the scenario injects them.
     const steps = (c: number) => fed.localEpochs * Math.ceil((clients[c] as Int32Array).length / fed.batchSize);
     const plan = planRound(scenario.seed, round, sampled, scenario.faults, steps);
