@@ -1,12 +1,23 @@
 /**
- * The commands besides `run` on the webgpu backend (Mesa's lavapipe in CI): pretraining is
- * deterministic there (a split, resumed run ends with the straight run's weights), predict gives
- * the cpu backend's logits and hidden states, and compress writes the cpu backend's sub-FM.
+ * The paths besides client training on the webgpu backend (Mesa's lavapipe in CI): pretraining
+ * is deterministic there (a split, resumed run ends with the straight run's weights), predict
+ * gives the cpu backend's logits and hidden states, compress writes the cpu backend's sub-FM,
+ * and the server's steps of 200 rounds (FedAvg, FedPFT's realignment, evaluation) leave live
+ * tensors and GPU memory flat.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { fedAvg } from '../src/fl/fedavg.js';
+import type { ApozReport } from '../src/client/apoz-probe.js';
+import { createMethod } from '../src/methods/registry.js';
+import { loadModel } from '../src/model/encoder.js';
+import { parseScenario } from '../src/scenario/load.js';
+import { loadScenarioTask } from '../src/scenario/task-data.js';
+import { initBackend } from '../src/tensor/backend.js';
 import { expectClose } from './helpers/numeric.js';
+import { makeTinyFm4, METHOD_YAML, tinyMethodScenario } from './helpers/tiny-fm4.js';
 import { cli, makeTinyFm, makeTinyTextFm, tempDir } from './helpers/tiny-run.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -78,4 +89,46 @@ describe('pretrain, predict and compress on webgpu', () => {
     expect(outs['webgpu']).toBe(outs['cpu']?.replace('sub-cpu', 'sub-webgpu'));
     expect(readFileSync(join(work, 'sub-webgpu', 'kept-neurons.json'), 'utf8')).toBe(readFileSync(join(work, 'sub-cpu', 'kept-neurons.json'), 'utf8'));
   });
+});
+
+describe("the server's steps on webgpu", () => {
+  it('200 rounds of FedAvg, evaluating every 5 and realigning FedPFT every 10: live tensors and GPU bytes stay flat', async () => {
+    await initBackend('webgpu');
+    const work = tempDir('webgpu-server');
+    const fmDir = join(work, 'fm4');
+    await makeTinyFm4(fmDir);
+    const yaml = tinyMethodScenario(fmDir, METHOD_YAML.fedpft().replace('interval: 2', 'interval: 10')).replace('evalLimit: 100', 'evalLimit: 32');
+    const scenario = parseScenario(yaml, 'server.yaml');
+    const data = loadScenarioTask(scenario);
+    const method = createMethod(scenario.method);
+    const fm = loadModel(scenario.model.dir);
+    const setup = await method.setup({ scenario, fm, data, log: () => {} });
+    for (const t of fm.params.values()) t.dispose();
+    const widths = setup.clientModel.config.intermediateSizes ?? [];
+    const memory: Array<{ numTensors: number; numBytesInGPU: number }> = [];
+    let realigned = 0;
+    try {
+      let global = setup.initial;
+      for (let round = 1; round <= 200; round++) {
+        const request = (await method.beforeRound?.(round)) ?? {};
+        // Three clients' updates around the global vector, and APoZ counts with no ties when asked.
+        const updates = [0, 1, 2].map((c) => ({ clientId: c, numExamples: 10 + c, weights: global.map((w, i) => w + 1e-3 * Math.sin(round + 7 * c + i)) }));
+        global = fedAvg(updates, 'weighted');
+        const layers = request.probe ? (request.probe.payload as { layers: number[] }).layers : [];
+        const reports: ApozReport[] = layers.length === 0 ? [] : [0, 1, 2].map((c) => ({ layers, positions: 50, zeros: layers.map((l) => Int32Array.from({ length: widths[l] as number }, (_, i) => ((7 * i + 3 * l) % (widths[l] as number)) + c)) }));
+        const hook = await method.afterAggregate?.({ round, global, clients: [0, 1, 2], reports });
+        if (hook?.frozenUpdate?.length) realigned++;
+        if (round % 5 !== 0) continue;
+        await method.evaluate(global);
+        const m = tf.memory() as unknown as { numTensors: number; numBytesInGPU: number };
+        memory.push({ numTensors: m.numTensors, numBytesInGPU: m.numBytesInGPU });
+      }
+    } finally {
+      method.dispose();
+    }
+    expect(realigned).toBe(20);
+    // After warm-up (round 20), every evaluated round ends with the same live tensors and GPU bytes.
+    expect(memory).toHaveLength(40);
+    for (const m of memory.slice(4)) expect(m).toEqual(memory[3]);
+  }, 300_000);
 });
