@@ -64,11 +64,16 @@ export function methodRef(options: MethodOptions): MethodRef {
   return options.module === undefined ? { options } : { options, moduleSha256: moduleSha256(options.module) };
 }
 
-/** An actor's view: the definition, after checking that its copy of a user module is the server's. */
+/** Modules this process has checked, as `path sha256`: every task names its module, and hashing it each time would repeat work on the task path. */
+const checked = new Set<string>();
+
+/** An actor's view: the definition, after checking (once per module) that its copy of a user module is the server's. */
 export function resolveRef(ref: MethodRef): Promise<MethodDefinition> {
-  if (ref.options.module !== undefined && ref.moduleSha256 !== undefined) {
-    const here = moduleSha256(ref.options.module);
-    if (here !== ref.moduleSha256) throw new Error(`method module ${ref.options.module} differs from the server's (sha256 ${here.slice(0, 12)} here, ${ref.moduleSha256.slice(0, 12)} there)`);
+  const { module } = ref.options;
+  if (module !== undefined && ref.moduleSha256 !== undefined && !checked.has(`${module} ${ref.moduleSha256}`)) {
+    const here = moduleSha256(module);
+    if (here !== ref.moduleSha256) throw new Error(`method module ${module} differs from the server's (sha256 ${here.slice(0, 12)} here, ${ref.moduleSha256.slice(0, 12)} there)`);
+    checked.add(`${module} ${ref.moduleSha256}`);
   }
   return resolveMethod(ref.options);
 }
