@@ -36,6 +36,7 @@ method:
 ${indented(method)}
 runtime:
   backend: wasm
+  kernels: exact
   workers: 2
 `;
 }

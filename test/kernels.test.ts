@@ -101,7 +101,51 @@ describe('the fast set through the CLI (tiny FedPETuning scenario)', () => {
     const r = await cli(['run', file, '--results', results(), '--resume', 'mixed', '--kernels', 'exact']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/runtime\.kernels\) changed since this run started/);
+    expect(r.stderr).toMatch(/this run ran the fast kernel set and this process runs exact; resume it with --kernels fast/);
+  });
+
+  describe('the default, auto: the fastest set this machine has', () => {
+    let autoFile: string;
+    const autoRun = (args: string[], env?: NodeJS.ProcessEnv) => cli(['run', autoFile, '--results', results(), ...args], REPO, env);
+    const noBlas = () => ({ FEDPFT_OPENBLAS: join(work, 'no-such-libopenblas.so') });
+    const json = (id: string, file: string) => JSON.parse(readFileSync(join(runDir(id), file), 'utf8')) as Record<string, unknown> & { runtime: { kernels: string } };
+
+    beforeAll(() => {
+      autoFile = writeScenario(work, tinyScenario(join(work, 'fm')).replace('  kernels: exact\n', ''), 'tiny-auto.yaml');
+      expect(readFileSync(autoFile, 'utf8')).not.toMatch(/kernels:/);
+    });
+
+    it('runs fast where OpenBLAS loads, records the set in scenario.json, and resumes under it', async () => {
+      const r = await autoRun(['--run-id', 'auto', '--workers', '2']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/backend wasm \(fast kernels\)/);
+      expect(runOutcome(runDir('auto'))).toEqual(JSON.parse(readFileSync(GOLDEN_FAST, 'utf8')));
+      expect(json('auto', 'scenario.json').runtime.kernels).toBe('fast');
+      expect(json('auto', 'environment.json')['kernels']).toBe('fast');
+      expect((await autoRun(['--run-id', 'auto-r', '--stop-after-round', '2'])).code).toBe(0);
+      const resumed = await autoRun(['--resume', 'auto-r']);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(runOutcome(runDir('auto-r'))).toEqual(runOutcome(runDir('auto')));
+    });
+
+    it('runs exact where OpenBLAS is missing, saying why in one line, with the exact golden bits', async () => {
+      const r = await autoRun(['--run-id', 'auto-none'], noBlas());
+      expect(r.code, r.stderr).toBe(0);
+      const why = r.stdout.split('\n').filter((l) => l.includes('fast kernels unavailable'));
+      expect(why).toHaveLength(1);
+      expect(why[0]).toMatch(/running exact: .*no-such-libopenblas\.so: .*install Debian's libopenblas0-pthread/);
+      expect(runOutcome(runDir('auto-none'))).toEqual(golden());
+      expect(json('auto-none', 'scenario.json').runtime.kernels).toBe('exact');
+      expect(json('auto-none', 'environment.json')['fastUnavailable']).toBe(why[0]);
+    });
+
+    it('a fast run resumed where OpenBLAS is missing is refused in one line, exit 2, and says why', async () => {
+      expect((await autoRun(['--run-id', 'auto-moved', '--stop-after-round', '1'])).code).toBe(0);
+      const r = await autoRun(['--resume', 'auto-moved'], noBlas());
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/this run ran the fast kernel set and this process runs exact \(fast kernels unavailable.*no-such-libopenblas\.so.*\); resume it with --kernels fast/);
+    });
   });
 
   it('where OpenBLAS cannot be loaded: one line naming the library and what to install, exit 2, nothing under results/', async () => {

@@ -112,7 +112,7 @@ describe('parseScenario', () => {
       evalEvery: 5,
     });
     expect(s.method).toEqual({ name: 'fedpetuning', lora: { rank: 4, alpha: 8, dropout: 0 }, head: 'auto' });
-    expect(s.runtime).toEqual({ workers: 2, backend: 'wasm', kernels: 'exact', actors: 'threads', devices: { gpu: { slots: 2 } } });
+    expect(s.runtime).toEqual({ workers: 2, backend: 'wasm', kernels: 'auto', actors: 'threads', devices: { gpu: { slots: 2 } } });
   });
 
   it('fills defaults into a minimal file', () => {
@@ -128,7 +128,7 @@ describe('parseScenario', () => {
       evalEvery: 1,
     });
     expect(s.method).toEqual({ name: 'fedpetuning', lora: { rank: 8, alpha: 16, dropout: 0.1 }, head: 'auto' });
-    expect(s.runtime).toEqual({ workers: availableParallelism(), backend: 'auto', kernels: 'exact', actors: 'threads' });
+    expect(s.runtime).toEqual({ workers: availableParallelism(), backend: 'auto', kernels: 'auto', actors: 'threads' });
     expect(s.task.trainLimit).toBeUndefined();
   });
 

@@ -124,7 +124,7 @@ const MATMUL_CASES: MatMulCase[] = [
 ];
 
 beforeAll(async () => {
-  const info = await initBackend('wasm');
+  const info = await initBackend('wasm', 'exact');
   expect(info.name).toBe('wasm');
   // Both backends stay registered; the tests switch between them.
   expect(tf.findBackend('cpu')).toBeTruthy();
@@ -374,7 +374,7 @@ describe('wasm with the speed fixes switched off (the bench comparison)', () => 
   it('still has UnsortedSegmentSum, so embedding gradients (text FMs) work', async () => {
     const script = `
       const { initBackend } = await import(${JSON.stringify(join(REPO, 'dist/src/tensor/backend.js'))});
-      const info = await initBackend('wasm');
+      const info = await initBackend('wasm', 'exact');
       const tf = await import('@tensorflow/tfjs-core');
       const table = tf.variable(tf.tensor2d([[1, 2], [3, 4], [5, 6]]));
       const g = tf.grad((t) => tf.sum(tf.gather(t, tf.tensor1d([2, 0, 2], 'int32'))))(table);
@@ -396,7 +396,7 @@ describe('wasm with the speed fixes switched off (the bench comparison)', () => 
 function runWithAndWithoutFixes(body: string): { project: string[]; stock: string[] } {
   const script = `
     const { initBackend } = await import(${JSON.stringify(join(REPO, 'dist/src/tensor/backend.js'))});
-    const info = await initBackend('wasm');
+    const info = await initBackend('wasm', 'exact');
     const tf = await import('@tensorflow/tfjs-core');
     let seed = 7;
     const rnd = (n) => Float32Array.from({ length: n }, () => { seed = (seed * 16807) % 2147483647; return (seed / 2147483647 - 0.5) * 10 ** ((seed % 5) - 2); });

@@ -3,7 +3,7 @@ import { tokenFeatureSize } from '../data/dataset.js';
 import { isText, readModelConfig, tokensPerExample } from '../model/encoder.js';
 import { maxSequenceLength } from '../model/bert.js';
 import { backendLabel, initBackend, type BackendChoice } from '../tensor/backend.js';
-import type { KernelSet } from '../tensor/backend-choices.js';
+import type { KernelChoice } from '../tensor/backend-choices.js';
 import { compiled, median } from './common.js';
 import { measureMatMul, measureTrainStep } from './train-step.js';
 
@@ -49,7 +49,7 @@ const MATMUL_SECONDS = 0.5;
  * sample down, so the best repeat is the closest to the engine's own speed, for the ceiling and
  * the step alike (medians are kept beside them).
  */
-export async function benchEngine(modelDir: string, backend: BackendChoice, batch: number, steps: number, repeats = 1, kernels?: KernelSet, timeFullStep = true): Promise<EngineBench> {
+export async function benchEngine(modelDir: string, backend: BackendChoice, batch: number, steps: number, repeats = 1, kernels?: KernelChoice, timeFullStep = true): Promise<EngineBench> {
   const info = await initBackend(backend, kernels);
   const cfg = readModelConfig(modelDir);
   // Text FMs: 128-token inputs (or the FM's positions if fewer).

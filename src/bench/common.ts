@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { parseScenario } from '../scenario/load.js';
 import type { Scenario } from '../scenario/schema.js';
 import type { BackendChoice } from '../tensor/backend.js';
-import type { KernelSet } from '../tensor/backend-choices.js';
+import type { KernelChoice } from '../tensor/backend-choices.js';
 
 /** Median of a non-empty list (mean of the middle two for even lengths). */
 export function median(xs: readonly number[]): number {
@@ -86,9 +86,9 @@ export function scenarioObject(s: BenchScenario): Record<string, unknown> {
 }
 
 /** The kernel set of every scenario the bench generates (runs, actors and child processes alike). */
-let benchKernels: KernelSet = 'exact';
+let benchKernels: KernelChoice = 'auto';
 
-export function useBenchKernels(kernels: KernelSet): void {
+export function useBenchKernels(kernels: KernelChoice): void {
   benchKernels = kernels;
 }
 

@@ -3,7 +3,7 @@ import type { ClientHosts } from '../run/run-scenario.js';
 import { basename } from 'node:path';
 import Table from 'cli-table3';
 import type { BackendChoice } from '../tensor/backend.js';
-import type { KernelSet } from '../tensor/backend-choices.js';
+import type { KernelChoice } from '../tensor/backend-choices.js';
 import { isText, readModelConfig } from '../model/encoder.js';
 import { benchEngine, benchEngineStock, type EngineBench } from './bench.js';
 import { check, load1, useBenchKernels, type BenchSection, type TargetCheck } from './common.js';
@@ -31,7 +31,7 @@ export interface BenchRunOptions {
   /** Overrides every section's repeat count. */
   repeats?: number;
   /** The kernel set every section runs (`fast`: OpenBLAS matrix products on wasm). */
-  kernels?: KernelSet;
+  kernels?: KernelChoice;
   /** Engine: also time a PyTorch twin of each step (`torch`), at one thread. */
   peer?: 'torch';
   /** Where the pool and overhead sections' client actors come from (the entry point's actor hosts). */
@@ -126,8 +126,9 @@ export async function runBench(opts: BenchRunOptions, onSection: (section: Bench
   const [first] = opts.modelDirs;
   if (first === undefined) throw new Error('bench: no FM to measure');
   // One kernel set for every section: this thread's, and the generated scenarios' actors'.
-  useBenchKernels(opts.kernels ?? 'exact');
-  if (opts.kernels) await initBackend(opts.backend, opts.kernels);
+  const kernels = opts.kernels ?? 'auto';
+  useBenchKernels(kernels);
+  await initBackend(opts.backend, kernels);
   const base = { modelDir: first, backend: opts.backend };
   for (const section of opts.sections) {
     const ts = performance.now();
@@ -136,8 +137,8 @@ export async function runBench(opts: BenchRunOptions, onSection: (section: Bench
         const text = isText(readModelConfig(dir));
         const batch = opts.batch ?? (text ? s.engine.textBatch : s.engine.batch);
         const steps = opts.steps ?? (text ? s.engine.textSteps : s.engine.steps);
-        const project = await benchEngine(dir, opts.backend, batch, steps, s.engine.repeats, opts.kernels, !opts.loraOnly?.has(dir));
-        const stock = opts.compare && project.backend === 'wasm' ? benchEngineStock(dir, batch, steps, s.engine.stockRepeats) : null;
+        const project = await benchEngine(dir, opts.backend, batch, steps, s.engine.repeats, kernels, !opts.loraOnly?.has(dir));
+        const stock = opts.compare && project.backend.startsWith('wasm') ? benchEngineStock(dir, batch, steps, s.engine.stockRepeats) : null;
         result.engine.push({ project, stock });
       }
       if (opts.peer) result.peer = benchPeer(result.engine.map(({ project: e }) => ({ model: e.model, batch: e.batch, steps: e.steps, textLength: e.textLength })), s.engine.repeats);

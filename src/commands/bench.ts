@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { CommandContext } from './context.js';
 import { UserError } from '../util/errors.js';
 import { BACKEND_HELP, backendOption, KERNELS_HELP, kernelsOption, positiveInt } from './options.js';
-import type { KernelSet } from '../tensor/backend-choices.js';
+import type { KernelChoice } from '../tensor/backend-choices.js';
 import { BENCH_SECTIONS, type BenchSection } from '../bench/common.js';
 
 
@@ -18,7 +18,7 @@ interface BenchOptions {
   jsonOnly?: boolean;
   compare: boolean;
   peer?: string;
-  kernels?: KernelSet;
+  kernels?: KernelChoice;
 }
 
 function parseSections(list: string): BenchSection[] {

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { BACKEND_CHOICES, isBackendChoice, isKernelSet, KERNEL_SETS, type BackendChoice, type KernelSet } from '../tensor/backend-choices.js';
+import { BACKEND_CHOICES, isBackendChoice, isKernelChoice, KERNEL_CHOICES, type BackendChoice, type KernelChoice } from '../tensor/backend-choices.js';
 import { ACTOR_HOSTS, isActorHost, type ActorHostChoice } from '../scenario/actor-hosts.js';
 import { UserError } from '../util/errors.js';
 
@@ -28,13 +28,13 @@ export function overrideActors(runtime: { actors: ActorHostChoice; broker?: unkn
 }
 
 /** A commander option parser for --kernels that fails with a one-line UserError. */
-export const kernelsOption = (v: string): KernelSet => {
-  if (!isKernelSet(v)) throw new UserError('command line', '--kernels', `expected ${KERNEL_SETS.join(' | ')}, got "${v}"`);
+export const kernelsOption = (v: string): KernelChoice => {
+  if (!isKernelChoice(v)) throw new UserError('command line', '--kernels', `expected ${KERNEL_CHOICES.join(' | ')}, got "${v}"`);
   return v;
 };
 
 /** --kernels' help text. */
-export const KERNELS_HELP = `kernel set: ${KERNEL_SETS.join(' | ')} (fast: wasm's matrix products by OpenBLAS; other bits)`;
+export const KERNELS_HELP = `kernel set: ${KERNEL_CHOICES.join(' | ')} (fast: wasm's matrix products by OpenBLAS, other bits; auto: fast where it loads)`;
 
 /** --backend's help text. */
 export const BACKEND_HELP = `tensor backend: ${BACKEND_CHOICES.join(' | ')}`;

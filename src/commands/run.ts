@@ -1,4 +1,4 @@
-import type { BackendChoice, KernelSet } from '../tensor/backend-choices.js';
+import type { BackendChoice, KernelChoice } from '../tensor/backend-choices.js';
 import type { Command } from 'commander';
 import type { CommandContext } from './context.js';
 import { overrideActors } from './options.js';
@@ -18,7 +18,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .option('--actors <host>', ACTORS_HELP, actorsOption)
     .option('--kernels <set>', `${KERNELS_HELP} (overrides runtime.kernels)`, kernelsOption)
     .option('--stop-after-round <n>', 'checkpoint and stop after this round', positiveInt('--stop-after-round'))
-    .action(async (file: string, opts: { resume?: string | true; runId?: string; results: string; workers?: number; backend?: BackendChoice; actors?: ActorHostChoice; kernels?: KernelSet; stopAfterRound?: number }) => {
+    .action(async (file: string, opts: { resume?: string | true; runId?: string; results: string; workers?: number; backend?: BackendChoice; actors?: ActorHostChoice; kernels?: KernelChoice; stopAfterRound?: number }) => {
         const { loadScenario } = await import('../scenario/load.js');
         const { runScenario } = await import('../run/run-scenario.js');
         const { stopAfter } = await import('../run/recorder.js');

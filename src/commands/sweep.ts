@@ -1,4 +1,4 @@
-import type { BackendChoice, KernelSet } from '../tensor/backend-choices.js';
+import type { BackendChoice, KernelChoice } from '../tensor/backend-choices.js';
 import type { Command } from 'commander';
 import type { CommandContext } from './context.js';
 import type { ActorHostChoice } from '../scenario/actor-hosts.js';
@@ -19,7 +19,7 @@ export function registerSweep(program: Command, ctx: CommandContext): void {
     .option('--kernels <set>', `${KERNELS_HELP} (overrides runtime.kernels)`, kernelsOption)
     .option('--stop-after-runs <n>', 'stop once this many runs have finished in this call (to test restarts)', positiveInt('--stop-after-runs'))
     .option('--no-report', 'do not write the report when the grid is complete')
-    .action(async (file: string, opts: { set: string[]; seeds?: number; name?: string; results: string; workers?: number; backend?: BackendChoice; actors?: ActorHostChoice; kernels?: KernelSet; stopAfterRuns?: number; report: boolean }) => {
+    .action(async (file: string, opts: { set: string[]; seeds?: number; name?: string; results: string; workers?: number; backend?: BackendChoice; actors?: ActorHostChoice; kernels?: KernelChoice; stopAfterRuns?: number; report: boolean }) => {
       const { readScenarioSource, expandGrid, mergeAxes } = await import('../experiments/grid.js');
       const { applyRuntime, checkGridName, parseSets, runGridCommand } = await import('../experiments/command.js');
       const source = await readScenarioSource(file);

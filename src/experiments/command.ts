@@ -4,7 +4,7 @@
  */
 import type { ClientHosts } from '../run/run-scenario.js';
 import type { ActorHostChoice } from '../scenario/actor-hosts.js';
-import type { BackendChoice, KernelSet } from '../tensor/backend-choices.js';
+import type { BackendChoice, KernelChoice } from '../tensor/backend-choices.js';
 import { overrideActors } from '../commands/options.js';
 import { RunStoppedError, UserError } from '../util/errors.js';
 import { NAME, parseSetOption, type Axis, type GridSpec } from './grid.js';
@@ -17,7 +17,7 @@ export interface GridCommandOptions {
   workers?: number;
   backend?: BackendChoice;
   actors?: ActorHostChoice;
-  kernels?: KernelSet;
+  kernels?: KernelChoice;
   stopAfterRuns?: number;
   report?: boolean;
 }

@@ -26,7 +26,8 @@ const VALIDATION_BATCH = 32;
 /** BERT-style masked-LM pretraining of a text FM; deterministic and resumable like the image pretrainer. */
 export async function pretrainMlm(recipe: MlmRecipe, recipeFile: string, opts: PretrainOptions = {}): Promise<PretrainResult> {
   const log = opts.log ?? ((line: string) => console.log(line));
-  const backend = await initBackend(recipe.backend);
+  // A recipe records no kernel set: it runs the stock bits, so the shipped FMs reproduce anywhere.
+  const backend = await initBackend(recipe.backend, 'exact');
   const partial = `${recipe.out}.partial`;
   mkdirSync(partial, { recursive: true });
 

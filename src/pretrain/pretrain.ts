@@ -29,7 +29,8 @@ export async function pretrain(recipeFile: string, opts: PretrainOptions = {}): 
 
 async function pretrainImage(recipe: Recipe, recipeFile: string, opts: PretrainOptions): Promise<PretrainResult> {
   const log = opts.log ?? ((line: string) => console.log(line));
-  const backend = await initBackend(recipe.backend);
+  // A recipe records no kernel set: it runs the stock bits, so the shipped FMs reproduce anywhere.
+  const backend = await initBackend(recipe.backend, 'exact');
   const { train, validation } = loadTask(recipe.dataset);
   const input = train.input;
   if (input.kind !== 'image') throw new UserError(recipeFile, 'dataset', `${recipe.dataset} is not an image dataset; the ViT FM takes images`);

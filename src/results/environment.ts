@@ -108,6 +108,7 @@ export function describeEnvironment(backend: BackendInfo, workers: number, actor
     backendSkipped: backend.skipped,
     kernels: backend.kernels,
     ...(backend.blas ? { blas: backend.blas } : {}),
+    ...(backend.fastUnavailable ? { fastUnavailable: backend.fastUnavailable } : {}),
     // webgpu: vendor, architecture, device, the driver (in Dawn's description) and Dawn's package.
     ...(backend.adapter ? { adapter: backend.adapter } : {}),
     tfjs: backend.tfjsVersion,

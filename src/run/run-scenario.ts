@@ -16,7 +16,7 @@ import { describeEnvironment } from '../results/environment.js';
 import { RunDir, weightsHash, type RoundRecord } from '../results/run-dir.js';
 import type { Scenario } from '../scenario/schema.js';
 import { loadScenarioTask } from '../scenario/task-data.js';
-import { initBackend } from '../tensor/backend.js';
+import { backendLabel, initBackend } from '../tensor/backend.js';
 import { lockDir } from '../util/dir-lock.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
@@ -117,9 +117,12 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     if (opts.resume) {
       const saved = dir.readJson<Scenario>('scenario.json');
       // The runtime section (workers, backend choice, host) does not change results, so it may
-      // differ; the kernel set does (runs from before kernel sets were exact).
-      const resultsOf = (s: Scenario) => JSON.stringify({ ...s, runtime: { kernels: s.runtime.kernels ?? 'exact' } });
-      if (resultsOf(saved) !== resultsOf(scenario)) throw new UserError(dir.path, 'scenario.json', 'the scenario (or its runtime.kernels) changed since this run started; start a new run instead');
+      // differ; the kernel set does. scenario.json holds the set the run resolved to (runs from
+      // before kernel sets ran exact).
+      const resultsOf = (s: Scenario) => JSON.stringify({ ...s, runtime: null });
+      if (resultsOf(saved) !== resultsOf(scenario)) throw new UserError(dir.path, 'scenario.json', 'the scenario changed since this run started; start a new run instead');
+      const ran = saved.runtime.kernels ?? 'exact';
+      if (ran !== backend.kernels) throw new UserError(dir.path, 'scenario.json', `this run ran the ${ran} kernel set and this process runs ${backend.kernels}${backend.fastUnavailable ? ` (${backend.fastUnavailable})` : ''}; resume it with --kernels ${ran}`);
       const ckpt = dir.loadCheckpoint();
       if (ckpt) {
         if (ckpt.global.length !== global.length) throw new UserError(join(dir.path, 'checkpoint.safetensors'), 'global', `${ckpt.global.length} values, this scenario's method trains ${global.length}`);
@@ -133,7 +136,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       dir.writeJson('environment.json', describeEnvironment(backend, scenario.runtime.workers, host.kind));
       dir.writeJson('partition.json', { family: parts.family, alpha: parts.alpha, imbalance: parts.imbalance, seed: parts.seed, classOrder: parts.classOrder, sizes: parts.clients.map((c) => c.length), mixes: parts.mixes });
       // Last: scenario.json marks a run that can be resumed, so a kill before it leaves none half-started.
-      dir.writeJson('scenario.json', scenario);
+      dir.writeJson('scenario.json', { ...scenario, runtime: { ...scenario.runtime, kernels: backend.kernels } });
     }
   } catch (err) {
     unlock();
@@ -155,7 +158,8 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     };
     applyToSpec(restoredFrozen);
     await host.loadModel(clientModel);
-    log(`${scenario.name}: ${method.name} on ${scenario.task.dataset}, ${fed.clients} clients (${parts.family}${parts.alpha === null ? '' : ` alpha=${parts.alpha}`}), ${fed.clientsPerRound}/round, ${fed.rounds} rounds, ${host.size} workers, backend ${backend.name}`);
+    log(`${scenario.name}: ${method.name} on ${scenario.task.dataset}, ${fed.clients} clients (${parts.family}${parts.alpha === null ? '' : ` alpha=${parts.alpha}`}), ${fed.clientsPerRound}/round, ${fed.rounds} rounds, ${host.size} workers, backend ${backendLabel(backend)}`);
+    if (backend.fastUnavailable) log(backend.fastUnavailable);
     const recorder = new RoundRecorder(dir, host, fed.rounds, log, opts.observers ?? [], rounds);
     const publish = async (patches: FrozenPatch[]) => {
       if (patches.length === 0) return;

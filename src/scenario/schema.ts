@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { forbidden, int, mapping, nonNegative, oneOf, positive, unionError } from './fields.js';
 import { DATASET_NAMES, DISTILL_DATASET_NAMES, type DistillDatasetName, FILE_DATASET_NAMES, isFileDataset } from '../data/names.js';
-import { BACKEND_CHOICES, KERNEL_SETS } from '../tensor/backend-choices.js';
+import { BACKEND_CHOICES, KERNEL_CHOICES } from '../tensor/backend-choices.js';
 import { ACTOR_HOSTS } from './actor-hosts.js';
 import { PARTITION_FAMILIES, type PartitionSpec } from '../data/partition.js';
 import { parseRedisUrl, REDIS_URL_EXPECTED } from '../util/redis-url.js';
@@ -120,9 +120,9 @@ export const brokerSchema = mapping({
 export const runtimeSchema = mapping({
   workers: workersSchema,
   backend: oneOf(BACKEND_CHOICES).default('auto').describe('auto: tensorflow-gpu, tensorflow, webgpu on a hardware adapter, wasm, cpu: the first that loads'),
-  kernels: oneOf(KERNEL_SETS)
-    .default('exact')
-    .describe("exact: the stock tfjs kernels' float results, bit for bit; fast: wasm's float32 matrix products by OpenBLAS (libopenblas0-pthread), other bits, equally deterministic"),
+  kernels: oneOf(KERNEL_CHOICES)
+    .default('auto')
+    .describe("exact: the stock tfjs kernels' float results, bit for bit; fast: wasm's float32 matrix products by OpenBLAS (libopenblas0-pthread), other bits, equally deterministic; auto: fast where the wasm backend runs and OpenBLAS loads, else exact. A run records the set it ran and resumes only under it"),
   actors: oneOf(ACTOR_HOSTS)
     .default('threads')
     .describe('where client actors run: worker threads of this process, child processes (runtime.workers of them; the tensorflow backends always use these), or `fedpft worker` processes on any machine through a BullMQ queue (runtime.broker)'),

@@ -15,8 +15,17 @@ export const KERNEL_SETS = ['exact', 'fast'] as const;
 
 export type KernelSet = (typeof KERNEL_SETS)[number];
 
-export function isKernelSet(value: string): value is KernelSet {
-  return (KERNEL_SETS as readonly string[]).includes(value);
+/**
+ * What a scenario or command may ask for: a set, or `auto`, the fastest this process can run
+ * (fast on wasm where OpenBLAS loads, else exact). `auto` is resolved once, by the server, and a
+ * run records the set it resolved to.
+ */
+export const KERNEL_CHOICES = ['auto', ...KERNEL_SETS] as const;
+
+export type KernelChoice = (typeof KERNEL_CHOICES)[number];
+
+export function isKernelChoice(value: string): value is KernelChoice {
+  return (KERNEL_CHOICES as readonly string[]).includes(value);
 }
 
 /**

@@ -8,7 +8,7 @@ import { assertTfjsRelease, TfjsReleaseError } from './tfjs-internals.js';
 import { installMissingWasmKernels, installWasmKernelFixes } from './wasm/register.js';
 import { findWebGpuAdapter, NO_ADAPTER, useWebGpu, type WebGpuAdapter } from './webgpu.js';
 
-import type { BackendChoice, KernelSet } from './backend-choices.js';
+import type { BackendChoice, KernelChoice, KernelSet } from './backend-choices.js';
 import { openBlas, type OpenBlas } from './blas.js';
 import { UserError } from '../util/errors.js';
 
@@ -23,6 +23,8 @@ export interface BackendInfo {
   kernels: KernelSet;
   /** fast: OpenBLAS's library and configuration (its version and the core its kernels are for). */
   blas?: string;
+  /** auto that resolved to exact on wasm: why the fast set did not load, one line. */
+  fastUnavailable?: string;
   tfjsVersion: string;
   /** Why faster backends were skipped under `auto`, one line each. */
   skipped: string[];
@@ -120,13 +122,17 @@ let current: BackendInfo | null = null;
 /**
  * Selects the tensor backend for this thread. `auto` tries tensorflow (GPU, then CPU), then
  * wasm, then cpu; an explicit choice that cannot load is an error, not a silent fallback.
+ * Kernels `auto` (the default) is fast where wasm runs and OpenBLAS loads, else exact.
  */
-export async function initBackend(choice: BackendChoice, asked?: KernelSet): Promise<BackendInfo> {
-  // Unsaid, a thread keeps the set it has (a bench section after another), else exact.
-  const kernels = asked ?? current?.kernels ?? 'exact';
-  if (current && current.kernels !== kernels) throw new Error(`this thread runs the ${current.kernels} kernel set; it cannot switch to ${kernels}`);
-  if (current && (choice === 'auto' || backendMatches(current.name, choice))) return current;
+export async function initBackend(choice: BackendChoice, asked: KernelChoice = 'auto'): Promise<BackendInfo> {
+  if (current) {
+    // A thread keeps its set (a bench section after another, a grid's runs): auto takes it.
+    if (asked !== 'auto' && current.kernels !== asked) throw new Error(`this thread runs the ${current.kernels} kernel set; it cannot switch to ${asked}`);
+    if (choice === 'auto' || backendMatches(current.name, choice)) return current;
+  }
+  const kernels = asked === 'auto' ? current?.kernels ?? 'auto' : asked;
   let blas: OpenBlas | undefined;
+  let fastUnavailable: string | undefined;
   if (kernels === 'fast') {
     if (choice !== 'auto' && choice !== 'wasm') throw new UserError('runtime.kernels', '', `fast is a wasm kernel set; the backend asked for is ${choice}`);
     const loadedBlas = openBlas();
@@ -142,16 +148,34 @@ export async function initBackend(choice: BackendChoice, asked?: KernelSet): Pro
     const gpu = await tryWebgpu(skipped, choice === 'auto');
     if (gpu) ({ name, adapter } = gpu);
   }
-  if (!name && (choice === 'auto' || choice === 'wasm')) name = await tryWasm(skipped, blas);
+  if (!name && (choice === 'auto' || choice === 'wasm')) {
+    if (kernels === 'auto') {
+      const loadedBlas = openBlas();
+      if (typeof loadedBlas === 'string') fastUnavailable = `fast kernels unavailable, running exact: ${loadedBlas}`;
+      else blas = loadedBlas;
+    }
+    name = await tryWasm(skipped, blas);
+  }
   if (!name && (choice === 'auto' || choice === 'cpu')) {
     if (await tf.setBackend('cpu')) name = 'cpu';
   }
   if (!name) throw new Error(`backend "${choice}" is not available here: ${skipped.join('; ')}`);
-  if (blas && name !== 'wasm') throw new Error(`the fast kernel set needs the wasm backend, and ${name} loaded instead`);
+  if (blas && name !== 'wasm') {
+    if (kernels === 'fast') throw new Error(`the fast kernel set needs the wasm backend, and ${name} loaded instead`);
+    blas = undefined;
+  }
   await tf.ready();
   // Silences tfjs's "install tfjs-node" banner; the backend that ran is reported by us instead.
   tf.enableProdMode();
-  current = { name, tfjsVersion: tf.version_core, skipped, kernels, ...(adapter ? { adapter } : {}), ...(blas ? { blas: `${blas.library}: ${blas.config}` } : {}) };
+  current = {
+    name,
+    tfjsVersion: tf.version_core,
+    skipped,
+    kernels: blas ? 'fast' : 'exact',
+    ...(adapter ? { adapter } : {}),
+    ...(blas ? { blas: `${blas.library}: ${blas.config}` } : {}),
+    ...(fastUnavailable && name === 'wasm' ? { fastUnavailable } : {}),
+  };
   return current;
 }
 

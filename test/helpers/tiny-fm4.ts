@@ -44,6 +44,7 @@ method:
 ${indented(method)}
 runtime:
   backend: wasm
+  kernels: exact
 `;
 }
 

@@ -67,6 +67,7 @@ method:
   lora: { rank: 4, alpha: 8, dropout: 0.1 }
 runtime:
   backend: wasm
+  kernels: exact
 ${overrides}`;
 }
 
@@ -129,5 +130,6 @@ method:
   ${method}
 runtime:
   backend: wasm
+  kernels: exact
 ${overrides}`;
 }
