@@ -69,6 +69,15 @@ describe('broker actors (BullMQ on a real redis-server)', () => {
     }
   });
 
+  it('the fast kernel set: 1 worker with 2 actor threads gives the fast golden bits (its OpenBLAS is first loaded by an actor thread)', async () => {
+    const queue = newQueue();
+    const file = writeScenario(work, tinyScenario(fm, brokerRuntime(queue)), 'fast.yaml');
+    await ready(worker(queue, ['--concurrency', '2']));
+    const r = await cli(['run', file, '--results', results(), '--run-id', 'fast', '--kernels', 'fast']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(outcome(runDir('tiny', 'fast'))).toEqual(JSON.parse(readFileSync(join(REPO, 'test/golden/tiny-fedpetuning-fast.json'), 'utf8')));
+  });
+
   it('FedPFT realigning during FL with injected task errors and actor crashes equals threads without faults', async () => {
     const queue = newQueue();
     const scenario = tinyMethodScenario(fm4, METHOD_YAML.fedpft()).replace('rounds: 4', 'rounds: 3');

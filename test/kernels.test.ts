@@ -5,6 +5,7 @@
  * with the exact set in one run. Fails (never skips) without Debian's libopenblas0-pthread.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -57,6 +58,30 @@ describe('fast kernels: OpenBLAS matrix products in the wasm heap', () => {
     for (let i = 0; i < want.length; i++) expect(Math.abs((values[i] as number) - (want[i] as number))).toBeLessThan(1e-5 * k);
     const again = (await tf.matMul(a, bBatched, tA, tB).data()) as Float32Array;
     expect(again).toEqual(values);
+  });
+});
+
+describe('OpenBLAS loaded first by a worker thread (a `fedpft worker` actor)', () => {
+  it('runs the pinned core with one thread: the C environment, not the thread\'s copy of process.env', () => {
+    const script = `
+      import { Worker } from 'node:worker_threads';
+      const code = \`
+        const { parentPort } = await import('node:worker_threads');
+        const { openBlas } = await import(\${JSON.stringify(${JSON.stringify(join(REPO, 'dist/src/tensor/blas.js'))})});
+        const koffi = (await import('koffi')).default;
+        const blas = openBlas();
+        const threads = koffi.load('libopenblas.so.0').func('int openblas_get_num_threads()')();
+        parentPort.postMessage(JSON.stringify({ blas: typeof blas === 'string' ? blas : blas.config, threads }));
+      \`;
+      new Worker(code, { eval: true }).on('message', (m) => console.log(m));
+    `;
+    const env = { ...process.env };
+    delete env['OPENBLAS_NUM_THREADS'];
+    delete env['OPENBLAS_CORETYPE'];
+    const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO, env, encoding: 'utf8' })) as { blas: string; threads: number };
+    expect(readFileSync('/proc/cpuinfo', 'utf8')).toMatch(/ avx2 .* fma |\bfma\b.*\bavx2\b/);
+    expect(out.blas).toMatch(/core Haswell$/);
+    expect(out.threads).toBe(1);
   });
 });
 

@@ -5,6 +5,7 @@
  * so that every such machine runs the same kernel and gets the same bits.
  */
 import { readFileSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
 import koffi from 'koffi';
 
 export type Sgemm = (transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, lda: number, b: Float32Array, ldb: number, c: Float32Array, ldc: number) => void;
@@ -31,15 +32,28 @@ function cpuHasAvx2Fma(): boolean {
   }
 }
 
-/** OpenBLAS, loaded once per process; a one-line reason when it cannot be. */
+/**
+ * Sets a variable where OpenBLAS reads it, the C environment. A worker thread's process.env is
+ * its own copy, invisible to native code (Node's worker_threads docs), and the first thread to
+ * load OpenBLAS may be an actor's (a `fedpft worker`'s actors are threads).
+ */
+function setNativeEnv(name: string, value: string): void {
+  process.env[name] = value;
+  if (!isMainThread) koffi.load('libc.so.6').func('int setenv(const char *name, const char *value, int overwrite)')(name, value, 1);
+}
+
+/** OpenBLAS, loaded once per thread (the library once per process); a one-line reason when it cannot be. */
 export function openBlas(): OpenBlas | string {
   if (loaded !== undefined) return loaded;
   const library = process.env[OPENBLAS_ENV] || 'libopenblas.so.0';
   // Read by OpenBLAS when it loads: one thread, and one kernel for every AVX2 machine.
-  process.env['OPENBLAS_NUM_THREADS'] = '1';
-  if (!process.env['OPENBLAS_CORETYPE'] && cpuHasAvx2Fma()) process.env['OPENBLAS_CORETYPE'] = 'Haswell';
+  const core = process.env['OPENBLAS_CORETYPE'] || (cpuHasAvx2Fma() ? 'Haswell' : undefined);
   try {
+    setNativeEnv('OPENBLAS_NUM_THREADS', '1');
+    if (core) setNativeEnv('OPENBLAS_CORETYPE', core);
     const lib = koffi.load(library);
+    // Also after loading: a library some other code loaded first kept its own thread count.
+    lib.func('void openblas_set_num_threads(int n)')(1);
     const cblasSgemm = lib.func('void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, float *a, int lda, float *b, int ldb, float beta, float *c, int ldc)');
     const getConfig = lib.func('const char *openblas_get_config()');
     const getCore = lib.func('const char *openblas_get_corename()');
@@ -49,7 +63,10 @@ export function openBlas(): OpenBlas | string {
     const sgemm: Sgemm = (transA, transB, m, n, k, a, lda, b, ldb, c, ldc) => {
       cblasSgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, 1, a, lda, b, ldb, 0, c, ldc);
     };
-    loaded = { sgemm, config: `${getConfig() as string} core ${getCore() as string}`, library };
+    const ran = getCore() as string;
+    // A core other than the pinned one gives other bits: never run it under the same set's name.
+    if (core && ran.toLowerCase() !== core.toLowerCase()) throw new Error(`its kernels are for ${ran}, not the pinned ${core} (loaded before OPENBLAS_CORETYPE was set?)`);
+    loaded = { sgemm, config: `${getConfig() as string} core ${ran}`, library };
   } catch (err) {
     loaded = `${library}: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]} (${OPENBLAS_INSTALL})`;
   }
