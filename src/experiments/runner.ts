@@ -6,6 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { sameExperiment } from '../results/scenario-inputs.js';
 import type { ClientHost } from '../run/client-host.js';
 import { runScenario, type ClientHosts } from '../run/run-scenario.js';
 import type { Scenario } from '../scenario/schema.js';
@@ -49,9 +50,11 @@ export interface GridOutcome {
   pending: string[];
 }
 
-/** Scenario equality as `fedpft run --resume` checks it: the runtime section may differ. */
-function sameScenario(a: unknown, b: Scenario): boolean {
-  return JSON.stringify({ ...(a as object), runtime: null }) === JSON.stringify({ ...b, runtime: null });
+/** Scenario equality as `fedpft run --resume` checks it: runtime and the paths of unchanged files may differ. */
+function sameScenario(runDir: string, b: Scenario): boolean {
+  const env = join(runDir, 'environment.json');
+  const inputs = existsSync(env) ? (readJsonFile(env) as { inputs?: unknown }).inputs : undefined;
+  return sameExperiment(readJsonFile(join(runDir, 'scenario.json')), inputs, b);
 }
 
 function readJsonFile(file: string): unknown {
@@ -88,7 +91,7 @@ export async function runGrid(opts: GridRunOptions): Promise<GridOutcome> {
   const state = points.map((p) => {
     const runDir = join(dir, p.name);
     if (!existsSync(join(runDir, 'scenario.json'))) return 'new' as const;
-    if (!sameScenario(readJsonFile(join(runDir, 'scenario.json')), p.scenario)) {
+    if (!sameScenario(runDir, p.scenario)) {
       throw new UserError(join(runDir, 'scenario.json'), '', 'this run has another scenario than the grid point of its name (the scenario file changed?); pass --name to start another grid');
     }
     return existsSync(join(runDir, 'summary.json')) ? ('finished' as const) : ('started' as const);

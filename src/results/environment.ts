@@ -5,6 +5,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackendInfo } from '../tensor/backend.js';
+import type { ScenarioInputs } from './scenario-inputs.js';
 
 const PACKAGES = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-cpu', 'piscina', 'comlink', 'seedrandom'];
 
@@ -101,7 +102,7 @@ export function ownVersion(): string {
 }
 
 /** Everything besides the scenario that a result depends on, recorded with every run. */
-export function describeEnvironment(backend: BackendInfo, workers: number, actors: string): Record<string, unknown> {
+export function describeEnvironment(backend: BackendInfo, workers: number, actors: string, inputs?: ScenarioInputs): Record<string, unknown> {
   const project = projectRoot();
   return {
     backend: backend.name,
@@ -121,5 +122,7 @@ export function describeEnvironment(backend: BackendInfo, workers: number, actor
     actors,
     // fedpft's own commit; null when it does not run from its own git checkout (see fedpft).
     gitCommit: project ? gitCommit(project) : null,
+    // The contents of the files the scenario names, which resume and grids compare instead of their paths.
+    ...(inputs ? { inputs } : {}),
   };
 }

@@ -13,6 +13,7 @@ import { methodRef, resolveMethod } from '../methods/user-module.js';
 import { initModelParams, inputMismatch, isText, loadModel } from '../model/encoder.js';
 import { formatRunTable, type RunSummary } from '../report/summary-table.js';
 import { describeEnvironment } from '../results/environment.js';
+import { sameExperiment, scenarioInputs } from '../results/scenario-inputs.js';
 import { RunDir, weightsHash, type RoundRecord } from '../results/run-dir.js';
 import type { Scenario } from '../scenario/schema.js';
 import { loadScenarioTask } from '../scenario/task-data.js';
@@ -117,10 +118,10 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     if (opts.resume) {
       const saved = dir.readJson<Scenario>('scenario.json');
       // The runtime section (workers, backend choice, host) does not change results, so it may
-      // differ; the kernel set does. scenario.json holds the set the run resolved to (runs from
-      // before kernel sets ran exact).
-      const resultsOf = (s: Scenario) => JSON.stringify({ ...s, runtime: null });
-      if (resultsOf(saved) !== resultsOf(scenario)) throw new UserError(dir.path, 'scenario.json', 'the scenario changed since this run started; start a new run instead');
+      // differ, and so may the paths of its files if their contents did not; the kernel set may
+      // not. scenario.json holds the set the run resolved to (runs from before kernel sets ran exact).
+      const inputs = dir.readJson<{ inputs?: unknown }>('environment.json').inputs;
+      if (!sameExperiment(saved, inputs, scenario)) throw new UserError(dir.path, 'scenario.json', 'the scenario or a file it names changed since this run started; start a new run instead');
       const ran = saved.runtime.kernels ?? 'exact';
       if (ran !== backend.kernels) throw new UserError(dir.path, 'scenario.json', `this run ran the ${ran} kernel set and this process runs ${backend.kernels}${backend.fastUnavailable ? ` (${backend.fastUnavailable})` : ''}; resume it with --kernels ${ran}`);
       const ckpt = dir.loadCheckpoint();
@@ -133,7 +134,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       rounds = dir.rounds(startRound - 1);
       log(`resuming ${dir.path} at round ${startRound}`);
     } else {
-      dir.writeJson('environment.json', describeEnvironment(backend, scenario.runtime.workers, host.kind));
+      dir.writeJson('environment.json', describeEnvironment(backend, scenario.runtime.workers, host.kind, scenarioInputs(scenario)));
       dir.writeJson('partition.json', { family: parts.family, alpha: parts.alpha, imbalance: parts.imbalance, seed: parts.seed, classOrder: parts.classOrder, sizes: parts.clients.map((c) => c.length), mixes: parts.mixes });
       // Last: scenario.json marks a run that can be resumed, so a kill before it leaves none half-started.
       dir.writeJson('scenario.json', { ...scenario, runtime: { ...scenario.runtime, kernels: backend.kernels } });
