@@ -6,7 +6,7 @@
  * worker count or a resume.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cpSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -132,6 +132,31 @@ describe('user methods in a project outside the repository', () => {
   it('FedAvgM: the same bits on every host and after a resume (the velocity is restored), unlike FedAvg', async () => {
     const reference = await hostsCheck('fedavgm', '  module: ./methods/fedavgm.js\n  name: fedavgm\n  beta: 0.5\n  lora: { rank: 4, alpha: 8, dropout: 0.1 }');
     expect(reference.finalWeightsSha256).not.toBe(GOLDEN.finalWeightsSha256);
+  });
+
+  it('a long-lived broker worker runs the current contents of a module changed between two runs', async () => {
+    const file = join(project, 'methods', 'prox-edit.js');
+    const original = readFileSync(join(REPO, 'docs/examples/fedprox.js'), 'utf8');
+    const edited = original.replace('return tf.mul(sum, mu / 2);', 'return tf.mul(sum, mu * 4);');
+    expect(edited).not.toBe(original);
+    const method = '  module: ./methods/prox-edit.js\n  name: fedprox\n  mu: 0.5\n  lora: { rank: 4, alpha: 8, dropout: 0.1 }';
+    const queue = 'user-edit';
+    const broker = `  actors: broker\n  broker: { url: "${redis.url}", queue: ${queue}, waitSeconds: 20 }\n`;
+    const worker = start(['worker', '--broker', redis.url, '--queue', queue, '--cache', join(project, 'cache'), '--lock-seconds', '2']);
+    try {
+      await waitFor(() => worker.output().includes('serves queue'), 'the worker to start', worker.exited, 30_000);
+      for (const [version, text] of [['v1', original], ['v2', edited]] as const) {
+        writeFileSync(file, text);
+        const local = scenario(`edit-${version}`, method);
+        await run(local, 'threads', ['--workers', '1']);
+        await run(scenario(`edit-${version}`, method, broker, `edit-${version}-broker.yaml`), 'broker', []);
+        expect(outcome(runDir(`edit-${version}`, 'broker')), version).toEqual(outcome(runDir(`edit-${version}`, 'threads')));
+      }
+      expect(outcome(runDir('edit-v2', 'threads')).finalWeightsSha256).not.toBe(outcome(runDir('edit-v1', 'threads')).finalWeightsSha256);
+    } finally {
+      worker.child.kill('SIGKILL');
+      await worker.exited;
+    }
   });
 
   it('a bad option, a missing module and a module without a definition are one-line errors, exit 2, nothing written', async () => {

@@ -16,10 +16,19 @@ function build(user: readonly MethodDefinition[]) {
 }
 
 let builtinOnly: ReturnType<typeof build> | null = null;
+/** By a module's list of definitions, which its import cache keeps (a sweep parses once per grid point). */
+const withUser = new WeakMap<readonly MethodDefinition[], ReturnType<typeof build>>();
 
 /** The schema a scenario is validated with; `user`: the definitions of its `method.module`. */
 export function scenarioSchemaWith(user: readonly MethodDefinition[] = []): ReturnType<typeof build> {
-  if (user.length > 0) return build(user);
+  if (user.length > 0) {
+    let schema = withUser.get(user);
+    if (!schema) {
+      schema = build(user);
+      withUser.set(user, schema);
+    }
+    return schema;
+  }
   builtinOnly ??= build([]);
   return builtinOnly;
 }

@@ -18,19 +18,34 @@ export function moduleSha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
+/** Imports by `path sha256`: a long-lived process (a `fedpft worker`) must run the file's current contents. */
 const imported = new Map<string, Promise<readonly MethodDefinition[]>>();
 
-/** The definitions a module exports by default (one, or a list); every name must be new. */
-export function importMethodModule(path: string): Promise<readonly MethodDefinition[]> {
-  let pending = imported.get(path);
+function sha256IfReadable(path: string): string | undefined {
+  try {
+    return moduleSha256(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The definitions a module exports by default (one, or a list); every name must be new.
+ * `sha256`: the contents already verified (an actor's task), else the file is hashed. Node caches
+ * a module by its URL, so the URL carries the hash: a changed file is imported again (the modules
+ * it imports in turn are not).
+ */
+export function importMethodModule(path: string, sha256 = sha256IfReadable(path)): Promise<readonly MethodDefinition[]> {
+  const key = `${path} ${sha256 ?? ''}`;
+  let pending = imported.get(key);
   if (!pending) {
-    pending = load(path);
-    imported.set(path, pending);
+    pending = load(path, sha256);
+    imported.set(key, pending);
   }
   return pending;
 }
 
-async function load(path: string): Promise<readonly MethodDefinition[]> {
+async function load(path: string, sha256: string | undefined): Promise<readonly MethodDefinition[]> {
   try {
     if (!statSync(path).isFile()) throw new MethodModuleError(`not a file: ${path}`);
   } catch (err) {
@@ -39,7 +54,7 @@ async function load(path: string): Promise<readonly MethodDefinition[]> {
   }
   let mod: { default?: unknown };
   try {
-    mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+    mod = (await import(`${pathToFileURL(path).href}${sha256 ? `?sha256=${sha256}` : ''}`)) as { default?: unknown };
   } catch (err) {
     throw new MethodModuleError(`cannot import ${path}: ${String((err as Error).message ?? err).split('\n')[0]}`);
   }
@@ -53,9 +68,9 @@ async function load(path: string): Promise<readonly MethodDefinition[]> {
 }
 
 /** The definition a validated scenario's method section names: built in, or from its module. */
-export async function resolveMethod(options: MethodOptions): Promise<MethodDefinition> {
+export async function resolveMethod(options: MethodOptions, moduleSha256?: string): Promise<MethodDefinition> {
   if (options.module === undefined) return mustBuiltin(options);
-  const def = (await importMethodModule(options.module)).find((d) => d.name === options.name);
+  const def = (await importMethodModule(options.module, moduleSha256)).find((d) => d.name === options.name);
   if (!def) throw new Error(`${options.module} defines no method "${options.name}"`);
   return def;
 }
@@ -75,5 +90,5 @@ export function resolveRef(ref: MethodRef): Promise<MethodDefinition> {
     if (here !== ref.moduleSha256) throw new Error(`method module ${module} differs from the server's (sha256 ${here.slice(0, 12)} here, ${ref.moduleSha256.slice(0, 12)} there)`);
     checked.add(`${module} ${ref.moduleSha256}`);
   }
-  return resolveMethod(ref.options);
+  return resolveMethod(ref.options, ref.moduleSha256);
 }
