@@ -15,6 +15,7 @@ import type { LabelledExamples } from '../src/data/dataset.js';
 import { ownVersion } from '../src/results/environment.js';
 import { describeSource, loadCheckedTrainingSet } from '../src/scenario/task-data.js';
 import { backendLabel } from '../src/tensor/backend.js';
+import { pinOpenBlasEnvironment } from '../src/tensor/blas.js';
 import { parseRedisUrl } from '../src/util/redis-url.js';
 import { checkBroker } from './broker-host.js';
 import { BlobStore, redisOptions, REFUSED, type BrokerJob, type BrokerReturn } from './broker-protocol.js';
@@ -132,6 +133,8 @@ export class BrokerWorker {
     const workerData: ClientActorInit = { backend: d.backend, kernels: d.kernels, data: actorData(host, d.data.source, train) };
     let pool: ActorPool<ClientActor>;
     try {
+      // Here, on the main thread, before any actor thread loads OpenBLAS.
+      if (d.kernels === 'fast') pinOpenBlasEnvironment();
       pool = await ActorPool.open<ClientActor>({ workers: this.opts.concurrency, host, workerFile: CLIENT_ACTOR, workerData });
     } catch (err) {
       throw refuse(`worker ${this.name} cannot start its actors on ${d.backend} (${d.kernels} kernels): ${(err as Error).message.split('\n')[0]}`);

@@ -187,7 +187,7 @@ function trajectory(placement: AdamWPlacement, o: AdamWOptions, steps: number): 
 
 describe.each(['cpu', 'wasm'] as const)('AdamW placements on the %s backend', (backend) => {
   it.each(OPTION_SETS)('host loop and tfjs ops give bit-identical weights over 6 steps (%s)', async (_label, o) => {
-    await initBackend(backend);
+    await initBackend(backend, 'exact');
     try {
       const device = trajectory('device', o, 6);
       const host = trajectory('host', o, 6);
@@ -200,7 +200,7 @@ describe.each(['cpu', 'wasm'] as const)('AdamW placements on the %s backend', (b
   });
 
   it('is the default placement off the tensorflow backend', async () => {
-    await initBackend(backend);
+    await initBackend(backend, 'exact');
     try {
       expect(defaultPlacement()).toBe('host');
     } finally {

@@ -124,7 +124,7 @@ function expectWithin(got: Float64Array, bounds: { lo: number[]; hi: number[] },
 }
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initBackend('wasm', 'exact');
 });
 
 describe('ffnActivationZeroCounts', () => {
@@ -285,7 +285,7 @@ describe('selectUpdatedNeurons', () => {
 
 describe('ffnActivationZeroCounts on text', () => {
   beforeAll(async () => {
-    await initBackend('wasm');
+    await initBackend('wasm', 'exact');
   });
 
   it('counts the attended positions (the attention-mask plane): a literal pad id with mask 1 counts, padding does not', async () => {

@@ -70,7 +70,7 @@ describe('fedpft bench --quick', () => {
         ratioOf(step.vsMatMul, step.gflops, e.matMulGflops);
       }
       // The default kernel set is auto: fast here, where .ci/run installs OpenBLAS.
-      expect(e.backend).toBe('wasm (fast kernels)');
+      expect(e.backend).toMatch(/^wasm \(fast kernels: OpenBLAS [\d.]+, Haswell core\)$/);
       expect(stock?.backend).toBe('wasm (stock kernels)');
       expect(stock?.model).toBe(e.model);
       positive(stock?.fullStep?.gflops, 'stock gflops');

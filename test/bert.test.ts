@@ -112,7 +112,7 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...A
 describe('BERT and RoBERTa encoders against a plain-loop HF forward pass', () => {
   let root = '';
   beforeAll(async () => {
-    await initBackend('wasm');
+    await initBackend('wasm', 'exact');
     root = mkdtempSync(join(tmpdir(), 'fedpft-bert-'));
   });
   afterAll(() => {
@@ -215,7 +215,7 @@ describe('BERT and RoBERTa encoders against a plain-loop HF forward pass', () =>
 describe('a literal pad token typed in a text is attended, as in HF (the mask is the tokenizer\'s)', () => {
   let root = '';
   beforeAll(async () => {
-    await initBackend('wasm');
+    await initBackend('wasm', 'exact');
     root = mkdtempSync(join(tmpdir(), 'fedpft-bert-literal-pad-'));
   });
   afterAll(() => {
@@ -307,7 +307,7 @@ describe('a literal pad token typed in a text is attended, as in HF (the mask is
 describe('BERT checkpoints: names, round trip and bad files', () => {
   let root = '';
   beforeAll(async () => {
-    await initBackend('wasm');
+    await initBackend('wasm', 'exact');
     root = mkdtempSync(join(tmpdir(), 'fedpft-bert-io-'));
   });
   afterAll(() => {

@@ -78,6 +78,18 @@ describe('broker actors (BullMQ on a real redis-server)', () => {
     expect(outcome(runDir('tiny', 'fast'))).toEqual(JSON.parse(readFileSync(join(REPO, 'test/golden/tiny-fedpetuning-fast.json'), 'utf8')));
   });
 
+  it('the fast set on a worker without OpenBLAS: the worker refuses, the run stops in one line and writes no summary', async () => {
+    const queue = newQueue();
+    const file = writeScenario(work, tinyScenario(fm, brokerRuntime(queue)), 'fast-missing.yaml');
+    const w = worker(queue, [], { FEDPFT_OPENBLAS: join(work, 'no-such-libopenblas.so') });
+    await ready(w);
+    const r = await cli(['run', file, '--results', results(), '--run-id', 'fast-missing', '--kernels', 'fast']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/cannot start its actors on wasm \(fast kernels\).*no-such-libopenblas\.so/);
+    expect(existsSync(join(runDir('tiny', 'fast-missing'), 'summary.json'))).toBe(false);
+  });
+
   it('FedPFT realigning during FL with injected task errors and actor crashes equals threads without faults', async () => {
     const queue = newQueue();
     const scenario = tinyMethodScenario(fm4, METHOD_YAML.fedpft()).replace('rounds: 4', 'rounds: 3');

@@ -86,7 +86,7 @@ function sliceHf(hf: ReadonlyMap<string, HfTensor>, kept: Record<number, number[
 }
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initBackend('wasm', 'exact');
 });
 
 describe('neuronSaliency and topKInOrder', () => {

@@ -125,7 +125,7 @@ let teacher: DistillModel;
 let images: Float32Array;
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initBackend('wasm', 'exact');
   teacher = { cfg: TEACHER_CFG, params: randomParams(TEACHER_CFG, new Rng('distill-teacher')) };
   images = randomUniform(new Rng('distill-images'), N_DATA * FEATURES);
 });

@@ -29,7 +29,7 @@ let fmDir: string;
 let data: TaskData;
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initBackend('wasm', 'exact');
   fmDir = join(tempDir('fedot-objective'), 'fm');
   await saveVit(fmDir, TINY_FM4, initVitParams(TINY_FM4, new Rng('tiny-fm4')), Array.from({ length: 10 }, (_, i) => `c${i}`));
   data = loadTask('mnist', { trainLimit: 100, evalLimit: 50 });

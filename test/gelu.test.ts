@@ -50,7 +50,7 @@ function gaussianish(n: number, scale: number, seed: number): Float32Array {
 }
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initBackend('wasm', 'exact');
 });
 
 /** The scalar expf and erff, instantiated on their own memory with the table at 0. */

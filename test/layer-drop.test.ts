@@ -40,7 +40,7 @@ function dispose(params: Params): void {
 }
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initBackend('wasm', 'exact');
 });
 
 describe('layerDropIndices', () => {

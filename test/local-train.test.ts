@@ -14,7 +14,7 @@ describe('a client task on a resident client model', () => {
   const cfg = CLIENT_CFG;
 
   beforeAll(async () => {
-    await initBackend('wasm');
+    await initBackend('wasm', 'exact');
     ({ spec, initial, data } = await clientFixture());
   });
 
@@ -65,7 +65,7 @@ describe('a client task on a resident client model', () => {
 
 describe('clipByGlobalNorm (PyTorch clip_grad_norm_)', () => {
   beforeAll(async () => {
-    await initBackend('wasm');
+    await initBackend('wasm', 'exact');
   });
 
   it('scales every gradient by maxNorm / (N + 1e-6) when the global norm N exceeds maxNorm (hand computation)', () => {

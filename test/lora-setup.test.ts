@@ -28,7 +28,7 @@ function headOf(cfg: BertConfig, withPooler: boolean, head: HeadChoice): string[
 
 describe('the exchanged head (method.head)', () => {
   beforeAll(async () => {
-    await initBackend('wasm');
+    await initBackend('wasm', 'exact');
   });
 
   it("auto: BERT's pretrained pooler stays frozen; a pooler the FM lacks is drawn and trains", () => {

@@ -113,7 +113,7 @@ function checkPlugIn(full: FullModel, expectedTrainable: Map<string, Float32Arra
 }
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initBackend('wasm', 'exact');
   fmDir = join(tempDir('methods'), 'fm');
   await saveVit(fmDir, TINY_FM4, initVitParams(TINY_FM4, new Rng('tiny-fm4')), Array.from({ length: C }, (_, i) => `c${i}`));
   const fm = loadVit(fmDir);

@@ -39,13 +39,15 @@ describe('resuming a run whose files moved', () => {
     expect(outcome(runDir('r'))).toEqual(golden());
   });
 
-  it('run --resume: an FM changed in place is refused in one line, exit 2', async () => {
-    const after = await stoppedThenMoved('changed', 'fm-c', 'fm-d');
-    const weights = join(work, 'fm-d', 'model.safetensors');
+  it('run --resume: an FM changed in place (same path) is refused in one line, exit 2', async () => {
+    cpSync(join(work, 'fm'), join(work, 'fm-c'), { recursive: true });
+    const file = writeScenario(work, tinyScenario(join(work, 'fm-c')), 'changed.yaml');
+    expect((await cli(['run', file, '--results', results(), '--run-id', 'changed', '--stop-after-round', '2'])).code).toBe(0);
+    const weights = join(work, 'fm-c', 'model.safetensors');
     const bytes = readFileSync(weights);
     bytes[bytes.length - 1] ^= 1;
     writeFileSync(weights, bytes);
-    const r = await cli(['run', after, '--results', results(), '--resume', 'changed']);
+    const r = await cli(['run', file, '--results', results(), '--resume', 'changed']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/scenario\.json: the scenario or a file it names changed since this run started/);

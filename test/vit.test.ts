@@ -98,7 +98,7 @@ function disposeAll(...maps: Params[]): void {
 }
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initBackend('wasm', 'exact');
   expect(tf.findBackend('cpu')).toBeTruthy();
 });
 

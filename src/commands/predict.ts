@@ -1,7 +1,7 @@
-import type { BackendChoice } from '../tensor/backend-choices.js';
+import type { BackendChoice, KernelChoice } from '../tensor/backend-choices.js';
 import type { Command } from 'commander';
 import { UserError } from '../util/errors.js';
-import { BACKEND_HELP, backendOption, positiveInt } from './options.js';
+import { BACKEND_HELP, backendOption, KERNELS_HELP, kernelsOption, positiveInt } from './options.js';
 
 export function registerPredict(program: Command): void {
   program
@@ -13,10 +13,11 @@ export function registerPredict(program: Command): void {
     .option('--output <what>', 'logits (classification head) or cls-hidden (text FMs: final hidden state of the first token)', 'logits')
     .option('--max-length <n>', "text FMs: tokens per input after truncation and padding (default: the FM's positions, at most 512)", positiveInt('--max-length'))
     .option('--backend <name>', BACKEND_HELP, backendOption, 'wasm')
-    .action(async (opts: { model: string; input: string; out?: string; output: string; maxLength?: number; backend: BackendChoice }) => {
+    .option('--kernels <set>', KERNELS_HELP, kernelsOption, 'auto')
+    .action(async (opts: { model: string; input: string; out?: string; output: string; maxLength?: number; backend: BackendChoice; kernels: KernelChoice }) => {
       if (opts.output !== 'logits' && opts.output !== 'cls-hidden') throw new UserError('command line', '--output', `expected logits or cls-hidden, got "${opts.output}"`);
-      const { initBackend } = await import('../tensor/backend.js');
-      await initBackend(opts.backend);
+      const { backendLabel, initBackend } = await import('../tensor/backend.js');
+      const backend = await initBackend(opts.backend, opts.kernels);
       const { loadModel } = await import('../model/encoder.js');
       const { predict, disposeModel } = await import('../predict/predict.js');
       const fm = loadModel(opts.model);
@@ -26,7 +27,7 @@ export function registerPredict(program: Command): void {
         if (opts.out) {
           const { writeFileAtomic } = await import('../util/atomic-write.js');
           writeFileAtomic(opts.out, text);
-          console.error(`wrote ${lines.length} predictions to ${opts.out}`);
+          console.error(`wrote ${lines.length} predictions to ${opts.out} (backend ${backendLabel(backend)})`);
         } else process.stdout.write(text);
       } finally {
         disposeModel(fm);

@@ -1,6 +1,7 @@
 /** The CLI: its commands, and one line with exit code 2 for any user error. */
 import { Command, CommanderError } from 'commander';
 import { registerAblate } from './ablate.js';
+import { registerBaseline } from './baseline.js';
 import { registerBench } from './bench.js';
 import { registerCompress } from './compress.js';
 import { registerPartition } from './partition.js';
@@ -32,6 +33,7 @@ export async function runCli(argv: string[], ctx: CommandContext): Promise<void>
   registerSweep(program, ctx);
   registerReport(program);
   registerPredict(program);
+  registerBaseline(program);
   registerWorker(program, ctx);
   registerSchema(program);
 

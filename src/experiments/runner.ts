@@ -10,6 +10,7 @@ import { sameExperiment } from '../results/scenario-inputs.js';
 import type { ClientHost } from '../run/client-host.js';
 import { runScenario, type ClientHosts } from '../run/run-scenario.js';
 import type { Scenario } from '../scenario/schema.js';
+import type { KernelSet } from '../tensor/backend-choices.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { lockDir } from '../util/dir-lock.js';
 import { RunStoppedError, UserError } from '../util/errors.js';
@@ -83,6 +84,25 @@ function writeGridFile(dir: string, opts: GridRunOptions): void {
   writeFileAtomic(file, JSON.stringify(grid, null, 2) + '\n');
 }
 
+/**
+ * A grid's runs are compared with each other, so they run one kernel set: the one its existing
+ * runs recorded (runs from before kernel sets ran exact). `auto` takes it; another set is refused.
+ */
+function keepGridKernels(dir: string, points: Array<{ name: string; scenario: Scenario }>, state: ReadonlyArray<'new' | 'started' | 'finished'>): void {
+  const ran = new Set<KernelSet>();
+  points.forEach((p, i) => {
+    if (state[i] !== 'new') ran.add((readJsonFile(join(dir, p.name, 'scenario.json')) as { runtime?: { kernels?: KernelSet } }).runtime?.kernels ?? 'exact');
+  });
+  if (ran.size > 1) throw new UserError(dir, '', `its runs ran different kernel sets (${[...ran].sort().join(' and ')}); pass --name to start another grid`);
+  const [set] = ran;
+  if (set === undefined) return;
+  for (const p of points) {
+    const asked = p.scenario.runtime.kernels;
+    if (asked === 'auto') p.scenario = { ...p.scenario, runtime: { ...p.scenario.runtime, kernels: set } };
+    else if (asked !== set) throw new UserError(dir, '', `this grid's runs ran the ${set} kernel set and this call asks for ${asked}; pass --kernels ${set}, or --name to start another grid`);
+  }
+}
+
 export async function runGrid(opts: GridRunOptions): Promise<GridOutcome> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const dir = join(opts.resultsRoot, opts.gridName);
@@ -96,6 +116,7 @@ export async function runGrid(opts: GridRunOptions): Promise<GridOutcome> {
     }
     return existsSync(join(runDir, 'summary.json')) ? ('finished' as const) : ('started' as const);
   });
+  keepGridKernels(dir, points, state);
   mkdirSync(dir, { recursive: true });
   const unlock = lockDir(dir, 'grid');
   try {

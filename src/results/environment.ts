@@ -108,7 +108,7 @@ export function describeEnvironment(backend: BackendInfo, workers: number, actor
     backend: backend.name,
     backendSkipped: backend.skipped,
     kernels: backend.kernels,
-    ...(backend.blas ? { blas: backend.blas } : {}),
+    ...(backend.blas ? { blas: backend.blas, blasKernels: backend.blasKernels } : {}),
     ...(backend.fastUnavailable ? { fastUnavailable: backend.fastUnavailable } : {}),
     // webgpu: vendor, architecture, device, the driver (in Dawn's description) and Dawn's package.
     ...(backend.adapter ? { adapter: backend.adapter } : {}),

@@ -10,9 +10,10 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256File } from '../model/checkpoint.js';
 import type { Scenario } from '../scenario/schema.js';
+import { UserError } from '../util/errors.js';
 
-/** The FM files a run reads (the tokenizer only for text FMs). */
-const MODEL_FILES = ['config.json', 'model.safetensors', 'tokenizer.json'];
+/** The FM files a run may read (the tokenizer's only for text FMs: tokenizer.json, else vocab.txt and tokenizer_config.json). */
+const MODEL_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.txt', 'tokenizer_config.json'];
 
 /** sha256 by field: `model.dir`, `task.files.train` (one per file), `task.files.validation`, `method.module`. */
 export type ScenarioInputs = Record<string, string>;
@@ -20,8 +21,13 @@ export type ScenarioInputs = Record<string, string>;
 const hashes = new Map<string, { stamp: string; sha256: string }>();
 
 /** A file's sha256, kept while its size and modification time stay the same (a grid checks every run's). */
-function fileSha256(file: string): string {
-  const st = statSync(file);
+function fileSha256(file: string, field: string): string {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(file);
+  } catch {
+    throw new UserError(file, field, 'file not found');
+  }
   const stamp = `${st.size}/${st.mtimeMs}`;
   const known = hashes.get(file);
   if (known?.stamp === stamp) return known.sha256;
@@ -32,7 +38,7 @@ function fileSha256(file: string): string {
 
 function modelSha256(dir: string): string {
   const h = createHash('sha256');
-  for (const name of MODEL_FILES) if (existsSync(join(dir, name))) h.update(`${name} ${fileSha256(join(dir, name))}\n`);
+  for (const name of MODEL_FILES) if (existsSync(join(dir, name))) h.update(`${name} ${fileSha256(join(dir, name), 'model.dir')}\n`);
   return h.digest('hex');
 }
 
@@ -41,11 +47,11 @@ export function scenarioInputs(s: Scenario): ScenarioInputs {
   const files = s.task.files;
   if (files) {
     const train = Array.isArray(files.train) ? files.train : [files.train];
-    train.forEach((f, i) => (inputs[`task.files.train.${i}`] = fileSha256(f)));
-    inputs['task.files.validation'] = fileSha256(files.validation);
+    train.forEach((f, i) => (inputs[`task.files.train.${i}`] = fileSha256(f, 'task.files.train')));
+    inputs['task.files.validation'] = fileSha256(files.validation, 'task.files.validation');
   }
   const module = (s.method as { module?: unknown }).module;
-  if (typeof module === 'string') inputs['method.module'] = fileSha256(module);
+  if (typeof module === 'string') inputs['method.module'] = fileSha256(module, 'method.module');
   return inputs;
 }
 

@@ -17,7 +17,8 @@ import { sameExperiment, scenarioInputs } from '../results/scenario-inputs.js';
 import { RunDir, weightsHash, type RoundRecord } from '../results/run-dir.js';
 import type { Scenario } from '../scenario/schema.js';
 import { loadScenarioTask } from '../scenario/task-data.js';
-import { backendLabel, initBackend } from '../tensor/backend.js';
+import { backendLabel, initBackend, type BackendInfo } from '../tensor/backend.js';
+import type { KernelSet } from '../tensor/backend-choices.js';
 import { lockDir } from '../util/dir-lock.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
@@ -61,11 +62,40 @@ function defaultRunId(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
 }
 
-export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
+/**
+ * A resumed run keeps the kernel set it recorded: under `auto` the scenario takes it, so a run
+ * started where OpenBLAS was missing continues exact after it is installed, and the reverse is
+ * refused naming the run. An explicit set that differs is refused by the resume check.
+ */
+function withRecordedKernels(opts: RunOptions): { scenario: Scenario; recordedIn?: string } {
   const { scenario } = opts;
+  if (!opts.resume || scenario.runtime.kernels !== 'auto') return { scenario };
+  let dir: RunDir;
+  let saved: { runtime?: { kernels?: KernelSet } };
+  try {
+    dir = RunDir.open(opts.resultsRoot, scenario.name, opts.resume === true ? undefined : opts.resume);
+    saved = dir.readJson('scenario.json');
+  } catch {
+    // The resume below reports a missing or unreadable run in its own words.
+    return { scenario };
+  }
+  return { scenario: { ...scenario, runtime: { ...scenario.runtime, kernels: saved.runtime?.kernels ?? 'exact' } }, recordedIn: dir.path };
+}
+
+async function initRunBackend(scenario: Scenario, recordedIn: string | undefined): Promise<BackendInfo> {
+  try {
+    return await initBackend(scenario.runtime.backend, scenario.runtime.kernels);
+  } catch (err) {
+    if (recordedIn && err instanceof UserError) throw new UserError(recordedIn, 'scenario.json', `this run ran the ${scenario.runtime.kernels} kernel set, which cannot load here (${err.message})`);
+    throw err;
+  }
+}
+
+export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
+  const { scenario, recordedIn } = withRecordedKernels(opts);
   const log = opts.log ?? ((line: string) => console.log(line));
   const fed = scenario.federation;
-  const backend = await initBackend(scenario.runtime.backend, scenario.runtime.kernels);
+  const backend = await initRunBackend(scenario, recordedIn);
   const fm = loadModel(scenario.model.dir);
   if (scenario.model.init === 'random') {
     const drawn = initModelParams(fm.cfg, new Rng(`${scenario.seed}/random-fm`));
@@ -120,10 +150,11 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       // The runtime section (workers, backend choice, host) does not change results, so it may
       // differ, and so may the paths of its files if their contents did not; the kernel set may
       // not. scenario.json holds the set the run resolved to (runs from before kernel sets ran exact).
-      const inputs = dir.readJson<{ inputs?: unknown }>('environment.json').inputs;
-      if (!sameExperiment(saved, inputs, scenario)) throw new UserError(dir.path, 'scenario.json', 'the scenario or a file it names changed since this run started; start a new run instead');
+      const env = dir.readJson<{ inputs?: unknown; blasKernels?: string }>('environment.json');
+      if (!sameExperiment(saved, env.inputs, scenario)) throw new UserError(dir.path, 'scenario.json', 'the scenario or a file it names changed since this run started; start a new run instead');
       const ran = saved.runtime.kernels ?? 'exact';
-      if (ran !== backend.kernels) throw new UserError(dir.path, 'scenario.json', `this run ran the ${ran} kernel set and this process runs ${backend.kernels}${backend.fastUnavailable ? ` (${backend.fastUnavailable})` : ''}; resume it with --kernels ${ran}`);
+      if (ran !== backend.kernels) throw new UserError(dir.path, 'scenario.json', `this run ran the ${ran} kernel set and this process runs ${backend.kernels}; resume it with --kernels ${ran}`);
+      if (env.blasKernels !== undefined && env.blasKernels !== backend.blasKernels) throw new UserError(dir.path, 'environment.json', `this run's fast kernels were ${env.blasKernels}, this machine's are ${backend.blasKernels}: other bits`);
       const ckpt = dir.loadCheckpoint();
       if (ckpt) {
         if (ckpt.global.length !== global.length) throw new UserError(join(dir.path, 'checkpoint.safetensors'), 'global', `${ckpt.global.length} values, this scenario's method trains ${global.length}`);

@@ -23,6 +23,8 @@ export interface BackendInfo {
   kernels: KernelSet;
   /** fast: OpenBLAS's library and configuration (its version and the core its kernels are for). */
   blas?: string;
+  /** fast: what decides its bits, OpenBLAS's version and core; actors and resumes must match it. */
+  blasKernels?: string;
   /** auto that resolved to exact on wasm: why the fast set did not load, one line. */
   fastUnavailable?: string;
   tfjsVersion: string;
@@ -173,15 +175,15 @@ export async function initBackend(choice: BackendChoice, asked: KernelChoice = '
     skipped,
     kernels: blas ? 'fast' : 'exact',
     ...(adapter ? { adapter } : {}),
-    ...(blas ? { blas: `${blas.library}: ${blas.config}` } : {}),
+    ...(blas ? { blas: `${blas.library}: ${blas.config}`, blasKernels: blas.kernels } : {}),
     ...(fastUnavailable && name === 'wasm' ? { fastUnavailable } : {}),
   };
   return current;
 }
 
 /** What an actor must match: the backend that ran and its kernel set. */
-export function backendLabel(b: Pick<BackendInfo, 'name' | 'kernels'>): string {
-  return b.kernels === 'fast' ? `${b.name} (fast kernels)` : b.name;
+export function backendLabel(b: Pick<BackendInfo, 'name' | 'kernels' | 'blasKernels'>): string {
+  return b.kernels === 'fast' ? `${b.name} (fast kernels: ${b.blasKernels ?? 'OpenBLAS'})` : b.name;
 }
 
 function backendMatches(name: string, choice: BackendChoice): boolean {

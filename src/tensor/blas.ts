@@ -14,6 +14,8 @@ export interface OpenBlas {
   sgemm: Sgemm;
   /** OpenBLAS's own description: version, build options and the core its kernels are for. */
   config: string;
+  /** What decides the fast set's bits: OpenBLAS's version and the core its kernels run (e.g. "OpenBLAS 0.3.21, Haswell core"). */
+  kernels: string;
   library: string;
 }
 
@@ -34,23 +36,47 @@ function cpuHasAvx2Fma(): boolean {
 
 /**
  * Sets a variable where OpenBLAS reads it, the C environment. A worker thread's process.env is
- * its own copy, invisible to native code (Node's worker_threads docs), and the first thread to
- * load OpenBLAS may be an actor's (a `fedpft worker`'s actors are threads).
+ * its own copy, invisible to native code (Node's worker_threads docs). On the main thread
+ * process.env writes through; a thread spawned after that inherits the value and needs nothing.
+ * Only a thread that loads OpenBLAS first without it calls libc's setenv.
  */
 function setNativeEnv(name: string, value: string): void {
+  if (!isMainThread && process.env[name] !== value) {
+    let setenv: (name: string, value: string, overwrite: number) => number;
+    try {
+      setenv = koffi.load('libc.so.6').func('int setenv(const char *name, const char *value, int overwrite)') as typeof setenv;
+    } catch (err) {
+      throw new Error(`cannot set ${name} for OpenBLAS from this worker thread (libc.so.6: ${(err as Error).message.split('\n')[0]}); set ${name}=${value} before starting fedpft`);
+    }
+    setenv(name, value, 1);
+  }
   process.env[name] = value;
-  if (!isMainThread) koffi.load('libc.so.6').func('int setenv(const char *name, const char *value, int overwrite)')(name, value, 1);
+}
+
+/**
+ * Fixes what OpenBLAS reads when it loads: one thread (the actors are the parallelism) and, on
+ * CPUs with AVX2 and FMA, the Haswell kernels, so every such machine gets the same bits. Called
+ * by a process's main thread before it starts actor threads, and by openBlas. Returns the core.
+ */
+export function pinOpenBlasEnvironment(): string | undefined {
+  const core = process.env['OPENBLAS_CORETYPE'] || (cpuHasAvx2Fma() ? 'Haswell' : undefined);
+  setNativeEnv('OPENBLAS_NUM_THREADS', '1');
+  if (core) setNativeEnv('OPENBLAS_CORETYPE', core);
+  return core;
 }
 
 /** OpenBLAS, loaded once per thread (the library once per process); a one-line reason when it cannot be. */
 export function openBlas(): OpenBlas | string {
   if (loaded !== undefined) return loaded;
   const library = process.env[OPENBLAS_ENV] || 'libopenblas.so.0';
-  // Read by OpenBLAS when it loads: one thread, and one kernel for every AVX2 machine.
-  const core = process.env['OPENBLAS_CORETYPE'] || (cpuHasAvx2Fma() ? 'Haswell' : undefined);
+  let core: string | undefined;
   try {
-    setNativeEnv('OPENBLAS_NUM_THREADS', '1');
-    if (core) setNativeEnv('OPENBLAS_CORETYPE', core);
+    core = pinOpenBlasEnvironment();
+  } catch (err) {
+    loaded = (err as Error).message;
+    return loaded;
+  }
+  try {
     const lib = koffi.load(library);
     // Also after loading: a library some other code loaded first kept its own thread count.
     lib.func('void openblas_set_num_threads(int n)')(1);
@@ -66,7 +92,8 @@ export function openBlas(): OpenBlas | string {
     const ran = getCore() as string;
     // A core other than the pinned one gives other bits: never run it under the same set's name.
     if (core && ran.toLowerCase() !== core.toLowerCase()) throw new Error(`its kernels are for ${ran}, not the pinned ${core} (loaded before OPENBLAS_CORETYPE was set?)`);
-    loaded = { sgemm, config: `${getConfig() as string} core ${ran}`, library };
+    const config = getConfig() as string;
+    loaded = { sgemm, config: `${config} core ${ran}`, kernels: `${config.split(' ').slice(0, 2).join(' ')}, ${ran} core`, library };
   } catch (err) {
     loaded = `${library}: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]} (${OPENBLAS_INSTALL})`;
   }
