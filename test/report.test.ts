@@ -165,19 +165,32 @@ function fakeRun(root: string, name: string, scenario: Scenario, accuracies: num
   writeFileSync(join(runDir, 'summary.json'), JSON.stringify(summary, null, 2));
 }
 
-function scenarioOf(seed: number, dataset: string, alpha: number, method: string): Scenario {
+/** alpha 'iid' gives an IID partition; kernels the set the run records having run. */
+function scenarioOf(seed: number, dataset: string, alpha: number | 'iid', method: string, kernels = 'exact'): Scenario {
   return parseScenario(
     `name: paper
 seed: ${seed}
 model: { dir: /nonexistent/fm }
 task: { dataset: ${dataset} }
-partition: { family: dirichlet, alpha: ${alpha} }
+partition: ${alpha === 'iid' ? '{ family: iid }' : `{ family: dirichlet, alpha: ${alpha} }`}
 federation: { clients: 10, clientsPerRound: 2, rounds: 3, learningRate: 0.01 }
 method: ${method}
+runtime: { kernels: ${kernels} }
 `,
     'paper.yaml',
     { checkFiles: false },
   );
+}
+
+/** A claim row's "a - b" cell and verdict against a hand computation over 3 seeds' finals. */
+function expectPaired(diff: string, v: string, a: readonly number[], b: readonly number[]): void {
+  const d = a.map((x, k) => 100 * (x - (b[k] as number)));
+  expect(d).toHaveLength(3);
+  const mean = d.reduce((x, y) => x + y, 0) / 3;
+  // 95 % interval with t(0.975, 2 degrees of freedom) = 4.302652729911275.
+  const half = (4.302652729911275 * Math.sqrt(d.reduce((x, y) => x + (y - mean) ** 2, 0) / 2)) / Math.sqrt(3);
+  expect(diff).toBe(`${mean >= 0 ? '+' : ''}${mean.toFixed(2)} [${(mean - half).toFixed(2)}, ${(mean + half).toFixed(2)}] (${d.filter((x) => x > 0).length}/3 above)`);
+  expect(v).toBe(mean - half > 0 ? 'held' : mean + half < 0 ? 'refuted' : 'not separable');
 }
 
 /** Deterministic made-up accuracies that differ by every factor. */
@@ -253,19 +266,25 @@ describe('fedpft report on paper-shaped results', () => {
       }
     }
 
-    // The paper's claims, by hand from the per-seed finals: one row per claim and column.
+    // The paper's claims, by hand from the per-seed finals: one row per claim and column, then
+    // Tables 2/3's skew claim (alpha 1 beats alpha 0.1) per method and task.
     const claims = mdTable(md, /The paper's claims/);
     expect(claims[0]).toEqual(['claim', 'a', 'b', 'context (a)', 'a - b', 'verdict']);
     const pairs = [['fedpft', 'fedot'], ['fedpetuning', 'fedpft'], ['fedpft-b', 'fedpft-n'], ['fedpft-d', 'fedpft-n'], ['fedpft-b', 'fedpft-d'], ['fedpft', 'fedpft-b']];
-    expect(claims.slice(1).map((row) => [row[1], row[2]])).toEqual(pairs.flatMap((pair) => columns.map(() => pair)));
-    for (const row of claims.slice(1)) {
+    const skew = claims.slice(1).filter((row) => row[0]?.startsWith('Tables 2/3'));
+    const methodClaims = claims.slice(1).filter((row) => !skew.includes(row));
+    expect(methodClaims.map((row) => [row[1], row[2]])).toEqual(pairs.flatMap((pair) => columns.map(() => pair)));
+    for (const row of methodClaims) {
       const [, a, b, context, diff, v] = row as [string, string, string, string, string, string];
       const [, task, alpha] = /^(\S+) dirichlet α=(\S+)$/.exec(context) as unknown as [string, string, string];
-      const d = (finals.get(`${a} ${task} ${alpha}`) as number[]).map((x, k) => 100 * (x - ((finals.get(`${b} ${task} ${alpha}`) as number[])[k] as number)));
-      const mean = d.reduce((x, y) => x + y, 0) / 3;
-      const half = (4.302652729911275 * Math.sqrt(d.reduce((x, y) => x + (y - mean) ** 2, 0) / 2)) / Math.sqrt(3);
-      expect(diff, `${a} > ${b} ${context}`).toBe(`${mean >= 0 ? '+' : ''}${mean.toFixed(2)} [${(mean - half).toFixed(2)}, ${(mean + half).toFixed(2)}] (${d.filter((x) => x > 0).length}/3 above)`);
-      expect(v).toBe(mean - half > 0 ? 'held' : mean + half < 0 ? 'refuted' : 'not separable');
+      expectPaired(diff, v, finals.get(`${a} ${task} ${alpha}`) as number[], finals.get(`${b} ${task} ${alpha}`) as number[]);
+    }
+    expect(skew.map((row) => [row[0], row[1], row[2], row[3]])).toEqual(
+      METHODS.flatMap((m) => ['sotu-party', 'spam'].map((t) => ['Tables 2/3: less label skew is better (dirichlet α=1 > dirichlet α=0.1)', m, m, `${t} dirichlet α=1`])),
+    );
+    for (const [, m, , context, diff, v] of skew as Array<[string, string, string, string, string, string]>) {
+      const task = context.split(' ')[0] as string;
+      expectPaired(diff, v, finals.get(`${m} ${task} 1`) as number[], finals.get(`${m} ${task} 0.1`) as number[]);
     }
 
     // Costs: step time over all rounds and seeds (10 steps a round), its ratio to FedPETuning's, MACs, KB per round.
@@ -319,6 +338,33 @@ describe('fedpft report on paper-shaped results', () => {
     ]);
     const csv = parseCsv(readFileSync(join(out, 'report.csv'), 'utf8'));
     expect(Object.keys(csv[0] as object)).toEqual(['method', 'task', 'partition_family', 'partition_alpha', 'interval', 'proportion', 'n', 'seeds', 'final_mean', 'final_std', 'best_mean', 'best_std', 'best_round_mean', 'late_gain_mean']);
+  });
+
+  it('Tables 2/3 across grids: IID > alpha 10 > alpha 1 on the same seed, and a note when kernel sets mix', async () => {
+    const root = join(dir, 'skew');
+    const finals = new Map<string, number[]>();
+    // Two grids, as the reference results have them: IID on the fast set, Dirichlet on exact.
+    for (const [ai, alpha] of (['iid', 10, 1] as const).entries()) {
+      for (const seed of [1, 2, 3]) {
+        const accs = made(ai, seed, 5);
+        fakeRun(join(root, alpha === 'iid' ? 'fast-grid' : 'exact-grid'), `a${alpha}-s${seed}`, scenarioOf(seed, 'mnist', alpha, '{ name: fedpetuning }', alpha === 'iid' ? 'fast' : 'exact'), accs);
+        finals.set(String(alpha), [...(finals.get(String(alpha)) ?? []), accs[2] as number]);
+      }
+    }
+    const out = join(dir, 'skew-out');
+    const r = await cli(['report', join(root, 'fast-grid'), join(root, 'exact-grid'), '--out', out, '--no-partitions']);
+    expect(r.code, r.stderr).toBe(0);
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(md).toContain('kernel sets: fast (3 runs), exact (6 runs); a comparison across sets includes their rounding differences');
+    const claims = mdTable(md, /The paper's claims/).slice(1);
+    expect(claims.map((row) => row[0])).toEqual([
+      'Tables 2/3: less label skew is better (iid > dirichlet α=10)',
+      'Tables 2/3: less label skew is better (dirichlet α=10 > dirichlet α=1)',
+      'Tables 2/3: less label skew is better (iid > dirichlet α=1)',
+    ]);
+    for (const [[, , , , diff, v], [a, b]] of claims.map((row, i) => [row, [['iid', '10'], ['10', '1'], ['iid', '1']][i] as string[]] as const)) {
+      expectPaired(diff as string, v as string, finals.get(a as string) as number[], finals.get(b as string) as number[]);
+    }
   });
 
   it('pairs against FedPETuning, else FedPFT-N (the ablation base), else the first method', () => {

@@ -42,6 +42,16 @@ function partitionRuns(runs: readonly RunResult[]): RunResult[] {
   return [...chosen.values()];
 }
 
+/** Finished runs per kernel set (runs from before kernel sets ran the stock kernels: exact). */
+function kernelSets(runs: readonly RunResult[]): Map<string, number> {
+  const sets = new Map<string, number>();
+  for (const r of runs) {
+    const set = r.scenario.runtime.kernels === 'auto' ? 'exact' : (r.scenario.runtime.kernels ?? 'exact');
+    sets.set(set, (sets.get(set) ?? 0) + 1);
+  }
+  return sets;
+}
+
 export function writeReport(opts: ReportOptions): ReportOutcome {
   const log = opts.log ?? ((line: string) => console.log(line));
   const runs = findRuns(opts.paths);
@@ -50,6 +60,8 @@ export function writeReport(opts: ReportOptions): ReportOutcome {
   const notes: string[] = [];
   const finished = runs.length - grouping.unfinished.length;
   notes.push(`${finished} finished runs in ${grouping.groups.length} configurations${grouping.unfinished.length ? `; ${grouping.unfinished.length} unfinished, left out: ${grouping.unfinished.map((r) => r.name).join(', ')}` : ''}`);
+  const sets = kernelSets(runs.filter((r) => r.summary));
+  if (sets.size > 1) notes.push(`kernel sets: ${[...sets].map(([set, n]) => `${set} (${n} runs)`).join(', ')}; a comparison across sets includes their rounding differences`);
   if (grouping.duplicates.length) notes.push(`left out as repeats of a seed already counted: ${grouping.duplicates.map((r) => r.dir).join(', ')}`);
 
   const text = [...notes, '', ...tables.map((t) => renderCli(t) + '\n')].join('\n');

@@ -1,9 +1,10 @@
 /**
  * The paper's claims as paired comparisons "a > b" (final accuracy on the same seed), tested
  * wherever a report holds both sides in the same context: the same task and partition and every
- * other varying setting equal, except the ones the claim itself names.
+ * other varying setting equal, except the ones the claim itself names. Tables 2/3's claim
+ * (accuracy falls as label skew grows) compares one method across partitions instead.
  */
-import type { Group } from '../experiments/groups.js';
+import { partitionLabel, type Group } from '../experiments/groups.js';
 import { pairedDifference, verdict, type PairedDifference, type Verdict } from './paired.js';
 
 /** One side of a claim: a method, and setting values it must have (labels as Group.config's). */
@@ -61,19 +62,60 @@ function finals(g: Group): Map<number, number> {
   return new Map(g.runs.map((r) => [r.scenario.seed, r.summary?.finalAccuracy ?? NaN]));
 }
 
-/** Every (claim, context) pair with at least two seeds on both sides. */
+function compare(claim: Claim, a: Group, b: Group): ClaimResult | null {
+  const fa = finals(a);
+  const fb = finals(b);
+  const seeds = a.seeds.filter((s) => fb.has(s));
+  const d = pairedDifference(seeds.map((s) => fa.get(s) as number), seeds.map((s) => fb.get(s) as number));
+  return d ? { claim, a, b, difference: d, verdict: verdict(d) } : null;
+}
+
+/**
+ * How skewed a partition's labels are, least first: IID, then Dirichlet by falling alpha
+ * (smaller alpha, fewer classes per client). Other families have no place on this scale.
+ */
+function skewRank(g: Group): number | null {
+  if (g.family === 'iid') return -Infinity;
+  if (g.family === 'dirichlet' && g.alpha !== null) return -g.alpha;
+  return null;
+}
+
+/**
+ * Tables 2/3: for each method, task and setting, every partition beats the next more skewed
+ * one on the same seed (the seed fixes initialisation and client sampling; the partitions
+ * differ), and the least skewed beats the most skewed when there are more than two.
+ */
+function skewClaims(groups: readonly Group[]): ClaimResult[] {
+  const scopes = new Map<string, Group[]>();
+  for (const g of groups) {
+    if (skewRank(g) === null) continue;
+    const scope = JSON.stringify([g.method, g.task, [...g.config].sort(([x], [y]) => x.localeCompare(y))]);
+    scopes.set(scope, [...(scopes.get(scope) ?? []), g]);
+  }
+  const out: ClaimResult[] = [];
+  for (const members of scopes.values()) {
+    const ordered = [...members].sort((x, y) => (skewRank(x) as number) - (skewRank(y) as number));
+    const pairs = ordered.slice(1).map((b, i) => [ordered[i] as Group, b] as const);
+    if (ordered.length > 2) pairs.push([ordered[0] as Group, ordered[ordered.length - 1] as Group]);
+    for (const [a, b] of pairs) {
+      const label = (g: Group) => partitionLabel(g.family, g.alpha);
+      const claim: Claim = { source: `Tables 2/3: less label skew is better (${label(a)} > ${label(b)})`, a: at(a.method), b: at(b.method) };
+      const r = compare(claim, a, b);
+      if (r) out.push(r);
+    }
+  }
+  return out;
+}
+
+/** Every (claim, context) pair with at least two seeds on both sides, then the skew claims. */
 export function testClaims(groups: readonly Group[], claims: readonly Claim[] = PAPER_CLAIMS): ClaimResult[] {
   const out: ClaimResult[] = [];
   for (const claim of claims) {
     for (const a of groups.filter((g) => matches(g, claim.a))) {
       const b = groups.find((g) => g !== a && matches(g, claim.b) && sameContext(a, g, claim));
-      if (!b) continue;
-      const fa = finals(a);
-      const fb = finals(b);
-      const seeds = a.seeds.filter((s) => fb.has(s));
-      const d = pairedDifference(seeds.map((s) => fa.get(s) as number), seeds.map((s) => fb.get(s) as number));
-      if (d) out.push({ claim, a, b, difference: d, verdict: verdict(d) });
+      const r = b ? compare(claim, a, b) : null;
+      if (r) out.push(r);
     }
   }
-  return out;
+  return [...out, ...skewClaims(groups)];
 }
