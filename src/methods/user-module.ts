@@ -2,10 +2,10 @@
  * A researcher's method module (`method.module` in a scenario): imported by the server and by
  * every client actor from the same file, which must hash the same everywhere.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { MethodRef } from '../client/method-ref.js';
+import { sha256File } from '../model/checkpoint.js';
 import type { MethodOptions } from '../scenario/schema.js';
 import { isMethodDefinition, type MethodDefinition } from './define.js';
 import { BUILTIN_METHOD_NAMES, mustBuiltin } from './registry.js';
@@ -14,16 +14,12 @@ import { BUILTIN_METHOD_NAMES, mustBuiltin } from './registry.js';
 /** Thrown for a module that cannot serve as a method module; the loader turns it into a UserError. */
 export class MethodModuleError extends Error {}
 
-export function moduleSha256(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
-
 /** Imports by `path sha256`: a long-lived process (a `fedpft worker`) must run the file's current contents. */
 const imported = new Map<string, Promise<readonly MethodDefinition[]>>();
 
 function sha256IfReadable(path: string): string | undefined {
   try {
-    return moduleSha256(path);
+    return sha256File(path);
   } catch {
     return undefined;
   }
@@ -76,7 +72,7 @@ export async function resolveMethod(options: MethodOptions, moduleSha256?: strin
 }
 
 export function methodRef(options: MethodOptions): MethodRef {
-  return options.module === undefined ? { options } : { options, moduleSha256: moduleSha256(options.module) };
+  return options.module === undefined ? { options } : { options, moduleSha256: sha256File(options.module) };
 }
 
 /** Modules this process has checked, as `path sha256`: every task names its module, and hashing it each time would repeat work on the task path. */
@@ -86,7 +82,7 @@ const checked = new Set<string>();
 export function resolveRef(ref: MethodRef): Promise<MethodDefinition> {
   const { module } = ref.options;
   if (module !== undefined && ref.moduleSha256 !== undefined && !checked.has(`${module} ${ref.moduleSha256}`)) {
-    const here = moduleSha256(module);
+    const here = sha256File(module);
     if (here !== ref.moduleSha256) throw new Error(`method module ${module} differs from the server's (sha256 ${here.slice(0, 12)} here, ${ref.moduleSha256.slice(0, 12)} there)`);
     checked.add(`${module} ${ref.moduleSha256}`);
   }
