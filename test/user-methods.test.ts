@@ -6,10 +6,12 @@
  * worker count or a resume.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { methodRef, resolveRef } from '../src/methods/user-module.js';
+import type { MethodOptions } from '../src/scenario/schema.js';
 import { start, waitFor } from './helpers/processes.js';
 import { golden, outcome, summaryOf } from './helpers/kit.js';
 import { startRedis, type RedisServer } from './helpers/redis.js';
@@ -157,6 +159,22 @@ describe('user methods in a project outside the repository', () => {
       worker.child.kill('SIGKILL');
       await worker.exited;
     }
+  });
+
+  it("an actor refuses its copy of a module that differs from the server's, and names one it lacks", async () => {
+    const copy = (name: string) => {
+      const file = join(project, 'methods', name);
+      cpSync(join(project, 'methods', 'fedprox.js'), file);
+      return methodRef({ name: 'fedprox', module: file } as MethodOptions);
+    };
+    const same = copy('fedprox-same.js');
+    expect((await resolveRef(same)).name).toBe('fedprox');
+    const edited = copy('fedprox-edited.js');
+    writeFileSync(edited.options.module as string, `${readFileSync(edited.options.module as string, 'utf8')}\n// edited on this machine\n`);
+    await expect(async () => resolveRef(edited)).rejects.toThrow(/^method module .*fedprox-edited\.js differs from the server's \(sha256 [0-9a-f]{12} here, [0-9a-f]{12} there\)$/);
+    const missing = copy('fedprox-missing.js');
+    rmSync(missing.options.module as string);
+    await expect(async () => resolveRef(missing)).rejects.toThrow(/fedprox-missing\.js: file not found/);
   });
 
   it('a bad option, a missing module and a module without a definition are one-line errors, exit 2, nothing written', async () => {

@@ -12,6 +12,7 @@ import { lineChart, stackedBars } from '../report/svg.js';
 import { buildTables, groupLabel, renderCli, renderCsv, renderMarkdown } from '../report/tables.js';
 import { groupRuns, partitionLabel, type Grouping } from './groups.js';
 import { findRuns, type RunResult } from './results.js';
+import type { Scenario } from '../scenario/schema.js';
 
 export interface ReportOptions {
   paths: readonly string[];
@@ -46,7 +47,8 @@ function partitionRuns(runs: readonly RunResult[]): RunResult[] {
 function kernelSets(runs: readonly RunResult[]): Map<string, number> {
   const sets = new Map<string, number>();
   for (const r of runs) {
-    const set = r.scenario.runtime.kernels === 'auto' ? 'exact' : (r.scenario.runtime.kernels ?? 'exact');
+    // scenario.json is read as written: runs from before kernel sets name none.
+    const set = (r.scenario.runtime as Partial<Scenario['runtime']> | undefined)?.kernels ?? 'exact';
     sets.set(set, (sets.get(set) ?? 0) + 1);
   }
   return sets;

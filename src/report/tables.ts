@@ -6,7 +6,7 @@
  */
 import Table from 'cli-table3';
 import { compareValues, configLabel, configText, partitionLabel, type Group, type Grouping, type Stat } from '../experiments/groups.js';
-import { testClaims } from './claims.js';
+import { testClaims, testSkewClaims, type ClaimResult } from './claims.js';
 import { formatPaired, pairedDifference } from './paired.js';
 
 export interface ReportTable {
@@ -148,13 +148,14 @@ function pairedTable(groups: readonly Group[], column: (g: Group) => string): Re
 
 /** The paper's claims that this report's groups can test, one row per claim and context. */
 function claimsTable(groups: readonly Group[]): ReportTable | null {
-  const results = testClaims(groups);
+  const results = [...testClaims(groups), ...testSkewClaims(groups)];
   if (results.length === 0) return null;
-  const context = (g: Group) => [g.task, partitionLabel(g.family, g.alpha), configText(g.config)].filter((x) => x).join(' ');
+  // What both sides share: a skew claim's sides differ in their partition, which its name gives.
+  const context = (r: ClaimResult) => [r.a.task, r.acrossPartitions ? '' : partitionLabel(r.a.family, r.a.alpha), configText(r.a.config)].filter((x) => x).join(' ');
   return {
     title: "The paper's claims: final accuracy of a minus b on the same seed (points), mean [95 % CI]; held when the interval is above 0, refuted when below",
-    head: ['claim', 'a', 'b', 'context (a)', 'a - b', 'verdict'],
-    rows: results.map((r) => [r.claim.source, rowLabel(r.a), rowLabel(r.b), context(r.a), formatPaired(r.difference), r.verdict]),
+    head: ['claim', 'a', 'b', 'context', 'a - b', 'verdict'],
+    rows: results.map((r) => [r.claim.source, rowLabel(r.a), rowLabel(r.b), context(r), formatPaired(r.difference), r.verdict]),
   };
 }
 
