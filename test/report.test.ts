@@ -340,25 +340,38 @@ describe('fedpft report on paper-shaped results', () => {
     expect(Object.keys(csv[0] as object)).toEqual(['method', 'task', 'partition_family', 'partition_alpha', 'interval', 'proportion', 'n', 'seeds', 'final_mean', 'final_std', 'best_mean', 'best_std', 'best_round_mean', 'late_gain_mean']);
   });
 
-  it('Tables 2/3 across grids: IID > alpha 10 > alpha 1 on the same seed, and a note when kernel sets mix', async () => {
+  it('Tables 2/3 across grids and checkouts: IID > alpha 10 > alpha 1 on the same seed, and a note when kernel sets mix', async () => {
     const root = join(dir, 'skew');
     const finals = new Map<string, number[]>();
-    // Two grids, as the reference results have them: IID on the fast set, Dirichlet on exact.
+    const fm = (c: string) => ({ 'model.dir': c.repeat(64) });
+    // Two grids, as the reference results have them: IID on the fast set from one checkout,
+    // Dirichlet on exact from another (the same FM by contents under another path).
     for (const [ai, alpha] of (['iid', 10, 1] as const).entries()) {
       for (const seed of [1, 2, 3]) {
         const accs = made(ai, seed, 5);
         const scenario = scenarioOf(seed, 'mnist', alpha, '{ name: fedpetuning }', alpha === 'iid' ? 'fast' : 'exact');
+        scenario.model.dir = alpha === 'iid' ? '/checkout-a/fm' : '/checkout-b/fm';
         // A run from before kernel sets names none: it ran the stock kernels, exact.
         if (alpha === 1 && seed === 3) delete (scenario.runtime as Partial<Scenario['runtime']>).kernels;
-        fakeRun(join(root, alpha === 'iid' ? 'fast-grid' : 'exact-grid'), `a${alpha}-s${seed}`, scenario, accs);
+        const grid = join(root, alpha === 'iid' ? 'fast-grid' : 'exact-grid');
+        fakeRun(grid, `a${alpha}-s${seed}`, scenario, accs);
+        writeFileSync(join(grid, `a${alpha}-s${seed}`, 'environment.json'), JSON.stringify({ inputs: fm('a') }));
         finals.set(String(alpha), [...(finals.get(String(alpha)) ?? []), accs[2] as number]);
       }
     }
+    // Another FM rebuilt in place under the first checkout's path: a configuration of its own.
+    for (const seed of [1, 2, 3]) {
+      const scenario = scenarioOf(seed, 'mnist', 10, '{ name: fedpetuning }');
+      scenario.model.dir = '/checkout-a/fm';
+      fakeRun(join(root, 'rebuilt'), `s${seed}`, scenario, made(7, seed));
+      writeFileSync(join(root, 'rebuilt', `s${seed}`, 'environment.json'), JSON.stringify({ inputs: fm('b') }));
+    }
     const out = join(dir, 'skew-out');
-    const r = await cli(['report', join(root, 'fast-grid'), join(root, 'exact-grid'), '--out', out, '--no-partitions']);
+    const r = await cli(['report', join(root, 'fast-grid'), join(root, 'exact-grid'), join(root, 'rebuilt'), '--out', out, '--no-partitions']);
     expect(r.code, r.stderr).toBe(0);
     const md = readFileSync(join(out, 'report.md'), 'utf8');
-    expect(md).toContain('kernel sets: fast (3 runs), exact (6 runs); a comparison across sets includes their rounding differences');
+    expect(md).toContain('kernel sets: fast (3 runs), exact (9 runs); a comparison across sets includes their rounding differences');
+    expect(mdTable(md, /final round/).slice(1).map((row) => row[0])).toEqual([`fedpetuning model.dir=sha256:${'a'.repeat(12)}`, `fedpetuning model.dir=sha256:${'b'.repeat(12)}`]);
     const claims = mdTable(md, /The paper's claims/).slice(1);
     expect(claims.map((row) => row[0])).toEqual([
       'Tables 2/3: less label skew is better (iid > dirichlet α=10)',

@@ -93,9 +93,25 @@ export function partitionLabel(family: string, alpha: number | null): string {
   return alpha === null ? family : `${family} α=${alpha}`;
 }
 
+/**
+ * A run's scenario fields, with the files it names (model.dir, task.files, method.module) as
+ * their recorded contents when every run recorded them: runs of one FM made from two checkouts
+ * name it by two paths, and one path may have held two FMs.
+ */
+function fieldsOf(run: RunResult, byContents: boolean): Map<string, unknown> {
+  const flat = flatten(run.scenario);
+  const inputs = run.inputs;
+  if (!byContents || !inputs) return flat;
+  const hash = (field: string) => (inputs[field] === undefined ? undefined : `sha256:${inputs[field].slice(0, 12)}`);
+  for (const field of ['model.dir', 'task.files.validation', 'method.module']) if (flat.has(field)) flat.set(field, hash(field));
+  const train = flat.get('task.files.train');
+  if (train !== undefined) flat.set('task.files.train', (Array.isArray(train) ? train : [train]).map((_, i) => hash(`task.files.train.${i}`)));
+  return flat;
+}
+
 /** Fields that vary: method fields only count when they vary among runs of one method. */
-function varyingFields(runs: readonly RunResult[]): string[] {
-  const flat = runs.map((r) => flatten(r.scenario));
+function varyingFields(runs: readonly RunResult[], byContents: boolean): string[] {
+  const flat = runs.map((r) => fieldsOf(r, byContents));
   const fields = [...new Set(flat.flatMap((f) => [...f.keys()]))].filter((f) => !IGNORED(f)).sort();
   return fields.filter((field) => {
     const byScope = new Map<string, Set<string>>();
@@ -112,11 +128,12 @@ function varyingFields(runs: readonly RunResult[]): string[] {
 export function groupRuns(all: readonly RunResult[]): Grouping {
   const finished = all.filter((r) => r.summary !== null);
   const unfinished = all.filter((r) => r.summary === null);
-  const varying = varyingFields(finished);
+  const byContents = finished.every((r) => r.inputs !== null);
+  const varying = varyingFields(finished, byContents);
   const byKey = new Map<string, Group>();
   const duplicates: RunResult[] = [];
   for (const run of finished) {
-    const flat = flatten(run.scenario);
+    const flat = fieldsOf(run, byContents);
     const s = run.scenario;
     const alpha = 'alpha' in s.partition && typeof s.partition.alpha === 'number' ? s.partition.alpha : null;
     // Method fields that a method does not have are left out of its label.

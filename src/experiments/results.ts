@@ -20,6 +20,8 @@ export interface RunResult {
   rounds: RoundRecord[];
   /** Client sizes from partition.json, when the run recorded it. */
   partitionSizes: number[] | null;
+  /** The sha256 of the files the scenario names (environment.json's `inputs`), when recorded. */
+  inputs: Record<string, string> | null;
 }
 
 /** How deep below a given directory runs are looked for (results root / scenario or grid / run). */
@@ -89,7 +91,10 @@ export function readRun(dir: string): RunResult {
   }
   const partitionFile = join(dir, 'partition.json');
   const sizes = existsSync(partitionFile) ? (readJson(partitionFile) as { sizes?: unknown }).sizes : undefined;
-  return { dir, name: basename(dir), scenario, summary, rounds, partitionSizes: Array.isArray(sizes) ? (sizes as number[]) : null };
+  const environmentFile = join(dir, 'environment.json');
+  const inputs = existsSync(environmentFile) ? (readJson(environmentFile) as { inputs?: unknown }).inputs : undefined;
+  const recorded = inputs !== null && typeof inputs === 'object' && Object.values(inputs).every((v) => typeof v === 'string') ? (inputs as Record<string, string>) : null;
+  return { dir, name: basename(dir), scenario, summary, rounds, partitionSizes: Array.isArray(sizes) ? (sizes as number[]) : null, inputs: recorded };
 }
 
 /** Every run at or below the given directories, each once, in path order. */
