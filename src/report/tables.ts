@@ -159,18 +159,16 @@ function claimsTable(groups: readonly Group[]): ReportTable | null {
   };
 }
 
-/** Mean client optimiser step of a group's runs (seconds), from the rounds that recorded their steps. */
+/**
+ * A group's client optimiser step (seconds): the median over its runs' rounds of each round's
+ * training time per step. A median, because a round's wall clock also holds whatever stopped the
+ * process meanwhile (a suspended job, a busy machine), and one such round would move a mean.
+ */
 function stepSeconds(g: Group): number | null {
-  let seconds = 0;
-  let steps = 0;
-  for (const r of g.runs) {
-    for (const rec of r.rounds) {
-      if (!rec.clientSteps) continue;
-      seconds += rec.clientTrainSeconds;
-      steps += rec.clientSteps;
-    }
-  }
-  return steps > 0 ? seconds / steps : null;
+  const perRound = g.runs.flatMap((r) => r.rounds.filter((rec) => (rec.clientSteps ?? 0) > 0).map((rec) => rec.clientTrainSeconds / (rec.clientSteps as number))).sort((a, b) => a - b);
+  if (perRound.length === 0) return null;
+  const mid = perRound.length >> 1;
+  return perRound.length % 2 ? (perRound[mid] as number) : ((perRound[mid - 1] as number) + (perRound[mid] as number)) / 2;
 }
 
 /**
